@@ -1,0 +1,5 @@
+import sys
+
+from hcitui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,267 @@
+"""Command line: argv to the app or to a headless step. No logic of its own.
+
+Exit codes: 0 done, 1 refused or failed (with the reason), 2 usage or config error.
+Global options may stand before or after the step name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hcitui import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "lab": False,
+    "lab_nodes": 4,
+    "lab_reset": False,
+    "config": None,
+    "cluster": None,
+    "read_only": False,
+    "node": None,
+    "yes": False,
+    "dry_run": False,
+    "json": False,
+}
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """The options every step accepts. SUPPRESS: a value given anywhere is kept, none overwrites it."""
+    s = argparse.SUPPRESS
+    g = parser.add_argument_group("cluster and mode")
+    g.add_argument("--lab", action="store_true", default=s, help="use the embedded lab cluster (LAB-STRETCH)")
+    g.add_argument("--lab-nodes", type=int, metavar="N", default=s, help="lab size: an even number 2-16 (default 4)")
+    g.add_argument("--lab-reset", action="store_true", default=s, help="start the lab over from a fresh 22H2 cluster")
+    g.add_argument("--config", type=Path, metavar="PATH", default=s, help="config file (default: the platform config folder)")
+    g.add_argument("--cluster", metavar="NAME", default=s, help="which cluster of the config")
+    g.add_argument("--read-only", action="store_true", default=s, help="watch only: every change is refused")
+    g = parser.add_argument_group("step options")
+    g.add_argument("--node", metavar="NODE", default=s, help="limit the step to one node")
+    g.add_argument("--yes", action="store_true", default=s, help="do not ask for confirmation")
+    g.add_argument("--dry-run", action="store_true", default=s, help="print the PowerShell per node; run nothing")
+    g.add_argument("--json", action="store_true", default=s, help="print the result as JSON on standard output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hcitui",
+        description="Upgrade an Azure Stack HCI stretched cluster from 22H2 to 23H2, node by node. "
+        "Without a step, opens the console.",
+        epilog="Examples: hcitui --lab | hcitui --lab verify --json | hcitui --config hci.toml verify | "
+        "hcitui config example > hci.toml",
+    )
+    parser.add_argument("--version", action="version", version=f"hcitui {__version__}")
+    _global_options(parser)
+    steps = parser.add_subparsers(dest="step", metavar="STEP")
+
+    def step(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = steps.add_parser(name, help=help_text, description=help_text)
+        _global_options(sub)
+        return sub
+
+    step("verify", "phase 7: check nodes Up on 25398, CSVs online, SR replicating, storage quiet (read-only)")
+    ops = step("ops", "list the declared PowerShell operations, or 'ops show NAME' to print one")
+    ops.add_argument("words", nargs="*", metavar="show NAME")
+    cfg = step("config", "'config example' prints a commented config; 'config check [PATH]' validates one")
+    cfg.add_argument("words", nargs="*", metavar="example | check [PATH]")
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    for key, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"hcitui: {message}", file=sys.stderr)
+    return code
+
+
+# ------------------------------------------------------------------------ steps
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    from hcitui import ps
+
+    words = args.words
+    if not words:
+        width = max(len(name) for name in ps.OPERATIONS)
+        print(f"{'NAME':<{width}}  {'MUTATES':<7}  {'SCOPE':<7}  SUMMARY")
+        for op in ps.OPERATIONS.values():
+            print(f"{op.name:<{width}}  {'yes' if op.mutates else 'no':<7}  {op.scope.value:<7}  {op.summary}")
+        return EXIT_OK
+    if len(words) == 2 and words[0] == "show":
+        try:
+            op = ps.get(words[1])
+        except KeyError as exc:
+            return fail(str(exc.args[0]), EXIT_USAGE)
+        defaults = {}
+        for name, field in op.params.model_fields.items():
+            if field.is_required():
+                defaults[name] = f"<{field.alias or name}>"
+        print(op.render(op.params.model_construct(**defaults)))
+        return EXIT_OK
+    return fail("usage: hcitui ops [show NAME]", EXIT_USAGE)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from hcitui.config import EXAMPLE, ConfigError, default_config_path, load_config
+
+    words = args.words
+    if words == ["example"]:
+        sys.stdout.write(EXAMPLE)
+        return EXIT_OK
+    if words and words[0] == "check" and len(words) <= 2:
+        path = Path(words[1]) if len(words) == 2 else (args.config or default_config_path())
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"hcitui: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        for cluster in config.clusters:
+            sites = ", ".join(cluster.sites) or "no sites"
+            print(f"{path}: ok: cluster {cluster.name}: {len(cluster.nodes)} nodes ({sites}), "
+                  f"{cluster.transport.scheme} {cluster.transport.auth}")
+        return EXIT_OK
+    return fail("usage: hcitui config example | hcitui config check [PATH]", EXIT_USAGE)
+
+
+def make_context(args: argparse.Namespace) -> Any:
+    """The Context for --lab or --config; raises ConfigError for anything wrong."""
+    from hcitui import wiring
+
+    if args.lab and args.config:
+        from hcitui.config import ConfigError
+
+        raise ConfigError(["--lab and --config exclude each other"])
+    if args.lab:
+        lab = wiring.open_lab(_state_root(), args.lab_nodes, reset=args.lab_reset)
+        return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root())
+    cluster = wiring.select_cluster(args.config, args.cluster)
+    return wiring.context_for_config(cluster, read_only=args.read_only, state_root=_state_root())
+
+
+def _state_root() -> Path:
+    from hcitui.config import state_dir
+
+    return state_dir()
+
+
+def _event_printer(stream: Any) -> Any:
+    def emit(event: Any) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        print(f"{stamp} {event.line()}", file=stream, flush=True)
+
+    return emit
+
+
+def cmd_verify(args: argparse.Namespace, ctx: Any) -> int:
+    from hcitui.workflow import verify
+
+    if args.node and args.node.lower() not in {n.lower() for n in ctx.client.node_names}:
+        return fail(f"--node {args.node}: not a node of {ctx.name} ({', '.join(ctx.client.node_names)})", EXIT_USAGE)
+    if args.dry_run:
+        print(f"# verify on {ctx.name}: read-only; these operations would run (nothing was run)")
+        for op in verify.CLUSTER_READS.values():
+            print(op.render(node=f"any node of {ctx.name}") + "\n")
+        for node in ctx.client.node_names:
+            if args.node and node.lower() != args.node.lower():
+                continue
+            for op in verify.NODE_READS:
+                print(op.render(node=node) + "\n")
+        return EXIT_OK
+    progress = sys.stderr if args.json else sys.stdout
+    report = asyncio.run(_run_and_close(ctx, verify.run_verification(ctx, on_event=_event_printer(progress))))
+    checks = [c for c in report.checks if not args.node or c.node is None or c.node.lower() == args.node.lower()]
+    if args.json:
+        payload = report.as_json()
+        payload["checks"] = [c.as_json() for c in checks]
+        payload["passed"] = all(c["status"] in ("pass", "warn") for c in payload["checks"])
+        print(json.dumps(payload, indent=2))
+        return EXIT_OK if payload["passed"] else EXIT_FAILED
+    print()
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        print(f"{check.status.value.upper():<7} {check.name:<{width}}  {check.node or '(cluster)':<16} {check.reason}")
+    passed = all(c.status.value in ("pass", "warn") for c in checks)
+    print()
+    print(report.summary() if not args.node else ("PASSED" if passed else "NOT PASSED"))
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+async def _run_and_close(ctx: Any, coro: Any) -> Any:
+    try:
+        return await coro
+    finally:
+        await ctx.close()
+
+
+HEADLESS = {"verify": cmd_verify}
+
+
+def _log_crash(exc: BaseException) -> str:
+    try:
+        root = _state_root()
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / "crash.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {datetime.now(timezone.utc).isoformat()} hcitui {__version__}\n")
+            handle.write("".join(traceback.format_exception(exc)))
+        return str(path)
+    except OSError:
+        return "(could not write the crash log)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version (0) or a usage error (2)
+        return int(exc.code or 0)
+    from hcitui.config import ConfigError
+    from hcitui.journal import JournalError
+    from hcitui.lab import LabError
+
+    try:
+        if args.step == "ops":
+            return cmd_ops(args)
+        if args.step == "config":
+            return cmd_config(args)
+        try:
+            ctx = make_context(args)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"hcitui: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        except (LabError, JournalError) as exc:
+            return fail(str(exc), EXIT_USAGE)
+        if args.step is None:
+            from hcitui.app import run_app
+
+            return run_app(ctx)
+        return HEADLESS[args.step](args, ctx)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"hcitui: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # never a traceback on the operator's screen
+        where = _log_crash(exc)
+        return fail(f"internal error: {type(exc).__name__}: {exc} (details in {where})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Durable run state (the journal) and the audit log, one of each per cluster.
+
+The journal says where the upgrade stands: every phase/step/node with its status
+(pending, running, done, failed, unknown), the one-node-out lock, and the last
+verification. Every change is written atomically, so a kill at any instant leaves the
+previous state readable. On load, a step found ``running`` becomes ``unknown``: it must be
+re-verified, never assumed done.
+
+The audit log is JSON lines, one per remote operation. No secret is ever written: the
+sessions record parameters through ``Params.to_audit`` (secret fields redacted), and this
+module also scrubs the operator's password from every line as a second guard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from hcitui.fsutil import atomic_write_text
+
+
+class StepStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class JournalError(Exception):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class StepRecord(BaseModel):
+    phase: int
+    step: str
+    node: str | None = None
+    status: StepStatus = StepStatus.PENDING
+    started: str | None = None
+    finished: str | None = None
+    detail: str | None = None
+
+    @property
+    def key(self) -> str:
+        return step_key(self.phase, self.step, self.node)
+
+
+class NodeLock(BaseModel):
+    """One node out of service at a time (RUNBOOK 4.1): who holds it, and the node's prior state."""
+
+    node: str
+    reason: str
+    since: str
+    was_paused: bool
+    operator: str | None = None
+
+
+class JournalState(BaseModel):
+    schema_version: int = 1
+    cluster: str
+    updated: str | None = None
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+    lock: NodeLock | None = None
+    last_verification: dict[str, Any] | None = None
+
+
+def step_key(phase: int, step: str, node: str | None) -> str:
+    return f"{phase}/{step}/{node or '*'}"
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def cluster_dir(state_root: Path, cluster: str) -> Path:
+    return Path(state_root) / "clusters" / _SAFE.sub("_", cluster)
+
+
+class Journal:
+    """The journal of one cluster. Not shared between processes at the same instant."""
+
+    def __init__(self, path: Path, state: JournalState, recovered: list[StepRecord]) -> None:
+        self.path = path
+        self.state = state
+        self.recovered = recovered  # steps that were running when the last process stopped
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, state_root: Path, cluster: str) -> Journal:
+        path = cluster_dir(state_root, cluster) / "journal.json"
+        if not path.exists():
+            return cls(path, JournalState(cluster=cluster), [])
+        try:
+            state = JournalState.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValidationError, ValueError) as exc:
+            raise JournalError(
+                f"the journal {path} cannot be read ({exc.__class__.__name__}); it was left as it is. "
+                "Move it aside to start a new one."
+            ) from None
+        recovered = []
+        for record in state.steps.values():
+            if record.status is StepStatus.RUNNING:
+                record.status = StepStatus.UNKNOWN
+                record.detail = "interrupted: was running when hcitui stopped; re-verify before going on"
+                recovered.append(record)
+        journal = cls(path, state, recovered)
+        if recovered:
+            journal._save()
+        return journal
+
+    # ---------------------------------------------------------------- writing
+    def _save(self) -> None:
+        self.state.updated = _now()
+        atomic_write_text(self.path, self.state.model_dump_json(indent=1))
+
+    def set_step(self, phase: int, step: str, node: str | None, status: StepStatus, detail: str | None = None) -> StepRecord:
+        with self._lock:
+            key = step_key(phase, step, node)
+            record = self.state.steps.get(key) or StepRecord(phase=phase, step=step, node=node)
+            record.status = status
+            record.detail = detail
+            if status is StepStatus.RUNNING:
+                record.started, record.finished = _now(), None
+            elif status in (StepStatus.DONE, StepStatus.FAILED):
+                record.finished = _now()
+            self.state.steps[key] = record
+            self._save()
+            return record
+
+    def step(self, phase: int, step: str, node: str | None = None) -> StepRecord | None:
+        return self.state.steps.get(step_key(phase, step, node))
+
+    def steps(self, phase: int | None = None) -> list[StepRecord]:
+        rows = [r for r in self.state.steps.values() if phase is None or r.phase == phase]
+        return sorted(rows, key=lambda r: (r.phase, r.step, r.node or ""))
+
+    def acquire_lock(self, node: str, reason: str, *, was_paused: bool, operator: str | None = None) -> NodeLock:
+        with self._lock:
+            current = self.state.lock
+            if current is not None and current.node != node:
+                raise JournalError(
+                    f"{current.node} is out of service since {current.since} ({current.reason}); "
+                    "one node at a time"
+                )
+            if current is None:
+                self.state.lock = NodeLock(node=node, reason=reason, since=_now(), was_paused=was_paused,
+                                           operator=operator)
+                self._save()
+            return self.state.lock
+
+    def release_lock(self, node: str) -> None:
+        with self._lock:
+            if self.state.lock is not None and self.state.lock.node == node:
+                self.state.lock = None
+                self._save()
+
+    def record_verification(self, summary: dict[str, Any]) -> None:
+        with self._lock:
+            self.state.last_verification = summary
+            self._save()
+
+
+# --------------------------------------------------------------------- audit log
+
+
+@dataclass
+class AuditLog:
+    path: Path
+
+    @classmethod
+    def open(cls, state_root: Path, cluster: str) -> AuditLog:
+        path = cluster_dir(state_root, cluster) / "audit.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":"), default=str)
+        secret = os.environ.get("HCITUI_PASSWORD")
+        if secret and len(secret) >= 4:
+            line = line.replace(json.dumps(secret)[1:-1], "<redacted>")
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode("utf-8"))
+            finally:
+                os.close(fd)
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        self.append(record)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record, oldest first; a torn last line (a kill mid-write) is skipped."""
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue

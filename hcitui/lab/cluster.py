@@ -1,0 +1,501 @@
+"""The lab cluster as a state machine with fast time.
+
+:class:`Lab` executes declared operations by name against :class:`LabState`. Each request
+first advances time (fires due timers), then checks the node can answer at all, then runs
+the handler registered for the operation. Handlers return plain data with PowerShell's
+property names; whoever carries it (the in-process session, the WinRM endpoint) turns it
+into JSON exactly as the real script's ``ConvertTo-Json`` would.
+
+Derived facts (a virtual disk's health, CSV rows, SR group owners) are computed from the
+state on every read rather than stored, so they cannot drift out of step with it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hcitui.fsutil import atomic_write_text
+from hcitui.lab.state import NEW_BUILD, LabNode, LabState, LabStorageJob, Timer, build_lab
+
+
+class LabError(Exception):
+    """Base of what a lab request can fail with."""
+
+
+class LabUnreachable(LabError):
+    """The node does not answer (powered off, rebooting, network knob)."""
+
+    def __init__(self, node: str, rebooting: bool = False) -> None:
+        self.node = node
+        self.rebooting = rebooting
+        why = "is restarting" if rebooting else "does not answer"
+        super().__init__(f"{node} {why}")
+
+
+class LabPowerShellError(LabError):
+    """The script ran and failed: the text PowerShell's error record would carry."""
+
+
+Handler = Callable[["Lab", LabNode, dict[str, Any]], Any]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+class Lab:
+    """One simulated cluster. Thread-safe: every request runs under one lock."""
+
+    def __init__(self, state: LabState, *, clock: Callable[[], float] = time.time, path: Path | None = None) -> None:
+        self.state = state
+        self.clock = clock
+        self.path = path
+        self._lock = threading.RLock()
+        self._dirty = False
+
+    # ----------------------------------------------------------------- lifecycle
+    @classmethod
+    def create(cls, node_count: int = 4, *, clock: Callable[[], float] = time.time, path: Path | None = None) -> Lab:
+        return cls(build_lab(node_count, now=clock()), clock=clock, path=path)
+
+    @classmethod
+    def open(cls, path: Path, node_count: int = 4, *, reset: bool = False,
+             clock: Callable[[], float] = time.time) -> Lab:
+        """The lab saved at ``path``, or a new one (also when ``reset`` or the node count differs)."""
+        path = Path(path)
+        if path.exists() and not reset:
+            try:
+                state = LabState.model_validate_json(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise LabError(f"the lab state at {path} is unreadable ({exc.__class__.__name__}); "
+                               "start over with --lab-reset") from None
+            if len(state.nodes) == node_count:
+                return cls(state, clock=clock, path=path)
+        lab = cls.create(node_count, clock=clock, path=path)
+        lab.save()
+        return lab
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        with self._lock:
+            atomic_write_text(self.path, self.state.model_dump_json(indent=1))
+            self._dirty = False
+
+    @property
+    def now(self) -> float:
+        return self.clock()
+
+    # ---------------------------------------------------------------- execution
+    def execute(self, node_name: str, operation: str, params: dict[str, Any]) -> str:
+        """Run one declared operation on ``node_name``; return its JSON text."""
+        with self._lock:
+            self.tick()
+            node = self.state.nodes.get(node_name)
+            if node is None:
+                raise LabUnreachable(node_name)
+            self.check_reachable(node)
+            handler = HANDLERS.get(operation)
+            if handler is None:
+                raise LabPowerShellError(
+                    f"The term '{operation}' is not recognized as the name of a cmdlet, function, "
+                    "script file, or operable program."
+                )
+            try:
+                result = handler(self, node, params)
+            finally:
+                if self._dirty:
+                    self.save()
+            return json.dumps(result, separators=(",", ":"))
+
+    def check_reachable(self, node: LabNode) -> None:
+        if node.name in self.state.faults.unreachable:
+            raise LabUnreachable(node.name)
+        if node.power != "on":
+            raise LabUnreachable(node.name, rebooting=True)
+
+    def require_cluster_service(self, node: LabNode) -> None:
+        if node.cluster_state in ("Down", "Joining"):
+            raise LabPowerShellError(f"The cluster service is not running on node '{node.name}'.")
+
+    def changed(self) -> None:
+        self._dirty = True
+
+    # --------------------------------------------------------------------- time
+    def schedule(self, delay: float, kind: str, node: str | None = None, **data: Any) -> None:
+        self.state.timers.append(Timer(at=self.now + delay, kind=kind, node=node, data=data))
+        self.state.timers.sort(key=lambda t: t.at)
+        self.changed()
+
+    def tick(self) -> None:
+        """Fire every timer that is due, oldest first; finish storage jobs that are done."""
+        with self._lock:
+            now = self.now
+            while self.state.timers and self.state.timers[0].at <= now:
+                timer = self.state.timers.pop(0)
+                getattr(self, f"_on_{timer.kind}")(timer)
+                self.changed()
+            before = len(self.state.storage_jobs)
+            self.state.storage_jobs = [j for j in self.state.storage_jobs if j.started + j.duration > now]
+            if len(self.state.storage_jobs) != before:
+                self.changed()
+            if self._dirty:
+                self.save()
+
+    # ---------------------------------------------------------- node lifecycle
+    def restart(self, node: LabNode) -> None:
+        """Begin a restart: WinRM gone now, back after ``reboot``, in the cluster after ``cluster_join``."""
+        was_paused = node.cluster_state == "Paused"
+        node.power = "rebooting"
+        node.cluster_state = "Down"
+        self._fail_over_from(node)
+        self.schedule(self.state.timings.reboot, "boot_complete", node.name, was_paused=was_paused)
+
+    def _on_boot_complete(self, timer: Timer) -> None:
+        node = self.state.nodes[timer.node]
+        node.power = "on"
+        node.last_boot = timer.at
+        node.refs_effective = node.refs_metadata_validation
+        node.skip_effective = node.skip_small_local_allocations
+        node.cluster_state = "Joining"
+        self.schedule(self.state.timings.cluster_join, "cluster_join", node.name, was_paused=timer.data.get("was_paused"))
+
+    def _on_cluster_join(self, timer: Timer) -> None:
+        node = self.state.nodes[timer.node]
+        node.cluster_state = "Paused" if timer.data.get("was_paused") else "Up"
+        if node.cluster_state == "Up":
+            node.drain_status = "NotInitiated"
+        # The node's disks missed writes while it was away: a repair job resyncs them.
+        self.state.storage_jobs.append(
+            LabStorageJob(name="Repair", site=node.site, started=timer.at,
+                          duration=self.state.timings.repair, bytes_total=96 * 1024**3)
+        )
+        # ReFS trap (RUNBOOK 5): on the new build without the metadata-validation fix in force,
+        # the site's ReFS CSVs come back Unavailable.
+        if node.build == NEW_BUILD and node.refs_effective != 0:
+            for csv in self.state.csvs:
+                if csv.site == node.site and csv.refs:
+                    csv.unavailable = True
+        elif node.build == NEW_BUILD and node.refs_effective == 0:
+            for csv in self.state.csvs:
+                if csv.site == node.site and self._site_fixed(node.site):
+                    csv.unavailable = False
+
+    def _site_fixed(self, site: str) -> bool:
+        return all(n.refs_effective == 0 for n in self.state.nodes.values() if n.site == site and n.build == NEW_BUILD)
+
+    def _fail_over_from(self, node: LabNode) -> None:
+        """Move every group off ``node`` to a node that can host it (same site first)."""
+        for group in self.state.groups:
+            if group.owner == node.name:
+                target = self.pick_host(node)
+                if target is not None:
+                    group.owner = target.name
+                else:
+                    group.state = "Offline"
+
+    def pick_host(self, leaving: LabNode) -> LabNode | None:
+        candidates = [n for n in self.state.nodes.values() if n.name != leaving.name and n.cluster_state == "Up"]
+        candidates.sort(key=lambda n: (n.site != leaving.site, n.name))
+        return candidates[0] if candidates else None
+
+    # ----------------------------------------------------------- derived views
+    def site_degraded(self, site: str) -> bool:
+        return any(n.site == site and n.cluster_state not in ("Up", "Paused") for n in self.state.nodes.values())
+
+    def site_repairing(self, site: str) -> bool:
+        return any(j.site == site for j in self.state.storage_jobs)
+
+    def site_owner(self, site: str) -> str:
+        """The node that owns a site's storage: first Up node of the site, else its first node."""
+        in_site = sorted((n for n in self.state.nodes.values() if n.site == site), key=lambda n: n.name)
+        for node in in_site:
+            if node.cluster_state == "Up":
+                return node.name
+        return in_site[0].name
+
+
+# ------------------------------------------------------------------- read handlers
+
+
+@handles("get_cluster_nodes")
+def _get_cluster_nodes(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    rows = []
+    for n in lab.state.nodes.values():
+        info = "Normal"
+        if n.drain_status == "InProgress":
+            info = "DrainInProgress"
+        elif n.drain_status == "Completed" and n.cluster_state == "Paused":
+            info = "DrainCompleted"
+        elif n.drain_status == "Failed":
+            info = "DrainFailed"
+        rows.append({
+            "Name": n.name, "Id": n.id, "State": n.cluster_state, "DrainStatus": n.drain_status,
+            "StatusInformation": info, "FaultDomain": [f"Site:{n.site}"], "BuildNumber": n.build,
+            "NodeWeight": 1, "DynamicWeight": 1 if n.cluster_state == "Up" else 0,
+        })
+    return rows
+
+
+@handles("get_cluster_groups")
+def _get_cluster_groups(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    return [{"Name": g.name, "OwnerNode": g.owner, "State": g.state, "GroupType": g.group_type}
+            for g in lab.state.groups]
+
+
+@handles("get_csv_state")
+def _get_csv_state(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    rows = []
+    for csv in lab.state.csvs:
+        for n in lab.state.nodes.values():
+            if n.cluster_state not in ("Up", "Paused"):
+                continue
+            state = "Unavailable" if csv.unavailable else ("FileSystemRedirected" if csv.refs else "Direct")
+            rows.append({
+                "Name": csv.name, "VolumeName": f"C:\\ClusterStorage\\{csv.friendly}",
+                "VolumeFriendlyName": csv.friendly, "Node": n.name, "StateInfo": state,
+                "FileSystemRedirectedIOReason": "FileSystemReFs" if csv.refs and not csv.unavailable else "NotFileSystemRedirected",
+                "BlockRedirectedIOReason": "NotBlockRedirected",
+            })
+    return rows
+
+
+@handles("get_storage_jobs")
+def _get_storage_jobs(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    rows = []
+    for job in lab.state.storage_jobs:
+        fraction = max(0.0, min(1.0, (lab.now - job.started) / job.duration))
+        rows.append({
+            "Name": job.name, "JobState": "Running", "PercentComplete": int(fraction * 100),
+            "BytesProcessed": int(job.bytes_total * fraction), "BytesTotal": job.bytes_total,
+        })
+    return rows
+
+
+@handles("get_virtual_disks")
+def _get_virtual_disks(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    rows = []
+    for disk in lab.state.disks:
+        if lab.site_degraded(disk.site):
+            health, status = "Warning", ["Degraded"]
+        elif lab.site_repairing(disk.site):
+            health, status = "Warning", ["InService"]
+        else:
+            health, status = "Healthy", ["OK"]
+        rows.append({"FriendlyName": disk.friendly_name, "HealthStatus": health, "OperationalStatus": status})
+    return rows
+
+
+@handles("get_storage_pools")
+def _get_storage_pools(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    return [{
+        "FriendlyName": p.friendly_name, "IsPrimordial": False,
+        "HealthStatus": "Warning" if lab.site_degraded(p.site) else "Healthy",
+        "OperationalStatus": ["Degraded"] if lab.site_degraded(p.site) else ["OK"], "Version": p.version,
+    } for p in lab.state.pools]
+
+
+@handles("get_sr_groups")
+def _get_sr_groups(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    rows = []
+    for group in lab.state.sr_groups:
+        status, remaining = group.status, 0
+        if group.sync_started is not None and not group.is_primary:
+            fraction = min(1.0, (lab.now - group.sync_started) / lab.state.timings.sr_initial_sync)
+            remaining = int(sum(r.partition_size for r in group.replicas) * (1 - fraction))
+        rows.append({
+            "Name": group.name, "ComputerName": lab.site_owner(group.site), "Id": group.id,
+            "ReplicationMode": group.replication_mode, "LogSizeInBytes": group.log_size_in_bytes,
+            "LogVolume": group.log_volume, "AsyncRPO": group.async_rpo, "IsPrimary": group.is_primary,
+            "IsEncrypted": False, "IsCluster": True,
+            "Replicas": [{
+                "DataVolume": r.data_volume, "PartitionId": r.partition_id, "PartitionSize": r.partition_size,
+                "ReplicationStatus": status, "NumOfBytesRemaining": remaining if len(group.replicas) == 1 else 0,
+                "LastInSyncTime": iso(lab.now) if status == "ContinuouslyReplicating" else None,
+            } for r in group.replicas],
+        })
+    return rows
+
+
+@handles("get_sr_partnerships")
+def _get_sr_partnerships(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    groups = {g.name: g for g in lab.state.sr_groups}
+    return [{
+        "SourceComputerName": lab.site_owner(groups[p.source_rg].site), "SourceRGName": p.source_rg,
+        "DestinationComputerName": lab.site_owner(groups[p.destination_rg].site), "DestinationRGName": p.destination_rg,
+        "Id": p.id,
+    } for p in lab.state.partnerships]
+
+
+@handles("get_cau_run")
+def _get_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    return {"State": "RunNotInProgress"}
+
+
+@handles("get_cau_role")
+def _get_cau_role(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    if not lab.state.cau_role:
+        return {"Present": False, "Reason": f"The cluster '{lab.state.cluster_name}' is not configured with a "
+                                            "Cluster-Aware Updating clustered role."}
+    group = next((g for g in lab.state.groups if g.group_type == "ClusterAwareUpdatingResource"), None)
+    return {"Present": True, "Online": bool(group and group.state == "Online"), "SelfUpdatingEnabled": True,
+            "Reason": None}
+
+
+@handles("get_os_version")
+def _get_os_version(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    return {"CurrentBuildNumber": node.build, "UBR": node.ubr, "DisplayVersion": node.display_version,
+            "ProductName": node.product_name, "LastBootUpTime": iso(node.last_boot)}
+
+
+@handles("get_registry_values")
+def _get_registry_values(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    return {"RefsEnableMetadataValidation": node.refs_metadata_validation,
+            "VidParametersKeyExists": node.vid_parameters_key,
+            "SkipSmallLocalAllocations": node.skip_small_local_allocations if node.vid_parameters_key else None}
+
+
+@handles("get_azure_registration")
+def _get_azure_registration(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    return {"RegistrationStatus": node.registration_status, "ConnectionStatus": node.connection_status,
+            "ClusterStatus": "Clustered"}
+
+
+@handles("get_secure_boot")
+def _get_secure_boot(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    if node.secure_boot == "NotSupported":
+        return {"State": "NotSupported", "Detail": "Cmdlet not supported on this platform: 0xC0000002"}
+    return {"State": node.secure_boot, "Detail": None}
+
+
+@handles("get_vm_summary")
+def _get_vm_summary(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    vms = [g for g in lab.state.groups if g.group_type == "VirtualMachine" and g.owner == node.name]
+    running = [g for g in vms if g.state == "Online"]
+    return {"Total": len(vms), "Running": len(running),
+            "DynamicMemoryRunning": sum(1 for g in running if g.dynamic_memory),
+            "RunningNames": [g.name for g in running]}
+
+
+def _file_key(files: dict[str, int], path: str) -> str | None:
+    wanted = path.rstrip("\\").lower()
+    return next((key for key in files if key.rstrip("\\").lower() == wanted), None)
+
+
+@handles("get_path_info")
+def _get_path_info(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    path = params["Path"]
+    key = _file_key(node.files, path)
+    if key is None:
+        return {"Path": path, "Exists": False, "IsContainer": None, "Length": None}
+    size = node.files[key]
+    return {"Path": path, "Exists": True, "IsContainer": size < 0, "Length": None if size < 0 else size}
+
+
+# --------------------------------------------------------------- mutating handlers
+
+
+def _node_row(lab: Lab, name: str) -> dict[str, Any]:
+    return next(row for row in _get_cluster_nodes(lab, lab.state.nodes[name], {}) if row["Name"] == name)
+
+
+def _target(lab: Lab, params: dict[str, Any]) -> LabNode:
+    name = params["Name"]
+    target = lab.state.nodes.get(name)
+    if target is None:
+        raise LabPowerShellError(f"The cluster node '{name}' was not found.")
+    return target
+
+
+@handles("suspend_node")
+def _suspend_node(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    target = _target(lab, params)
+    if target.cluster_state != "Up" and target.cluster_state != "Paused":
+        raise LabPowerShellError(f"The node '{target.name}' is {target.cluster_state} and cannot be drained.")
+    lab.changed()
+    target.cluster_state = "Paused"
+    target.drain_status = "InProgress"
+    movable = [g for g in lab.state.groups if g.owner == target.name]
+    # The live-migration trap (RUNBOOK 5): without SkipSmallLocalAllocations = 0 in force,
+    # live migration of a running dynamic-memory VM hangs and the drain fails.
+    stuck = [g for g in movable if g.group_type == "VirtualMachine" and g.dynamic_memory
+             and g.state == "Online" and target.skip_effective != 0]
+    for group in movable:
+        if group in stuck:
+            continue
+        host = lab.pick_host(target)
+        if host is None:
+            stuck.append(group)
+            continue
+        group.owner = host.name
+    if stuck:
+        target.drain_status = "Failed"
+        names = ", ".join(g.name for g in stuck)
+        raise LabPowerShellError(
+            f"Suspend-ClusterNode : The node '{target.name}' could not be drained: live migration of "
+            f"'{names}' failed."
+        )
+    target.drain_status = "Completed"
+    return _node_row(lab, target.name)
+
+
+@handles("resume_node")
+def _resume_node(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    target = _target(lab, params)
+    if target.cluster_state != "Paused":
+        raise LabPowerShellError(f"The node '{target.name}' is {target.cluster_state}; only a paused node can be resumed.")
+    lab.changed()
+    target.cluster_state = "Up"
+    target.drain_status = "NotInitiated"
+    if params.get("Failback", "Immediate") == "Immediate":
+        for group in lab.state.groups:
+            if group.preferred_owner == target.name:
+                group.owner = target.name
+                group.state = "Online"
+    return _node_row(lab, target.name)
+
+
+@handles("restart_node")
+def _restart_node(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    answer = _get_os_version(lab, node, {})
+    lab.changed()
+    lab.restart(node)
+    return answer
+
+
+@handles("set_registry_values")
+def _set_registry_values(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.changed()
+    if params.get("RefsEnableMetadataValidation") is not None:
+        node.refs_metadata_validation = int(params["RefsEnableMetadataValidation"])
+    if params.get("SkipSmallLocalAllocations") is not None:
+        node.vid_parameters_key = True
+        node.skip_small_local_allocations = int(params["SkipSmallLocalAllocations"])
+    return _get_registry_values(lab, node, {})

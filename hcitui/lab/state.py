@@ -1,0 +1,274 @@
+"""The lab cluster's state: plain data, persisted as JSON between runs.
+
+Everything that happens "later" (a node finishing its reboot, joining the cluster, a repair
+job ending) is a :class:`Timer` stored in the state, not a closure, so a lab saved in the
+middle of a reboot comes back in the middle of that reboot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+GIB = 1024**3
+TIB = 1024**4
+
+OLD_BUILD = 20349
+OLD_UBR = 2655
+NEW_BUILD = 25398
+NEW_UBR = 1913
+
+
+class Timings(BaseModel):
+    """How long things take in the lab, in real seconds (fast time)."""
+
+    reboot: float = 6.0  # restart until WinRM answers again
+    cluster_join: float = 3.0  # WinRM answering until the cluster shows the node
+    repair: float = 8.0  # repair storage job after a node rejoins
+    sr_initial_sync: float = 12.0
+
+
+class Faults(BaseModel):
+    """Fault knobs (RUNBOOK 5 and WINRM-LAB): set from tests and from ``lab serve``."""
+
+    unreachable: list[str] = Field(default_factory=list)  # nodes that do not answer at all
+    latency: float = 0.0  # seconds added to every request (WinRM endpoint)
+    pool_open_delay: float = 0.0  # seconds to open a RunspacePool (WinRM endpoint)
+    http_500: list[str] = Field(default_factory=list)
+    auth_failure: list[str] = Field(default_factory=list)
+    hang: list[str] = Field(default_factory=list)
+    cau_fail_node: str | None = None
+
+
+class Timer(BaseModel):
+    at: float
+    kind: str
+    node: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class LabNode(BaseModel):
+    name: str
+    id: str
+    site: str
+    build: int = OLD_BUILD
+    ubr: int = OLD_UBR
+    display_version: str = "22H2"
+    product_name: str = "Azure Stack HCI"
+    power: Literal["on", "rebooting"] = "on"
+    cluster_state: str = "Up"  # Up, Down, Paused, Joining
+    drain_status: str = "NotInitiated"
+    last_boot: float = 0.0
+    # Registry as configured now, and as the running kernel read it at last boot.
+    refs_metadata_validation: int | None = None
+    vid_parameters_key: bool = False
+    skip_small_local_allocations: int | None = None
+    refs_effective: int | None = None
+    skip_effective: int | None = None
+    secure_boot: str = "On"
+    registration_status: str = "Registered"
+    connection_status: str = "Connected"
+    files: dict[str, int] = Field(default_factory=dict)  # path -> size in bytes (-1 = folder)
+
+
+class LabGroup(BaseModel):
+    name: str
+    group_type: str
+    owner: str
+    preferred_owner: str | None = None
+    state: str = "Online"
+    dynamic_memory: bool = False  # virtual machines only
+
+
+class LabCsv(BaseModel):
+    name: str  # "Cluster Virtual Disk (SiteA-Data01)"
+    friendly: str  # "SiteA-Data01"
+    site: str
+    refs: bool = True
+    unavailable: bool = False  # the ReFS trap
+
+
+class LabDisk(BaseModel):
+    friendly_name: str
+    site: str
+
+
+class LabPool(BaseModel):
+    friendly_name: str
+    site: str
+    version: str = "Windows Server 2022"
+
+
+class LabReplica(BaseModel):
+    data_volume: str
+    partition_id: str
+    partition_size: int
+
+
+class LabSRGroup(BaseModel):
+    name: str
+    site: str
+    id: str
+    replication_mode: str = "Synchronous"
+    log_size_in_bytes: int = 8 * GIB
+    log_volume: str
+    async_rpo: int = 30
+    is_primary: bool
+    replicas: list[LabReplica]
+    status: str = "ContinuouslyReplicating"
+    sync_started: float | None = None  # initial block copy under way since
+
+
+class LabPartnership(BaseModel):
+    source_rg: str
+    destination_rg: str
+    id: str
+
+
+class LabStorageJob(BaseModel):
+    name: str
+    site: str
+    started: float
+    duration: float
+    bytes_total: int
+
+
+class LabState(BaseModel):
+    schema_version: int = 1
+    cluster_name: str = "LAB-STRETCH"
+    timings: Timings = Field(default_factory=Timings)
+    faults: Faults = Field(default_factory=Faults)
+    nodes: dict[str, LabNode]
+    groups: list[LabGroup]
+    csvs: list[LabCsv]
+    disks: list[LabDisk]
+    pools: list[LabPool]
+    sr_groups: list[LabSRGroup]
+    partnerships: list[LabPartnership]
+    storage_jobs: list[LabStorageJob] = Field(default_factory=list)
+    timers: list[Timer] = Field(default_factory=list)
+    cau_role: bool = True
+    iso_path: str = r"C:\ISO\AzureLocal-2509-25398.iso"
+    staging_path: str = r"C:\SetupFiles\AzureLocal-23H2"
+
+
+def _guid(seed: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "hcitui-lab:" + seed))
+
+
+def _volume_path(seed: str) -> str:
+    return "\\\\?\\Volume{" + _guid(seed) + "}\\"
+
+
+def node_names(count: int) -> list[str]:
+    """``LAB-A1..`` then ``LAB-B1..``, split evenly; ``count`` is even, 2 to 16."""
+    if count < 2 or count > 16 or count % 2:
+        raise ValueError("the lab takes an even number of nodes from 2 to 16")
+    half = count // 2
+    return [f"LAB-A{i}" for i in range(1, half + 1)] + [f"LAB-B{i}" for i in range(1, half + 1)]
+
+
+def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | None = "last") -> LabState:
+    """A fresh stretched cluster on 22H2: two sites, CSVs per site, VMs, two SR partnerships."""
+    names = node_names(node_count)
+    site_a = [n for n in names if n.startswith("LAB-A")]
+    site_b = [n for n in names if n.startswith("LAB-B")]
+    state_iso = LabState.model_fields["iso_path"].default
+    nodes = {}
+    for index, name in enumerate(names, start=1):
+        nodes[name] = LabNode(
+            name=name,
+            id=str(index),
+            site="SiteA" if name in site_a else "SiteB",
+            last_boot=now - 86400 * 12,
+            files={state_iso: 5_368_709_120},
+        )
+    # The ISO is missing on one node: the operator must notice and copy it (RUNBOOK 5).
+    if iso_missing_on == "last":
+        nodes[names[-1]].files.pop(state_iso)
+
+    groups = [
+        LabGroup(name="Cluster Group", group_type="Cluster", owner=site_a[0]),
+        LabGroup(name="Available Storage", group_type="AvailableStorage", owner=site_b[0]),
+        LabGroup(name="Cloud Management", group_type="GenericService", owner=site_a[0]),
+        LabGroup(name="LAB-STRETCH-CAU", group_type="ClusterAwareUpdatingResource", owner=site_b[0]),
+    ]
+    vm_plan = [
+        ("VM-A01", "SiteA", True),
+        ("VM-A02", "SiteA", False),
+        ("VM-A03", "SiteA", True),
+        ("VM-B01", "SiteB", True),
+        ("VM-B02", "SiteB", False),
+    ]
+    for index, (vm, site, dynamic) in enumerate(vm_plan):
+        pool = site_a if site == "SiteA" else site_b
+        owner = pool[index % len(pool)]
+        groups.append(
+            LabGroup(name=vm, group_type="VirtualMachine", owner=owner, preferred_owner=owner, dynamic_memory=dynamic)
+        )
+
+    csvs = [
+        LabCsv(name="Cluster Virtual Disk (SiteA-Data01)", friendly="SiteA-Data01", site="SiteA"),
+        LabCsv(name="Cluster Virtual Disk (SiteA-Data02)", friendly="SiteA-Data02", site="SiteA"),
+        LabCsv(name="Cluster Virtual Disk (SiteB-Data01)", friendly="SiteB-Data01", site="SiteB"),
+    ]
+    disks = [LabDisk(friendly_name=c.friendly, site=c.site) for c in csvs] + [
+        LabDisk(friendly_name=name, site=site)
+        for name, site in [
+            ("SiteA-Log01", "SiteA"),
+            ("SiteA-Log02", "SiteA"),
+            ("SiteB-Replica01", "SiteB"),
+            ("SiteB-Replica02", "SiteB"),
+            ("SiteB-Log01", "SiteB"),
+            ("SiteB-Log02", "SiteB"),
+        ]
+    ]
+    pools = [LabPool(friendly_name="Pool-SiteA", site="SiteA"), LabPool(friendly_name="Pool-SiteB", site="SiteB")]
+
+    sr_groups, partnerships = [], []
+    for number in ("01", "02"):
+        size = 2 * TIB
+        source = LabSRGroup(
+            name=f"SiteA-Data{number}-RG",
+            site="SiteA",
+            id=_guid(f"rg-a-{number}"),
+            log_volume=_volume_path(f"log-a-{number}"),
+            is_primary=True,
+            replicas=[
+                LabReplica(
+                    data_volume=f"C:\\ClusterStorage\\SiteA-Data{number}",
+                    partition_id=_guid(f"part-a-{number}"),
+                    partition_size=size,
+                )
+            ],
+        )
+        destination = LabSRGroup(
+            name=f"SiteB-Replica{number}-RG",
+            site="SiteB",
+            id=_guid(f"rg-b-{number}"),
+            log_volume=_volume_path(f"log-b-{number}"),
+            is_primary=False,
+            replicas=[
+                LabReplica(
+                    data_volume=_volume_path(f"data-b-{number}"),
+                    partition_id=_guid(f"part-b-{number}"),
+                    partition_size=size,
+                )
+            ],
+        )
+        sr_groups += [source, destination]
+        partnerships.append(
+            LabPartnership(source_rg=source.name, destination_rg=destination.name, id=_guid(f"partnership-{number}"))
+        )
+
+    return LabState(
+        nodes=nodes,
+        groups=groups,
+        csvs=csvs,
+        disks=disks,
+        pools=pools,
+        sr_groups=sr_groups,
+        partnerships=partnerships,
+    )

@@ -1,0 +1,218 @@
+"""The declared-operation mechanism.
+
+An :class:`Operation` is the only way hcitui talks to a node. It holds a PowerShell
+script whose ``param()`` block names exactly the fields of its parameters model, a
+result type, and whether it changes anything. Values travel to PowerShell only as PSRP
+parameters; the script text never contains a value. :meth:`Operation.render` shows the
+exact PowerShell an operator could paste into a console on the node.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_pascal
+
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R")
+
+
+class Scope(str, Enum):
+    """Where an operation runs: on every node it names, or once for the cluster on any node."""
+
+    NODE = "node"
+    CLUSTER = "cluster"
+
+
+class Params(BaseModel):
+    """Base for parameter models: PascalCase on the wire, nothing extra allowed."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True)
+
+    def to_ps(self) -> dict[str, Any]:
+        """The PSRP parameters, keyed by their PowerShell names, Nones left out."""
+        out: dict[str, Any] = {}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, Enum):
+                value = value.value
+            out[info.alias or to_pascal(name)] = value
+        return out
+
+    def to_audit(self) -> dict[str, Any]:
+        """The parameters as the audit log records them: secrets replaced by a marker."""
+        out = self.to_ps()
+        for name, info in type(self).model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            if extra.get("secret"):
+                key = info.alias or to_pascal(name)
+                if key in out:
+                    out[key] = "<redacted>"
+        return out
+
+
+class NoParams(Params):
+    pass
+
+
+class ResultError(Exception):
+    """The node answered, but not with what the operation declares."""
+
+
+def _param_body(script: str) -> str | None:
+    """The text inside the script's leading ``param( ... )``, matched by bracket depth."""
+    low = script.lower()
+    idx = low.find("param")
+    while idx != -1:
+        rest = script[idx + 5 :].lstrip()
+        if rest.startswith("(") and (idx == 0 or not (script[idx - 1].isalnum() or script[idx - 1] in "-_$")):
+            start = script.index("(", idx)
+            depth = 0
+            for pos in range(start, len(script)):
+                ch = script[pos]
+                if ch in "([{":
+                    depth += 1
+                elif ch in ")]}":
+                    depth -= 1
+                    if depth == 0:
+                        return script[start + 1 : pos]
+            return None
+        idx = low.find("param", idx + 5)
+    return None
+
+
+def _split_top_level(body: str) -> list[str]:
+    parts, depth, quote, current = [], 0, "", []
+    for ch in body:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
+
+
+_VARIABLE = re.compile(r"\$(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def script_parameter_names(script: str) -> list[str]:
+    """The parameter names a script's leading ``param()`` block declares, in order."""
+    body = _param_body(script)
+    if body is None:
+        return []
+    names = []
+    for part in _split_top_level(body):
+        # Attributes and type constraints ([Parameter(Mandatory)], [string]) come first.
+        depth, cut = 0, 0
+        for pos, ch in enumerate(part):
+            if ch == "[":
+                depth += 1
+            elif ch == "]":
+                depth -= 1
+            elif ch == "$" and depth == 0:
+                cut = pos
+                break
+        match = _VARIABLE.match(part, cut)
+        if match:
+            names.append(match.group("name"))
+    return names
+
+
+def ps_quote(value: Any) -> str:
+    """A PowerShell literal for ``value``, for display only (preview, dry-run).
+
+    Strings become single-quoted literals; every quote character PowerShell treats as a
+    single quote (including the typographic ones) is doubled, so the rendering cannot be
+    broken out of. Execution never uses this: values go as PSRP parameters.
+    """
+    if isinstance(value, bool):
+        return "$true" if value else "$false"
+    if value is None:
+        return "$null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, (list, tuple)):
+        return "@(" + ", ".join(ps_quote(v) for v in value) + ")"
+    if isinstance(value, dict):
+        inner = "; ".join(f"{ps_quote(str(k))} = {ps_quote(v)}" for k, v in value.items())
+        return "@{ " + inner + " }"
+    text = str(value)
+    for quote in ("'", "\u2018", "\u2019", "\u201a", "\u201b"):
+        text = text.replace(quote, quote + quote)
+    return "'" + text + "'"
+
+
+@dataclass(frozen=True)
+class Operation(Generic[P, R]):
+    """One remote PowerShell operation, declared once."""
+
+    name: str
+    summary: str
+    script: str
+    params: type[P]
+    result: Any
+    mutates: bool
+    scope: Scope = Scope.NODE
+    timeout: float = 60.0
+    _adapter: TypeAdapter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_adapter", TypeAdapter(self.result))
+
+    # ---------------------------------------------------------------- parameters
+    def make_params(self, values: P | dict[str, Any] | None = None) -> P:
+        if isinstance(values, self.params):
+            return values
+        return self.params.model_validate(values or {})
+
+    # -------------------------------------------------------------------- result
+    def parse_result(self, payload: str | None) -> R:
+        """Turn the script's JSON output into the declared result type."""
+        if payload is None or not str(payload).strip():
+            data: Any = None
+        else:
+            try:
+                data = json.loads(payload)
+            except json.JSONDecodeError as exc:
+                raise ResultError(f"{self.name}: the node did not return JSON ({exc.msg})") from None
+        try:
+            return self._adapter.validate_python(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "result"
+            raise ResultError(f"{self.name}: unexpected result at {where}: {first['msg']}") from None
+
+    def dump_result(self, value: R) -> Any:
+        """The JSON-ready form of a result (for reports and the lab)."""
+        return self._adapter.dump_python(value, mode="json", by_alias=True)
+
+    # ------------------------------------------------------------------- preview
+    def render(self, values: P | dict[str, Any] | None = None, node: str | None = None) -> str:
+        """The exact PowerShell an operator could paste into a console on ``node``."""
+        params = self.make_params(values)
+        args = " ".join(f"-{key} {ps_quote(val)}" for key, val in params.to_ps().items())
+        header = f"# {self.name} ({'CHANGES THE CLUSTER' if self.mutates else 'read-only'})"
+        if node:
+            header += f" on {node}"
+        body = self.script.strip("\n")
+        call = "} " + args if args else "}"
+        return f"{header}\n& {{\n{body}\n{call}"

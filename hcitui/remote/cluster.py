@@ -1,0 +1,84 @@
+"""A cluster as hcitui sees it: its nodes, one session each, and how to reach "the cluster"."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from hcitui.ps import Operation, Params
+from hcitui.remote.errors import Unreachable
+from hcitui.remote.fanout import EventSink, NodeCall, NodeOutcome, fan_out, for_each_node
+from hcitui.remote.session import Session
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    site: str | None = None
+
+
+class ClusterClient:
+    """The sessions to every node of one cluster, with fan-out and cluster-wide calls."""
+
+    def __init__(self, name: str, nodes: list[NodeInfo], sessions: dict[str, Session], *,
+                 read_only: bool, concurrency: int = 8) -> None:
+        self.name = name
+        self.nodes = nodes
+        self.sessions = sessions
+        self.read_only = read_only
+        self.concurrency = concurrency
+        self._preferred: str | None = None
+
+    @property
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.nodes]
+
+    @property
+    def sites(self) -> list[str]:
+        return sorted({n.site for n in self.nodes if n.site})
+
+    def site_of(self, node: str) -> str | None:
+        return next((n.site for n in self.nodes if n.name == node), None)
+
+    async def invoke(self, node: str, op: Operation, params: Params | dict[str, Any] | None = None, *,
+                     timeout: float | None = None) -> Any:
+        return await self.sessions[node].invoke(op, params, timeout=timeout)
+
+    async def invoke_cluster(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
+                             timeout: float | None = None, avoid: Iterable[str] = ()) -> Any:
+        """Run a cluster-wide operation on the first node that answers (the last good one first).
+
+        Only "nothing answered" moves on to the next node; a PowerShell error is the cluster's
+        answer and is raised as it is.
+        """
+        skip = set(avoid)
+        order = [n for n in self.node_names if n not in skip]
+        if self._preferred in order:
+            order.remove(self._preferred)
+            order.insert(0, self._preferred)
+        errors: list[str] = []
+        for node in order:
+            try:
+                result = await self.sessions[node].invoke(op, params, timeout=timeout)
+            except Unreachable as exc:
+                errors.append(f"{node} {exc.outcome}")
+                continue
+            self._preferred = node
+            return result
+        raise Unreachable(self.name, op.name, "no node answered (" + ", ".join(errors or ["no nodes"]) + ")")
+
+    async def fan_out(self, op: Operation, params: Any = None, *, nodes: Iterable[str] | None = None,
+                      on_event: EventSink | None = None, timeout: float | None = None) -> dict[str, NodeOutcome[Any]]:
+        return await fan_out(self.sessions, op, params, nodes=nodes, concurrency=self.concurrency,
+                             on_event=on_event, timeout=timeout)
+
+    async def for_each_node(self, work: Callable[[NodeCall], Awaitable[T]], *, nodes: Iterable[str] | None = None,
+                            on_event: EventSink | None = None) -> dict[str, NodeOutcome[T]]:
+        return await for_each_node(self.sessions, work, nodes=nodes, concurrency=self.concurrency, on_event=on_event)
+
+    async def close(self) -> None:
+        for session in self.sessions.values():
+            await session.close()

@@ -1,0 +1,116 @@
+"""The Session: one node, declared operations only, read-only enforced here.
+
+Every session, whatever carries its bytes (the in-process lab, pypsrp), goes through
+:meth:`BaseSession.invoke`, which refuses mutating operations on a read-only session
+before anything is sent, bounds the call with a timeout from the outside, turns every
+failure into a :class:`RemoteError` sentence, and writes one audit record.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import getpass
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Protocol, runtime_checkable
+
+from hcitui.ps import Operation, Params, ResultError
+from hcitui.remote.errors import OperationFailed, ReadOnlyRefused, RemoteError, ResultInvalid, TimedOut
+
+AuditSink = Callable[[dict[str, Any]], None]
+
+
+@runtime_checkable
+class Session(Protocol):
+    node: str
+    read_only: bool
+
+    async def invoke(self, op: Operation, params: Params | dict[str, Any] | None = None, *, timeout: float | None = None) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        return "unknown"
+
+
+class BaseSession(abc.ABC):
+    """Shared behaviour of every session; subclasses implement :meth:`_run`."""
+
+    def __init__(self, node: str, *, read_only: bool = False, audit: AuditSink | None = None,
+                 default_timeout: float | None = None) -> None:
+        self.node = node
+        self.read_only = read_only
+        self._audit = audit
+        self._default_timeout = default_timeout
+        self._operator = _operator()
+
+    @abc.abstractmethod
+    async def _run(self, op: Operation, parameters: dict[str, Any], timeout: float) -> str | None:
+        """Run ``op.script`` with ``parameters`` on the node; return its JSON text."""
+
+    async def close(self) -> None:
+        return None
+
+    def timeout_for(self, op: Operation, timeout: float | None) -> float:
+        if timeout is not None:
+            return timeout
+        if self._default_timeout is not None:
+            return max(self._default_timeout, op.timeout) if op.mutates else self._default_timeout
+        return op.timeout
+
+    async def invoke(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
+                     timeout: float | None = None) -> Any:
+        bound = op.make_params(params)
+        started = time.monotonic()
+        if op.mutates and self.read_only:
+            error = ReadOnlyRefused(self.node, op.name)
+            self._record(op, bound, error.outcome, 0.0, error.message)
+            raise error
+        limit = self.timeout_for(op, timeout)
+        try:
+            # The outer bound: whatever the transport does inside, the caller gets its answer in time.
+            payload = await asyncio.wait_for(self._run(op, bound.to_ps(), limit), timeout=limit * 1.1 + 0.5)
+            result = op.parse_result(payload)
+        except asyncio.TimeoutError:
+            error = TimedOut(self.node, op.name, limit)
+            self._record(op, bound, error.outcome, time.monotonic() - started, error.message)
+            raise error from None
+        except ResultError as exc:
+            error = ResultInvalid(self.node, op.name, str(exc).removeprefix(f"{op.name}: "))
+            self._record(op, bound, error.outcome, time.monotonic() - started, error.message)
+            raise error from None
+        except RemoteError as error:
+            self._record(op, bound, error.outcome, time.monotonic() - started, error.message)
+            raise
+        except asyncio.CancelledError:
+            self._record(op, bound, "cancelled", time.monotonic() - started, "cancelled by hcitui")
+            raise
+        except Exception as exc:  # a transport bug must still reach the operator as a sentence
+            error = OperationFailed(self.node, op.name, f"{type(exc).__name__}: {exc}")
+            self._record(op, bound, error.outcome, time.monotonic() - started, error.message)
+            raise error from exc
+        self._record(op, bound, "ok", time.monotonic() - started, None)
+        return result
+
+    def _record(self, op: Operation, params: Params, outcome: str, duration: float, error: str | None) -> None:
+        if self._audit is None:
+            return
+        self._audit(
+            {
+                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "node": self.node,
+                "operation": op.name,
+                "mutates": op.mutates,
+                "parameters": params.to_audit(),
+                "outcome": outcome,
+                "error": error,
+                "duration_ms": round(duration * 1000, 1),
+                "operator": self._operator,
+            }
+        )

@@ -1,0 +1,1 @@
+"""The upgrade logic: steps, interlocks and waits. Plain asyncio; never imports Textual."""

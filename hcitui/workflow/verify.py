@@ -1,0 +1,286 @@
+"""Phase 7: verification. Reads everything, changes nothing, judges each check per node.
+
+:func:`evaluate` is pure: observed state in, check results out. :func:`run_verification`
+gathers the observations (per-node reads fanned out with live events, cluster-wide reads on
+whichever node answers) and records the outcome in the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from hcitui import model
+from hcitui.journal import StepStatus
+from hcitui.ps import reads
+from hcitui.remote import EventKind, NodeEvent, RemoteError
+from hcitui.workflow.context import Context
+
+PHASE = 7
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    node: str | None
+    status: Status
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "node": self.node, "status": self.status.value, "reason": self.reason}
+
+
+# Check names, in the order the screen and the report show them.
+NODE_UP = "Node Up"
+NODE_BUILD = "OS build 25398"
+NODE_CSV = "CSVs online"
+SR_REPLICATING = "SR replicating"
+NO_STORAGE_JOBS = "No storage jobs"
+DISKS_HEALTHY = "Virtual disks Healthy"
+CLOUD_MANAGEMENT = "Cloud Management online"
+NODE_CHECKS = (NODE_UP, NODE_BUILD, NODE_CSV)
+CLUSTER_CHECKS = (SR_REPLICATING, NO_STORAGE_JOBS, DISKS_HEALTHY, CLOUD_MANAGEMENT)
+
+Observation = Any  # the value, or the RemoteError that prevented reading it
+
+
+@dataclass
+class Observed:
+    """What the reads returned; each field holds the value or the RemoteError instead."""
+
+    nodes: Observation = None
+    groups: Observation = None
+    csv: Observation = None
+    jobs: Observation = None
+    disks: Observation = None
+    sr_groups: Observation = None
+    os_versions: dict[str, Observation] = field(default_factory=dict)
+
+
+def _failed(value: Any) -> str | None:
+    if isinstance(value, RemoteError):
+        return f"could not read: {value.message}"
+    if value is None:
+        return "not read"
+    return None
+
+
+def _human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"
+
+
+def _shorten(items: list[str], limit: int = 3) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = True) -> list[CheckResult]:
+    """Judge every phase-7 check. Anything that could not be read is ``unknown``, never ``pass``."""
+    results: list[CheckResult] = []
+
+    # ---- per node
+    nodes_err = _failed(observed.nodes)
+    by_name = {} if nodes_err else {n.name.lower(): n for n in observed.nodes}
+    csv_err = _failed(observed.csv)
+    for name in node_names:
+        # Node Up
+        if nodes_err:
+            results.append(CheckResult(NODE_UP, name, Status.UNKNOWN, nodes_err))
+        else:
+            node = by_name.get(name.lower())
+            if node is None:
+                results.append(CheckResult(NODE_UP, name, Status.FAIL, "not a member of the cluster"))
+            elif node.state == model.NodeState.UP:
+                results.append(CheckResult(NODE_UP, name, Status.PASS, "Up"))
+            elif node.state == model.NodeState.PAUSED:
+                results.append(CheckResult(NODE_UP, name, Status.FAIL, "Paused: resume it (Resume-ClusterNode -Failback Immediate)"))
+            else:
+                results.append(CheckResult(NODE_UP, name, Status.FAIL, f"state {node.state}"))
+
+        # OS build
+        version = observed.os_versions.get(name)
+        err = _failed(version)
+        if err:
+            results.append(CheckResult(NODE_BUILD, name, Status.UNKNOWN, err))
+        elif version.current_build_number == model.UPGRADE_TO_BUILD:
+            results.append(CheckResult(NODE_BUILD, name, Status.PASS, f"{version.build} ({version.display_version or '23H2'})"))
+        else:
+            results.append(CheckResult(NODE_BUILD, name, Status.FAIL,
+                                       f"{version.build} ({version.display_version or '?'}); expected {model.UPGRADE_TO_BUILD}.x"))
+
+        # CSVs online from this node
+        if csv_err:
+            results.append(CheckResult(NODE_CSV, name, Status.UNKNOWN, csv_err))
+        else:
+            rows = [r for r in observed.csv if r.node.lower() == name.lower()]
+            down = [r.volume_friendly_name or r.name for r in rows if not r.is_available]
+            if not rows:
+                results.append(CheckResult(NODE_CSV, name, Status.FAIL, "no CSV state reported for this node (not in the cluster?)"))
+            elif down:
+                states = sorted({str(r.state_info) for r in rows if not r.is_available})
+                results.append(CheckResult(NODE_CSV, name, Status.FAIL,
+                                           f"{len(down)} of {len(rows)} {'/'.join(states)}: {_shorten(down)}"))
+            else:
+                results.append(CheckResult(NODE_CSV, name, Status.PASS, f"{len(rows)} volumes available"))
+
+    # ---- cluster-wide
+    err = _failed(observed.sr_groups)
+    if err:
+        results.append(CheckResult(SR_REPLICATING, None, Status.UNKNOWN, err))
+    elif not observed.sr_groups:
+        status = Status.FAIL if stretched else Status.WARN
+        results.append(CheckResult(SR_REPLICATING, None, status, "no Storage Replica groups found"))
+    else:
+        bad = []
+        for group in observed.sr_groups:
+            for replica in group.replicas or [None]:
+                state = replica.replication_status if replica else None
+                if state not in model.REPLICATING_STATES:
+                    remaining = f", {_human_bytes(group.bytes_remaining)} left" if group.bytes_remaining else ""
+                    bad.append(f"{group.name} {state or 'no replicas'}{remaining}")
+        if bad:
+            results.append(CheckResult(SR_REPLICATING, None, Status.FAIL, _shorten(bad, 2)))
+        else:
+            results.append(CheckResult(SR_REPLICATING, None, Status.PASS,
+                                       f"{len(observed.sr_groups)} groups ContinuouslyReplicating"))
+
+    err = _failed(observed.jobs)
+    if err:
+        results.append(CheckResult(NO_STORAGE_JOBS, None, Status.UNKNOWN, err))
+    else:
+        active = [j for j in observed.jobs if j.job_state != model.StorageJobState.COMPLETED]
+        if active:
+            parts = [f"{j.name} {j.job_state} {int((j.progress or 0) * 100)}%" for j in active]
+            results.append(CheckResult(NO_STORAGE_JOBS, None, Status.FAIL, _shorten(parts, 2)))
+        else:
+            results.append(CheckResult(NO_STORAGE_JOBS, None, Status.PASS, "none running"))
+
+    err = _failed(observed.disks)
+    if err:
+        results.append(CheckResult(DISKS_HEALTHY, None, Status.UNKNOWN, err))
+    else:
+        bad = [f"{d.friendly_name} {d.health_status}/{','.join(str(s) for s in d.operational_status) or '?'}"
+               for d in observed.disks if d.health_status != model.HealthStatus.HEALTHY]
+        if bad:
+            results.append(CheckResult(DISKS_HEALTHY, None, Status.FAIL, _shorten(bad, 2)))
+        elif not observed.disks:
+            results.append(CheckResult(DISKS_HEALTHY, None, Status.FAIL, "no virtual disks reported"))
+        else:
+            results.append(CheckResult(DISKS_HEALTHY, None, Status.PASS, f"{len(observed.disks)} Healthy"))
+
+    err = _failed(observed.groups)
+    if err:
+        results.append(CheckResult(CLOUD_MANAGEMENT, None, Status.UNKNOWN, err))
+    else:
+        group = next((g for g in observed.groups if g.name.lower() == "cloud management"), None)
+        if group is None:
+            results.append(CheckResult(CLOUD_MANAGEMENT, None, Status.FAIL,
+                                       "group missing: see Register-AzStackHCI -RepairRegistration"))
+        elif group.state == model.GroupState.ONLINE:
+            results.append(CheckResult(CLOUD_MANAGEMENT, None, Status.PASS, f"Online on {group.owner_node}"))
+        else:
+            results.append(CheckResult(CLOUD_MANAGEMENT, None, Status.FAIL, f"{group.state} on {group.owner_node}"))
+    return results
+
+
+@dataclass
+class VerificationReport:
+    cluster: str
+    checks: list[CheckResult]
+    started: datetime
+    finished: datetime
+    observed: Observed
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status in (Status.PASS, Status.WARN) for c in self.checks)
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for check in self.checks:
+            out[check.status.value] += 1
+        return out
+
+    def summary(self) -> str:
+        c = self.counts()
+        verdict = "PASSED" if self.passed else "NOT PASSED"
+        parts = [f"{c['pass']} pass", f"{c['fail']} fail"]
+        if c["unknown"]:
+            parts.append(f"{c['unknown']} unknown")
+        if c["warn"]:
+            parts.append(f"{c['warn']} warn")
+        return f"{verdict}: " + ", ".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "passed": self.passed,
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": self.finished.isoformat(timespec="seconds"),
+            "checks": [c.as_json() for c in self.checks],
+        }
+
+
+CLUSTER_READS = {
+    "nodes": reads.get_cluster_nodes,
+    "groups": reads.get_cluster_groups,
+    "csv": reads.get_csv_state,
+    "jobs": reads.get_storage_jobs,
+    "disks": reads.get_virtual_disks,
+    "sr_groups": reads.get_sr_groups,
+}
+NODE_READS = [reads.get_os_version]
+OPERATIONS = [*CLUSTER_READS.values(), *NODE_READS]
+
+
+async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] | None = None) -> VerificationReport:
+    """Read, judge, journal. Never raises for a node's or a read's failure: those become ``unknown``."""
+    emit = on_event or (lambda _e: None)
+    started = datetime.now(timezone.utc)
+    ctx.journal.set_step(PHASE, "verification", None, StepStatus.RUNNING)
+    observed = Observed()
+
+    async def cluster_read(key: str) -> None:
+        op = CLUSTER_READS[key]
+        emit(NodeEvent(ctx.name, EventKind.RUNNING, op.name))
+        try:
+            setattr(observed, key, await ctx.client.invoke_cluster(op, timeout=ctx.cluster.timeouts.operation))
+        except RemoteError as exc:
+            setattr(observed, key, exc)
+            emit(NodeEvent(ctx.name, EventKind.FAILED, op.name, exc.message))
+
+    async def per_node(call: Any) -> model.OsVersion:
+        return await call.invoke(reads.get_os_version, timeout=ctx.cluster.timeouts.operation)
+
+    async def node_reads() -> None:
+        outcomes = await ctx.client.for_each_node(per_node, on_event=emit)
+        observed.os_versions = {name: (o.value if o.ok else o.error) for name, o in outcomes.items()}
+
+    try:
+        await asyncio.gather(node_reads(), *(cluster_read(key) for key in CLUSTER_READS))
+        checks = evaluate(observed, ctx.client.node_names, stretched=len(ctx.client.sites) > 1)
+        emit(NodeEvent(ctx.name, EventKind.OK, None, "cluster-wide reads done"))
+    except BaseException:
+        ctx.journal.set_step(PHASE, "verification", None, StepStatus.UNKNOWN, "interrupted")
+        raise
+    report = VerificationReport(ctx.name, checks, started, datetime.now(timezone.utc), observed)
+    ctx.journal.set_step(PHASE, "verification", None, StepStatus.DONE if report.passed else StepStatus.FAILED,
+                         report.summary())
+    ctx.journal.record_verification(report.as_json())
+    return report
