@@ -171,7 +171,7 @@ class ClusterConfig(_Strict):
     staging_path: str = Field(r"C:\SetupFiles\AzureLocal-23H2", min_length=3)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     read_only: bool = False
-    concurrency: int = Field(8, ge=1, le=32)
+    concurrency: int = Field(16, ge=1, le=32)
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -244,6 +244,12 @@ def state_dir() -> Path:
 # ----------------------------------------------------------------------- loading
 
 
+def _printable(text: str, limit: int = 40) -> str:
+    """Text safe on one terminal line: control characters escaped, long text cut."""
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _location(loc: tuple[Any, ...], data: Any) -> str:
     parts: list[str] = []
     node: Any = data
@@ -253,7 +259,7 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
             if isinstance(node, list) and 0 <= item < len(node):
                 node = node[item]
                 if isinstance(node, dict) and isinstance(node.get("name"), str):
-                    label = f" ({node['name']})"
+                    label = f" ({_printable(node['name'])})"
             else:
                 node = None
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]{label}"]
@@ -297,7 +303,7 @@ def parse_config(text: str, source: str = "config") -> Config:
 def load_config(path: Path | None = None) -> Config:
     target = Path(path).expanduser() if path else default_config_path()
     if not target.exists():
-        hint = "" if path else " (write one with: hcitui config example > " + str(target) + ")"
+        hint = "" if path else f" (write one with: hcitui config example > {target}; or try the lab: hcitui --lab)"
         raise ConfigError([f"{target}: no such config file{hint}"])
     if target.is_dir():
         raise ConfigError([f"{target}: is a folder, not a config file"])
@@ -323,7 +329,7 @@ name = "HCI-STRETCH01"              # the failover cluster's name
 read_only = false                   # true: this cluster can only be watched (--read-only also forces it)
 iso_path = 'C:\ISO\AzureLocal-2509-25398.iso'   # the 23H2 ISO, as a path on each node
 staging_path = 'C:\SetupFiles\AzureLocal-23H2'  # where the ISO contents go: the same path on every node
-concurrency = 8                     # at most this many nodes are worked on at once
+concurrency = 16                    # at most this many nodes are worked on at once
 
 # Nodes: a name each (what Get-ClusterNode shows). "site" maps it to its fault domain;
 # "address" (host or host:port) is for when its WinRM endpoint is not reachable by its name.

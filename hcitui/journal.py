@@ -195,8 +195,12 @@ class AuditLog:
         if secret and len(secret) >= 4:
             line = line.replace(json.dumps(secret)[1:-1], "<redacted>")
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                # A kill mid-write can leave a torn last line: never glue a new record onto it.
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = "\n" + line
                 os.write(fd, (line + "\n").encode("utf-8"))
             finally:
                 os.close(fd)

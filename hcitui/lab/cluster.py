@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hcitui.fsutil import atomic_write_text
-from hcitui.lab.state import NEW_BUILD, LabNode, LabState, LabStorageJob, Timer, build_lab
+from hcitui.lab.state import NEW_BUILD, Faults, LabNode, LabState, LabStorageJob, Timer, Timings, build_lab
 
 
 class LabError(Exception):
@@ -85,6 +85,9 @@ class Lab:
                 raise LabError(f"the lab state at {path} is unreadable ({exc.__class__.__name__}); "
                                "start over with --lab-reset") from None
             if len(state.nodes) == node_count:
+                # Fault knobs and timings belong to a run, not to the cluster: start each run clean.
+                state.faults = Faults()
+                state.timings = Timings()
                 return cls(state, clock=clock, path=path)
         lab = cls.create(node_count, clock=clock, path=path)
         lab.save()
@@ -137,8 +140,12 @@ class Lab:
         self._dirty = True
 
     # --------------------------------------------------------------------- time
-    def schedule(self, delay: float, kind: str, node: str | None = None, **data: Any) -> None:
-        self.state.timers.append(Timer(at=self.now + delay, kind=kind, node=node, data=data))
+    def schedule(self, delay: float, kind: str, node: str | None = None, *, after: float | None = None,
+                 **data: Any) -> None:
+        """Fire ``kind`` ``delay`` seconds after ``after`` (default: now). A timer that schedules the next
+        one passes its own due time, so a lab looked at late still runs its timeline as it would have."""
+        base = self.now if after is None else after
+        self.state.timers.append(Timer(at=base + delay, kind=kind, node=node, data=data))
         self.state.timers.sort(key=lambda t: t.at)
         self.changed()
 
@@ -173,7 +180,8 @@ class Lab:
         node.refs_effective = node.refs_metadata_validation
         node.skip_effective = node.skip_small_local_allocations
         node.cluster_state = "Joining"
-        self.schedule(self.state.timings.cluster_join, "cluster_join", node.name, was_paused=timer.data.get("was_paused"))
+        self.schedule(self.state.timings.cluster_join, "cluster_join", node.name, after=timer.at,
+                      was_paused=timer.data.get("was_paused"))
 
     def _on_cluster_join(self, timer: Timer) -> None:
         node = self.state.nodes[timer.node]

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hcitui.ps import Operation, Params
-from hcitui.remote.errors import Unreachable
+from hcitui.remote.errors import OperationFailed, RemoteError, Unreachable
 from hcitui.remote.fanout import EventSink, NodeCall, NodeOutcome, fan_out, for_each_node
 from hcitui.remote.session import Session
 
 T = TypeVar("T")
+
+
+# What a node says when it is up but not (or no longer) a working member: rebooted and still
+# joining, cluster service stopped or shutting down. Another node can answer for the cluster.
+_NOT_SPEAKING = re.compile(
+    r"cluster service is not running|cluster service (on node .*)?(is shutting down|did not reach the running state)"
+    r"|cluster node is shutting down|RPC server is unavailable",
+    re.IGNORECASE,
+)
+
+
+def cannot_speak_for_cluster(error: RemoteError) -> bool:
+    return bool(_NOT_SPEAKING.search(error.message))
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,11 @@ class ClusterClient:
                 result = await self.sessions[node].invoke(op, params, timeout=timeout)
             except Unreachable as exc:
                 errors.append(f"{node} {exc.outcome}")
+                continue
+            except OperationFailed as exc:
+                if not cannot_speak_for_cluster(exc):
+                    raise
+                errors.append(f"{node} cluster service not running")
                 continue
             self._preferred = node
             return result
