@@ -1,0 +1,190 @@
+"""The journal (durable run state, atomic writes, recovery, lock) and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from hcitui import fsutil
+from hcitui.journal import AuditLog, Journal, JournalError, StepStatus, cluster_dir
+
+CLUSTER = "HCI-STRETCH01"
+
+
+def stray_temp_files(folder):
+    return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_steps_round_trip(tmp_path):
+    journal = Journal.open(tmp_path, CLUSTER)
+    assert journal.steps() == []
+    journal.set_step(0, "prerequisites", None, StepStatus.DONE, "all good")
+    journal.set_step(2, "drain", "HCI-A1", StepStatus.FAILED, "live migration failed")
+    journal.set_step(2, "drain", "HCI-A2", StepStatus.PENDING)
+
+    again = Journal.open(tmp_path, CLUSTER)
+    assert again.path == journal.path == cluster_dir(tmp_path, CLUSTER) / "journal.json"
+    assert [(r.phase, r.step, r.node, r.status, r.detail) for r in again.steps()] == [
+        (0, "prerequisites", None, StepStatus.DONE, "all good"),
+        (2, "drain", "HCI-A1", StepStatus.FAILED, "live migration failed"),
+        (2, "drain", "HCI-A2", StepStatus.PENDING, None),
+    ]
+    assert [r.node for r in again.steps(phase=2)] == ["HCI-A1", "HCI-A2"]
+    record = again.step(2, "drain", "HCI-A1")
+    assert record is not None and record.finished is not None
+    assert again.step(2, "drain", "HCI-B9") is None
+    assert again.recovered == []
+
+
+def test_running_step_becomes_unknown_on_reopen(tmp_path):
+    journal = Journal.open(tmp_path, CLUSTER)
+    journal.set_step(3, "restart", "HCI-A1", StepStatus.RUNNING)
+    journal.set_step(3, "restart", "HCI-A2", StepStatus.DONE)
+    assert journal.step(3, "restart", "HCI-A1").started is not None
+
+    reopened = Journal.open(tmp_path, CLUSTER)
+    record = reopened.step(3, "restart", "HCI-A1")
+    assert record.status is StepStatus.UNKNOWN
+    assert "re-verify" in record.detail
+    assert [r.key for r in reopened.recovered] == ["3/restart/HCI-A1"]
+    assert reopened.step(3, "restart", "HCI-A2").status is StepStatus.DONE
+    # The recovery itself is saved: a third open has nothing left to recover.
+    third = Journal.open(tmp_path, CLUSTER)
+    assert third.recovered == []
+    assert third.step(3, "restart", "HCI-A1").status is StepStatus.UNKNOWN
+
+
+def test_lock(tmp_path):
+    journal = Journal.open(tmp_path, CLUSTER)
+    lock = journal.acquire_lock("HCI-A1", "upgrade", was_paused=True, operator="alice")
+    assert (lock.node, lock.reason, lock.was_paused, lock.operator) == ("HCI-A1", "upgrade", True, "alice")
+    # the same node again: the same lock
+    assert journal.acquire_lock("HCI-A1", "upgrade", was_paused=False).was_paused is True
+
+    with pytest.raises(JournalError) as info:
+        journal.acquire_lock("HCI-B1", "upgrade", was_paused=False)
+    assert "HCI-A1" in str(info.value)
+    assert "one node at a time" in str(info.value)
+
+    # the lock is durable
+    reopened = Journal.open(tmp_path, CLUSTER)
+    assert reopened.state.lock is not None and reopened.state.lock.node == "HCI-A1"
+    with pytest.raises(JournalError, match="HCI-A1"):
+        reopened.acquire_lock("HCI-B1", "upgrade", was_paused=False)
+
+    reopened.release_lock("HCI-B1")  # not the holder: nothing happens
+    assert reopened.state.lock is not None
+    reopened.release_lock("HCI-A1")
+    assert reopened.state.lock is None
+    assert Journal.open(tmp_path, CLUSTER).state.lock is None
+    assert reopened.acquire_lock("HCI-B1", "upgrade", was_paused=False).node == "HCI-B1"
+
+
+def test_record_verification_persists(tmp_path):
+    journal = Journal.open(tmp_path, CLUSTER)
+    journal.record_verification({"passed": False, "checks": []})
+    assert Journal.open(tmp_path, CLUSTER).state.last_verification == {"passed": False, "checks": []}
+
+
+def test_crash_mid_write_keeps_previous_journal(tmp_path, monkeypatch):
+    journal = Journal.open(tmp_path, CLUSTER)
+    journal.set_step(1, "snapshot", None, StepStatus.DONE, "saved")
+    before = journal.path.read_bytes()
+
+    seen = {}
+
+    def crash(src, dst):
+        # The temp file holds the full new content when the "crash" comes.
+        seen["temp"] = os.fspath(src)
+        seen["content"] = open(src, encoding="utf-8").read()
+        raise OSError("simulated crash before rename")
+
+    monkeypatch.setattr(fsutil.os, "replace", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        journal.set_step(2, "drain", "HCI-A1", StepStatus.RUNNING)
+    monkeypatch.undo()
+
+    assert '"2/drain/HCI-A1"' in seen["content"]
+    assert os.path.dirname(seen["temp"]) == str(journal.path.parent)
+    assert journal.path.read_bytes() == before
+    assert stray_temp_files(journal.path.parent) == []
+    reopened = Journal.open(tmp_path, CLUSTER)
+    assert [r.key for r in reopened.steps()] == ["1/snapshot/*"]
+    assert reopened.recovered == []
+
+
+def test_atomic_write_text_mode_and_content(tmp_path):
+    target = tmp_path / "sub" / "file.json"
+    fsutil.atomic_write_text(target, "one")
+    fsutil.atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stray_temp_files(target.parent) == []
+
+
+@pytest.mark.parametrize("content", [b"{ this is not json", b'{"cluster": 5, "steps": "x"}', b"\xff\xfe\x00"])
+def test_corrupt_journal_is_an_error_and_left_untouched(tmp_path, content):
+    path = cluster_dir(tmp_path, CLUSTER) / "journal.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(JournalError) as info:
+        Journal.open(tmp_path, CLUSTER)
+    message = str(info.value)
+    assert str(path) in message
+    assert "left as it is" in message
+    assert path.read_bytes() == content
+
+
+def test_cluster_dir_is_safe(tmp_path):
+    folder = cluster_dir(tmp_path, "../../etc/passwd")
+    assert folder.parent == tmp_path / "clusters"
+    assert "/" not in folder.name and folder.name != ".."
+
+
+# ------------------------------------------------------------------- audit log
+
+
+def test_audit_round_trip(tmp_path):
+    audit = AuditLog.open(tmp_path, CLUSTER)
+    assert list(audit.records()) == []
+    audit.append({"node": "HCI-A1", "operation": "get_os_version", "outcome": "ok"})
+    audit({"node": "HCI-A2", "operation": "get_os_version", "outcome": "timeout"})
+    records = list(AuditLog.open(tmp_path, CLUSTER).records())
+    assert [r["node"] for r in records] == ["HCI-A1", "HCI-A2"]
+    assert records[1]["outcome"] == "timeout"
+    assert len(audit.path.read_text().splitlines()) == 2
+    assert stat.S_IMODE(audit.path.stat().st_mode) == 0o600
+
+
+def test_audit_torn_last_line_is_skipped(tmp_path):
+    audit = AuditLog.open(tmp_path, CLUSTER)
+    audit.append({"n": 1})
+    audit.append({"n": 2})
+    with audit.path.open("a", encoding="utf-8") as handle:
+        handle.write('{"n": 3, "outc')
+    assert [r["n"] for r in audit.records()] == [1, 2]
+
+
+def test_audit_record_after_torn_line_is_kept(tmp_path):
+    audit = AuditLog.open(tmp_path, CLUSTER)
+    audit.append({"n": 1})
+    with audit.path.open("a", encoding="utf-8") as handle:
+        handle.write('{"n": 2, "outc')  # killed mid-write
+    audit.append({"n": 3})  # the next run
+    assert [r["n"] for r in audit.records()] == [1, 3]
+
+
+@pytest.mark.parametrize("password", ["Sup3r-Secret!", 'quo"te\\back'])
+def test_audit_redacts_hcitui_password(tmp_path, monkeypatch, password):
+    monkeypatch.setenv("HCITUI_PASSWORD", password)
+    audit = AuditLog.open(tmp_path, CLUSTER)
+    audit.append({"node": "HCI-A1", "error": f"login with {password} refused", "parameters": {"P": password}})
+    raw = audit.path.read_text(encoding="utf-8")
+    assert json.dumps(password)[1:-1] not in raw
+    assert password not in raw
+    record = next(audit.records())
+    assert record["error"] == "login with <redacted> refused"
+    assert record["parameters"] == {"P": "<redacted>"}
