@@ -8,7 +8,8 @@ re-verified, never assumed done.
 
 The audit log is JSON lines, one per remote operation. No secret is ever written: the
 sessions record parameters through ``Params.to_audit`` (secret fields redacted), and this
-module also scrubs the operator's password from every line as a second guard.
+module also scrubs every password hcitui holds (``add_secret``, ``HCITUI_PASSWORD``) from
+every line as a second guard.
 """
 
 from __future__ import annotations
@@ -188,11 +189,20 @@ class AuditLog:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+
+    def add_secret(self, secret: str | None) -> None:
+        """A secret that must never appear in the log (the password in use, whatever its source)."""
+        if secret and len(secret) >= 4:
+            self._secrets.add(secret)
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":"), default=str)
-        secret = os.environ.get("HCITUI_PASSWORD")
-        if secret and len(secret) >= 4:
+        secrets = set(self._secrets)
+        env_secret = os.environ.get("HCITUI_PASSWORD")
+        if env_secret and len(env_secret) >= 4:
+            secrets.add(env_secret)
+        for secret in secrets:
             line = line.replace(json.dumps(secret)[1:-1], "<redacted>")
         with self._lock:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)

@@ -188,3 +188,13 @@ def test_audit_redacts_hcitui_password(tmp_path, monkeypatch, password):
     record = next(audit.records())
     assert record["error"] == "login with <redacted> refused"
     assert record["parameters"] == {"P": "<redacted>"}
+
+
+def test_audit_redacts_a_registered_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("HCITUI_PASSWORD", raising=False)
+    log = AuditLog.open(tmp_path, "C1")
+    log.add_secret("from-the-password-command")
+    log.append({"operation": "x", "error": "login with from-the-password-command failed"})
+    text = log.path.read_text()
+    assert "from-the-password-command" not in text
+    assert "<redacted>" in text

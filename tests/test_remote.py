@@ -13,6 +13,7 @@ from hcitui import ps
 from hcitui.lab.inprocess import InProcessSession
 from hcitui.ps import OPERATIONS, NoParams, Operation, Params
 from hcitui.remote import (
+    ParametersInvalid,
     AuthenticationFailed,
     BaseSession,
     ClusterClient,
@@ -288,6 +289,17 @@ async def test_invoke_cluster_skips_rebooting_node(lab):
     assert any(g.name == "Cloud Management" for g in groups)
 
 
+async def test_invoke_cluster_moves_past_a_node_still_joining(lab, clock):
+    lab.execute("LAB-A1", "restart_node", {})
+    clock.advance(lab.state.timings.reboot)
+    lab.execute("LAB-A1", "get_os_version", {})  # WinRM answers; the cluster service does not yet
+    assert lab.state.nodes["LAB-A1"].cluster_state == "Joining"
+    client = make_client(lab)
+    nodes = await client.invoke_cluster(ps.get("get_cluster_nodes"))
+    assert {n.name: str(n.state) for n in nodes}["LAB-A1"] == "Joining"
+    assert client._preferred == "LAB-A2"
+
+
 async def test_invoke_cluster_all_unreachable(lab):
     lab.state.faults.unreachable = list(NODES)
     client = make_client(lab)
@@ -394,3 +406,16 @@ def test_classify_maps_pypsrp_and_requests_errors():
     assert type(c(ValueError("weird"))) is OperationFailed
     already = Unreachable("N1", "x", "y")
     assert c(already) is already
+
+
+async def test_invalid_parameters_are_a_sentence_and_nothing_is_sent(lab, monkeypatch):
+    calls = []
+    monkeypatch.setattr(lab, "execute", lambda *a, **k: calls.append(a))
+    audit = []
+    session = InProcessSession(lab, "LAB-A1", audit=audit.append)
+    with pytest.raises(ParametersInvalid) as caught:
+        await session.invoke(ps.get("suspend_node"), {"name": "LAB-A1; Remove-Item C:\\ -Recurse"})
+    assert caught.value.sentence.startswith("LAB-A1: suspend_node: invalid parameter name")
+    assert "nothing was sent" in caught.value.sentence
+    assert calls == []
+    assert len(audit) == 1 and audit[0]["outcome"] == "invalid" and audit[0]["parameters"] == {}

@@ -4,6 +4,7 @@ from hcitui.remote.cluster import ClusterClient, NodeInfo
 from hcitui.remote.errors import (
     AuthenticationFailed,
     OperationFailed,
+    ParametersInvalid,
     ReadOnlyRefused,
     Rebooting,
     RemoteError,
@@ -17,6 +18,6 @@ from hcitui.remote.session import BaseSession, Session
 
 __all__ = [
     "AuthenticationFailed", "BaseSession", "ClusterClient", "EventKind", "NodeCall", "NodeEvent", "NodeInfo",
-    "NodeOutcome", "OperationFailed", "ReadOnlyRefused", "Rebooting", "RemoteError", "ResultInvalid", "Session",
+    "NodeOutcome", "OperationFailed", "ParametersInvalid", "ReadOnlyRefused", "Rebooting", "RemoteError", "ResultInvalid", "Session",
     "TimedOut", "TlsFailed", "Unreachable", "fan_out", "for_each_node",
 ]

@@ -23,6 +23,12 @@ class OperationFailed(RemoteError):
     """The node ran the operation and PowerShell reported an error."""
 
 
+class ParametersInvalid(RemoteError):
+    """hcitui was asked to send values the operation does not accept; nothing was sent."""
+
+    outcome = "invalid"
+
+
 class ResultInvalid(RemoteError):
     """The node answered with something the operation does not declare."""
 

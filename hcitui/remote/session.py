@@ -16,8 +16,17 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
 from hcitui.ps import Operation, Params, ResultError
-from hcitui.remote.errors import OperationFailed, ReadOnlyRefused, RemoteError, ResultInvalid, TimedOut
+from hcitui.remote.errors import (
+    OperationFailed,
+    ParametersInvalid,
+    ReadOnlyRefused,
+    RemoteError,
+    ResultInvalid,
+    TimedOut,
+)
 
 AuditSink = Callable[[dict[str, Any]], None]
 
@@ -66,8 +75,16 @@ class BaseSession(abc.ABC):
 
     async def invoke(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
                      timeout: float | None = None) -> Any:
-        bound = op.make_params(params)
         started = time.monotonic()
+        try:
+            bound = op.make_params(params)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "parameters"
+            error = ParametersInvalid(self.node, op.name, f"invalid parameter {where}: {first['msg']}; nothing was sent")
+            self._write({"operation": op.name, "mutates": op.mutates, "parameters": {}, "outcome": error.outcome,
+                         "error": error.message, "duration_ms": 0.0})
+            raise error from None
         if op.mutates and self.read_only:
             error = ReadOnlyRefused(self.node, op.name)
             self._record(op, bound, error.outcome, 0.0, error.message)
@@ -99,18 +116,13 @@ class BaseSession(abc.ABC):
         return result
 
     def _record(self, op: Operation, params: Params, outcome: str, duration: float, error: str | None) -> None:
+        self._write({"operation": op.name, "mutates": op.mutates, "parameters": params.to_audit(),
+                     "outcome": outcome, "error": error, "duration_ms": round(duration * 1000, 1)})
+
+    def _write(self, fields: dict[str, Any]) -> None:
         if self._audit is None:
             return
-        self._audit(
-            {
-                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                "node": self.node,
-                "operation": op.name,
-                "mutates": op.mutates,
-                "parameters": params.to_audit(),
-                "outcome": outcome,
-                "error": error,
-                "duration_ms": round(duration * 1000, 1),
-                "operator": self._operator,
-            }
-        )
+        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "node": self.node}
+        record.update(fields)
+        record["operator"] = self._operator
+        self._audit(record)
