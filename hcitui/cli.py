@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("words", nargs="*", metavar="show NAME")
     cfg = step("config", "'config example' prints a commented config; 'config check [PATH]' validates one")
     cfg.add_argument("words", nargs="*", metavar="example | check [PATH]")
+    lab = step("lab", "'lab serve': serve the lab over WinRM (HTTPS, Basic) on 127.0.0.1 until interrupted")
+    lab.add_argument("words", nargs="*", metavar="serve")
+    lab.add_argument("--nodes", type=int, metavar="N", help="lab size: an even number 2-16 (default: --lab-nodes, 4)")
+    lab.add_argument("--port", type=int, metavar="P", default=None,
+                     help="first port: node i listens on P+i (default: free ports)")
+    lab.add_argument("--write-config", type=Path, metavar="PATH", help="also write an hcitui config for this lab")
+    knobs = lab.add_argument_group("fault knobs")
+    knobs.add_argument("--latency", type=float, metavar="S", help="seconds added to every WinRM request")
+    knobs.add_argument("--pool-open-delay", type=float, metavar="S", help="seconds to open a RunspacePool")
+    knobs.add_argument("--reboot-seconds", type=float, metavar="S", help="how long a restart takes (default 6)")
+    for name, what in (("unreachable", "does not answer at all"), ("http-500", "answers HTTP 500"),
+                       ("auth-failure", "refuses every credential"), ("hang", "never answers a request")):
+        knobs.add_argument(f"--{name}", action="append", metavar="NODE", default=[], help=f"NODE {what}")
     return parser
 
 
@@ -148,7 +161,7 @@ def make_context(args: argparse.Namespace) -> Any:
         raise ConfigError(["--lab and --config exclude each other"])
     if args.lab:
         lab = wiring.open_lab(_state_root(), args.lab_nodes, reset=args.lab_reset)
-        return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root())
+        return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root(), transport="winrm")
     cluster = wiring.select_cluster(args.config, args.cluster)
     return wiring.context_for_config(cluster, read_only=args.read_only, state_root=_state_root())
 
@@ -208,6 +221,57 @@ async def _run_and_close(ctx: Any, coro: Any) -> Any:
         await ctx.close()
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from hcitui import wiring
+
+    if args.words != ["serve"]:
+        return fail("usage: hcitui lab serve [--nodes N] [--port P] [--write-config PATH] [fault knobs]", EXIT_USAGE)
+    nodes = args.nodes or args.lab_nodes
+    if args.port is not None and not 0 < args.port < 65536 - nodes:
+        return fail(f"--port {args.port}: choose a port from 1024 to {65535 - nodes}", EXIT_USAGE)
+    if args.write_config is not None and not args.write_config.expanduser().parent.is_dir():
+        return fail(f"--write-config {args.write_config}: the folder does not exist", EXIT_USAGE)
+    lab = wiring.open_lab(_state_root(), nodes, reset=args.lab_reset)
+    unknown = [n for n in args.unreachable + args.http_500 + args.auth_failure + args.hang if n not in lab.state.nodes]
+    if unknown:
+        return fail(f"no lab node named {unknown[0]} (nodes: {', '.join(lab.state.nodes)})", EXIT_USAGE)
+    faults = lab.state.faults
+    if args.latency is not None:
+        faults.latency = max(0.0, args.latency)
+    if args.pool_open_delay is not None:
+        faults.pool_open_delay = max(0.0, args.pool_open_delay)
+    if args.reboot_seconds is not None:
+        lab.state.timings.reboot = max(0.5, args.reboot_seconds)
+    faults.unreachable, faults.http_500 = list(args.unreachable), list(args.http_500)
+    faults.auth_failure, faults.hang = list(args.auth_failure), list(args.hang)
+    lab.save()
+    try:
+        served = wiring.serve_lab(lab, _state_root(), base_port=args.port)
+    except OSError as exc:
+        return fail(f"cannot listen: {exc.strerror or exc}", EXIT_FAILED)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if args.write_config is not None:
+            from hcitui.fsutil import atomic_write_text
+
+            atomic_write_text(args.write_config.expanduser(), wiring.served_config_text(served), mode=0o600)
+        for line in served.lines():
+            print(line, flush=True)
+        if args.write_config is not None:
+            print(f"config {args.write_config}", flush=True)
+        while not stop.wait(1.0):  # a timed wait: signal handlers always get to run
+            pass
+    finally:
+        served.stop()
+        lab.save()
+    return EXIT_OK
+
+
 HEADLESS = {"verify": cmd_verify}
 
 
@@ -239,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ops(args)
         if args.step == "config":
             return cmd_config(args)
+        if args.step == "lab":
+            return cmd_lab(args)
         try:
             ctx = make_context(args)
         except ConfigError as exc:

@@ -1,24 +1,45 @@
 """The composition root: turns options into a ready Context (lab or real cluster).
 
 Only the CLI and the app call this; the workflow never knows whether it drives a lab.
+``hcitui --lab`` serves the lab over real WinRM on loopback and connects to it with the
+same pypsrp sessions as a production cluster; the in-process session is for fast tests.
 """
 
 from __future__ import annotations
 
+import secrets
+import shlex
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from hcitui.config import ClusterConfig, Config, ConfigError, NodeConfig, TransportConfig, load_config, state_dir
+from hcitui.config import (
+    ClusterConfig,
+    Config,
+    ConfigError,
+    NodeConfig,
+    TransportConfig,
+    load_config,
+    parse_config,
+    state_dir,
+)
+from hcitui.fsutil import atomic_write_text
 from hcitui.journal import AuditLog, Journal
 from hcitui.lab import Lab
-from hcitui.lab.inprocess import InProcessSession
-from hcitui.remote import ClusterClient, NodeInfo
+from hcitui.remote import ClusterClient, NodeInfo, Session
 from hcitui.workflow.context import Context
 
 LAB_CLUSTER = "LAB-STRETCH"
+LAB_USER = "lab-operator"
+
+
+def lab_dir(state_root: Path) -> Path:
+    return Path(state_root) / "lab"
 
 
 def lab_path(state_root: Path) -> Path:
-    return Path(state_root) / "lab" / f"{LAB_CLUSTER}.json"
+    return lab_dir(state_root) / f"{LAB_CLUSTER}.json"
 
 
 def open_lab(state_root: Path, node_count: int = 4, *, reset: bool = False) -> Lab:
@@ -27,11 +48,14 @@ def open_lab(state_root: Path, node_count: int = 4, *, reset: bool = False) -> L
     return Lab.open(lab_path(state_root), node_count, reset=reset)
 
 
-def lab_cluster_config(lab: Lab) -> ClusterConfig:
+def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_file: Path | None = None,
+                       password_command: str | None = None) -> ClusterConfig:
+    addresses = addresses or {}
     return ClusterConfig(
         name=lab.state.cluster_name,
-        nodes=[NodeConfig(name=n.name, site=n.site) for n in lab.state.nodes.values()],
-        transport=TransportConfig(scheme="https", auth="basic", username="lab-operator"),
+        nodes=[NodeConfig(name=n.name, site=n.site, address=addresses.get(n.name)) for n in lab.state.nodes.values()],
+        transport=TransportConfig(scheme="https", auth="basic", username=LAB_USER, ca_file=ca_file,
+                                  password_command=password_command),
         iso_path=lab.state.iso_path,
         staging_path=lab.state.staging_path,
     )
@@ -42,33 +66,141 @@ def select_cluster(config_path: Path | None, cluster: str | None) -> ClusterConf
     return config.cluster(cluster)
 
 
-def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None) -> Context:
+# ------------------------------------------------------------------ served lab
+
+
+@dataclass
+class ServedLab:
+    """The lab's WinRM endpoints, running, and the config that reaches them."""
+
+    lab: Lab
+    server: object  # hcitui.lab.endpoint.LabServer
+    cluster: ClusterConfig
+    password: str
+    ca_file: Path
+    password_file: Path
+
+    def lines(self) -> list[str]:
+        out = [f"{name} {endpoint.url}" for name, endpoint in self.server.endpoints.items()]
+        out.append(f"user {LAB_USER} password {self.password} ca {self.ca_file}")
+        return out
+
+    def __post_init__(self) -> None:
+        # Lab time moves on even while nobody asks (a reboot ends, a repair job finishes).
+        self._stopping = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="hcitui-lab-ticker", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stopping.wait(0.25):
+            self.lab.tick()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.server.stop()
+        self._ticker.join(timeout=5)
+
+
+def serve_lab(lab: Lab, state_root: Path, *, base_port: int | None = None) -> ServedLab:
+    """Start one HTTPS WinRM endpoint per lab node on 127.0.0.1, with a fresh CA and password."""
+    from hcitui.lab.certs import make_lab_certs, server_ssl_context
+    from hcitui.lab.endpoint import LabServer
+
+    folder = lab_dir(state_root)
+    certs = make_lab_certs(folder / "tls")
+    password = secrets.token_urlsafe(18)
+    password_file = folder / "password"
+    atomic_write_text(password_file, password, mode=0o600)  # only the user can read it
+    server = LabServer(lab, username=LAB_USER, password=password, ssl_context=server_ssl_context(certs),
+                       base_port=base_port)
+    server.start()
+    addresses = {name: f"127.0.0.1:{endpoint.port}" for name, endpoint in server.endpoints.items()}
+    cluster = lab_cluster_config(lab, addresses, certs.ca_file,
+                                 password_command="cat " + shlex.quote(str(password_file)))
+    return ServedLab(lab, server, cluster, password, certs.ca_file, password_file)
+
+
+def served_config_text(served: ServedLab) -> str:
+    """An hcitui config for the served lab: the password is reached through a command, never stored."""
+    c = served.cluster
+
+    def q(value: str) -> str:
+        return "'" + value + "'" if "'" not in value else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [
+        "# hcitui config for the lab served by 'hcitui lab serve'. Valid while that process runs.",
+        "[[clusters]]",
+        f"name = {q(c.name)}",
+        f"iso_path = {q(c.iso_path or '')}",
+        f"staging_path = {q(c.staging_path)}",
+        "",
+        "[clusters.transport]",
+        'scheme = "https"',
+        'auth = "basic"',
+        f"username = {q(LAB_USER)}",
+        f"ca_file = {q(str(served.ca_file))}",
+        f"password_command = {q(c.transport.password_command or '')}",
+    ]
+    for node in c.nodes:
+        lines += ["", "[[clusters.nodes]]", f"name = {q(node.name)}", f"site = {q(node.site or '')}",
+                  f"address = {q(node.address or '')}"]
+    text = "\n".join(lines) + "\n"
+    parse_config(text, "generated lab config")  # never write a config hcitui would refuse
+    return text
+
+
+# ------------------------------------------------------------------- contexts
+
+
+def _context(cluster: ClusterConfig, sessions: dict[str, Session], audit: AuditLog, root: Path, *,
+             read_only: bool, lab: bool, note: str) -> Context:
+    client = ClusterClient(cluster.name, [NodeInfo(n.name, n.site) for n in cluster.nodes], sessions,
+                           read_only=read_only, concurrency=cluster.concurrency)
+    return Context(cluster=cluster, client=client, journal=Journal.open(root, cluster.name), audit=audit,
+                   state_root=root, read_only=read_only, lab=lab, transport_note=note)
+
+
+def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None,
+                    transport: Literal["winrm", "inprocess"] = "inprocess") -> Context:
+    """A context on the lab: over WinRM on loopback (what ``--lab`` uses), or in-process (tests)."""
     root = Path(state_root) if state_root else state_dir()
+    if transport == "winrm":
+        served = serve_lab(lab, root)
+        try:
+            ctx = _psrp_context(served.cluster, root, read_only=read_only, password=served.password, lab=True)
+        except BaseException:
+            served.stop()
+            raise
+        ctx.transport_note = "lab over WinRM, " + ctx.transport_note
+        ctx.cleanup.append(served.stop)
+        return ctx
+
+    from hcitui.lab.inprocess import InProcessSession
+
     cluster = lab_cluster_config(lab)
     audit = AuditLog.open(root, cluster.name)
-    sessions = {
+    sessions: dict[str, Session] = {
         node.name: InProcessSession(lab, node.name, read_only=read_only, audit=audit,
                                     default_timeout=cluster.timeouts.operation)
         for node in cluster.nodes
     }
-    client = ClusterClient(cluster.name, [NodeInfo(n.name, n.site) for n in cluster.nodes], sessions,
-                           read_only=read_only, concurrency=cluster.concurrency)
-    return Context(cluster=cluster, client=client, journal=Journal.open(root, cluster.name), audit=audit,
-                   state_root=root, read_only=read_only, lab=True, transport_note="lab (in-process)")
+    return _context(cluster, sessions, audit, root, read_only=read_only, lab=True, note="lab (in-process)")
+
+
+def _psrp_context(cluster: ClusterConfig, root: Path, *, read_only: bool, password: str | None = None,
+                  lab: bool = False) -> Context:
+    from hcitui.remote.psrp import PsrpSessionFactory  # pypsrp is imported only when needed
+
+    audit = AuditLog.open(root, cluster.name)
+    factory = PsrpSessionFactory(cluster, password=password)
+    audit.add_secret(factory.password)
+    sessions: dict[str, Session] = {
+        node.name: factory.session(node, read_only=read_only, audit=audit) for node in cluster.nodes
+    }
+    return _context(cluster, sessions, audit, root, read_only=read_only, lab=lab, note=factory.describe())
 
 
 def context_for_config(cluster: ClusterConfig, *, read_only: bool, state_root: Path | None = None) -> Context:
     """A context on a real cluster over WinRM."""
-    from hcitui.remote.psrp import PsrpSessionFactory  # pypsrp is imported only when needed
-
     root = Path(state_root) if state_root else state_dir()
-    effective_read_only = read_only or cluster.read_only
-    audit = AuditLog.open(root, cluster.name)
-    factory = PsrpSessionFactory(cluster)
-    sessions = {
-        node.name: factory.session(node, read_only=effective_read_only, audit=audit) for node in cluster.nodes
-    }
-    client = ClusterClient(cluster.name, [NodeInfo(n.name, n.site) for n in cluster.nodes], sessions,
-                           read_only=effective_read_only, concurrency=cluster.concurrency)
-    return Context(cluster=cluster, client=client, journal=Journal.open(root, cluster.name), audit=audit,
-                   state_root=root, read_only=effective_read_only, lab=False, transport_note=factory.describe())
+    return _psrp_context(cluster, root, read_only=read_only or cluster.read_only)

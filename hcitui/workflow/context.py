@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hcitui.config import ClusterConfig
@@ -19,11 +20,16 @@ class Context:
     state_root: Path
     read_only: bool
     lab: bool = False
-    transport_note: str = ""  # e.g. "lab in-process", "https, CA-validated", "INSECURE"
+    transport_note: str = ""  # e.g. "lab (in-process)", "https:5986 basic, CA ...", "INSECURE"
+    cleanup: list[Callable[[], None]] = field(default_factory=list)  # run after the sessions close
 
     @property
     def name(self) -> str:
         return self.cluster.name
 
     async def close(self) -> None:
-        await self.client.close()
+        try:
+            await self.client.close()
+        finally:
+            while self.cleanup:
+                self.cleanup.pop()()
