@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from hcitui.config import ClusterConfig, ConfigError, NodeConfig
@@ -149,12 +150,15 @@ class PsrpSessionFactory:
             return cls._executor
 
     def describe(self) -> str:
+        """The connection in a few words for the header and menu: scheme, port, auth, validation."""
         t = self.cluster.transport
+        ports = {node.endpoint(t)[1] for node in self.cluster.nodes}
+        port = str(ports.pop()) if len(ports) == 1 else "per-node ports"
         if t.scheme == "http":
-            return f"http:{t.effective_port} {t.auth} (message encryption)"
+            return f"http ({port}), {t.auth} with message encryption"
         validation = "INSECURE: certificates not checked" if t.insecure else (
-            f"CA {t.ca_file}" if t.ca_file else "system CAs")
-        return f"https:{t.effective_port} {t.auth}, {validation}"
+            f"CA {Path(t.ca_file).name}" if t.ca_file else "system CAs")
+        return f"https ({port}), {t.auth}, {validation}"
 
     def session(self, node: NodeConfig, *, read_only: bool, audit: AuditSink | None) -> PsrpSession:
         return PsrpSession(node, self, read_only=read_only, audit=audit)
