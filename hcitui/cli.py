@@ -26,6 +26,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "config": None,
     "cluster": None,
     "read_only": False,
+    "insecure": False,
     "node": None,
     "yes": False,
     "dry_run": False,
@@ -43,6 +44,8 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--config", type=Path, metavar="PATH", default=s, help="config file (default: the platform config folder)")
     g.add_argument("--cluster", metavar="NAME", default=s, help="which cluster of the config")
     g.add_argument("--read-only", action="store_true", default=s, help="watch only: every change is refused")
+    g.add_argument("--insecure", action="store_true", default=s,
+                   help="do not validate the nodes' TLS certificates (the header then says so)")
     g = parser.add_argument_group("step options")
     g.add_argument("--node", metavar="NODE", default=s, help="limit the step to one node")
     g.add_argument("--yes", action="store_true", default=s, help="do not ask for confirmation")
@@ -163,6 +166,9 @@ def make_context(args: argparse.Namespace) -> Any:
         lab = wiring.open_lab(_state_root(), args.lab_nodes, reset=args.lab_reset)
         return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root(), transport="winrm")
     cluster = wiring.select_cluster(args.config, args.cluster)
+    if args.insecure:
+        transport = cluster.transport.model_copy(update={"insecure": True, "ca_file": None})
+        cluster = cluster.model_copy(update={"transport": transport})
     return wiring.context_for_config(cluster, read_only=args.read_only, state_root=_state_root())
 
 
