@@ -53,7 +53,8 @@ def good_observed(names=NODES) -> Observed:
                 model.SRReplica(data_volume="\\\\?\\Volume{x}\\", replication_status="ContinuouslyReplicating",
                                 num_of_bytes_remaining=0)]),
         ],
-        os_versions={n: model.OsVersion(current_build_number=25398, ubr=1913, display_version="23H2") for n in names},
+        per_node={n: {"os": model.OsVersion(current_build_number=25398, ubr=1913, display_version="23H2")}
+                  for n in names},
     )
 
 
@@ -108,7 +109,7 @@ def test_node_down_and_missing():
 
 def test_old_build_fails():
     observed = good_observed()
-    observed.os_versions["HCI-B1"] = model.OsVersion(current_build_number=20349, ubr=2655, display_version="22H2")
+    observed.per_node["HCI-B1"]["os"] = model.OsVersion(current_build_number=20349, ubr=2655, display_version="22H2")
     results = by_key(evaluate(observed, NODES))
     check = results[(NODE_BUILD, "HCI-B1")]
     assert check.status is Status.FAIL
@@ -244,8 +245,8 @@ def test_remote_error_makes_checks_unknown(field, checks):
 
 def test_os_version_errors_and_unread_values_are_unknown():
     observed = good_observed()
-    observed.os_versions["HCI-B2"] = TimedOut("HCI-B2", "get_os_version", 30)
-    del observed.os_versions["HCI-A2"]  # never read
+    observed.per_node["HCI-B2"]["os"] = TimedOut("HCI-B2", "get_os_version", 30)
+    del observed.per_node["HCI-A2"]  # never read
     observed.jobs = None
     keyed = by_key(evaluate(observed, NODES))
     assert keyed[(NODE_BUILD, "HCI-B2")].status is Status.UNKNOWN

@@ -102,7 +102,7 @@ class VerifyScreen(HciScreen):
             for node in table.node_names():
                 info = cluster_nodes.get(node.lower())
                 state = str(info.state) if info else "?"
-                version = observed.os_versions.get(node)
+                version = observed.node_part(node, "os")
                 build = version.build if isinstance(version, model.OsVersion) else (
                     "unreachable" if isinstance(version, RemoteError) else "?")
                 table.set_cells(node, state=state, build=build)

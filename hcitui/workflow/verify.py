@@ -7,18 +7,18 @@ whichever node answers) and records the outcome in the journal.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
 from hcitui import model
 from hcitui.journal import StepStatus
-from hcitui.ps import reads
-from hcitui.remote import EventKind, NodeEvent, RemoteError
+from hcitui.remote import NodeEvent
+from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
+from hcitui.workflow.observe import ClusterState, problem
 
 PHASE = 7
 
@@ -52,28 +52,8 @@ CLOUD_MANAGEMENT = "Cloud Management online"
 NODE_CHECKS = (NODE_UP, NODE_BUILD, NODE_CSV)
 CLUSTER_CHECKS = (SR_REPLICATING, NO_STORAGE_JOBS, DISKS_HEALTHY, CLOUD_MANAGEMENT)
 
-Observation = Any  # the value, or the RemoteError that prevented reading it
-
-
-@dataclass
-class Observed:
-    """What the reads returned; each field holds the value or the RemoteError instead."""
-
-    nodes: Observation = None
-    groups: Observation = None
-    csv: Observation = None
-    jobs: Observation = None
-    disks: Observation = None
-    sr_groups: Observation = None
-    os_versions: dict[str, Observation] = field(default_factory=dict)
-
-
-def _failed(value: Any) -> str | None:
-    if isinstance(value, RemoteError):
-        return f"could not read: {value.message}"
-    if value is None:
-        return "not read"
-    return None
+# The verification judges a ClusterState; "Observed" is its name in this module's vocabulary.
+Observed = ClusterState
 
 
 def _human_bytes(count: int) -> str:
@@ -95,9 +75,9 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
     results: list[CheckResult] = []
 
     # ---- per node
-    nodes_err = _failed(observed.nodes)
+    nodes_err = problem(observed.nodes)
     by_name = {} if nodes_err else {n.name.lower(): n for n in observed.nodes}
-    csv_err = _failed(observed.csv)
+    csv_err = problem(observed.csv)
     for name in node_names:
         # Node Up
         if nodes_err:
@@ -114,8 +94,8 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
                 results.append(CheckResult(NODE_UP, name, Status.FAIL, f"state {node.state}"))
 
         # OS build
-        version = observed.os_versions.get(name)
-        err = _failed(version)
+        version = observed.node_part(name, "os")
+        err = problem(version)
         if err:
             results.append(CheckResult(NODE_BUILD, name, Status.UNKNOWN, err))
         elif version.current_build_number == model.UPGRADE_TO_BUILD:
@@ -140,7 +120,7 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
                 results.append(CheckResult(NODE_CSV, name, Status.PASS, f"{len(rows)} volumes available"))
 
     # ---- cluster-wide
-    err = _failed(observed.sr_groups)
+    err = problem(observed.sr_groups)
     if err:
         results.append(CheckResult(SR_REPLICATING, None, Status.UNKNOWN, err))
     elif not observed.sr_groups:
@@ -160,7 +140,7 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
             results.append(CheckResult(SR_REPLICATING, None, Status.PASS,
                                        f"{len(observed.sr_groups)} groups ContinuouslyReplicating"))
 
-    err = _failed(observed.jobs)
+    err = problem(observed.jobs)
     if err:
         results.append(CheckResult(NO_STORAGE_JOBS, None, Status.UNKNOWN, err))
     else:
@@ -171,7 +151,7 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
         else:
             results.append(CheckResult(NO_STORAGE_JOBS, None, Status.PASS, "none running"))
 
-    err = _failed(observed.disks)
+    err = problem(observed.disks)
     if err:
         results.append(CheckResult(DISKS_HEALTHY, None, Status.UNKNOWN, err))
     else:
@@ -184,7 +164,7 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
         else:
             results.append(CheckResult(DISKS_HEALTHY, None, Status.PASS, f"{len(observed.disks)} Healthy"))
 
-    err = _failed(observed.groups)
+    err = problem(observed.groups)
     if err:
         results.append(CheckResult(CLOUD_MANAGEMENT, None, Status.UNKNOWN, err))
     else:
@@ -237,45 +217,20 @@ class VerificationReport:
         }
 
 
-CLUSTER_READS = {
-    "nodes": reads.get_cluster_nodes,
-    "groups": reads.get_cluster_groups,
-    "csv": reads.get_csv_state,
-    "jobs": reads.get_storage_jobs,
-    "disks": reads.get_virtual_disks,
-    "sr_groups": reads.get_sr_groups,
-}
-NODE_READS = [reads.get_os_version]
+CLUSTER_PARTS = ("nodes", "groups", "csv", "jobs", "disks", "sr_groups")
+NODE_PARTS = ("os",)
+CLUSTER_READS = {part: observe_mod.CLUSTER_PARTS[part] for part in CLUSTER_PARTS}
+NODE_READS = [observe_mod.NODE_PARTS[part] for part in NODE_PARTS]
 OPERATIONS = [*CLUSTER_READS.values(), *NODE_READS]
 
 
 async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] | None = None) -> VerificationReport:
     """Read, judge, journal. Never raises for a node's or a read's failure: those become ``unknown``."""
-    emit = on_event or (lambda _e: None)
     started = datetime.now(timezone.utc)
     ctx.journal.set_step(PHASE, "verification", None, StepStatus.RUNNING)
-    observed = Observed()
-
-    async def cluster_read(key: str) -> None:
-        op = CLUSTER_READS[key]
-        emit(NodeEvent(ctx.name, EventKind.RUNNING, op.name))
-        try:
-            setattr(observed, key, await ctx.client.invoke_cluster(op, timeout=ctx.cluster.timeouts.operation))
-        except RemoteError as exc:
-            setattr(observed, key, exc)
-            emit(NodeEvent(ctx.name, EventKind.FAILED, op.name, exc.message))
-
-    async def per_node(call: Any) -> model.OsVersion:
-        return await call.invoke(reads.get_os_version, timeout=ctx.cluster.timeouts.operation)
-
-    async def node_reads() -> None:
-        outcomes = await ctx.client.for_each_node(per_node, on_event=emit)
-        observed.os_versions = {name: (o.value if o.ok else o.error) for name, o in outcomes.items()}
-
     try:
-        await asyncio.gather(node_reads(), *(cluster_read(key) for key in CLUSTER_READS))
+        observed = await observe_mod.observe(ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event)
         checks = evaluate(observed, ctx.client.node_names, stretched=len(ctx.client.sites) > 1)
-        emit(NodeEvent(ctx.name, EventKind.OK, None, "cluster-wide reads done"))
     except BaseException:
         ctx.journal.set_step(PHASE, "verification", None, StepStatus.UNKNOWN, "interrupted")
         raise
