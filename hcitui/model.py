@@ -433,3 +433,13 @@ class PathInfo(PSModel):
     exists: bool
     is_container: bool | None = None
     length: int | None = None
+
+
+class StagingInfo(PSModel):
+    """What an extracted ISO folder holds on one node."""
+
+    path: str
+    exists: bool
+    has_setup: bool = False
+    file_count: int = 0
+    total_bytes: int = 0

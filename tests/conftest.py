@@ -22,6 +22,10 @@ class FakeClock:
         self.t += seconds
         return self.t
 
+    def sleep(self, seconds: float) -> None:
+        """What the lab calls while an operation waits on lab time: fake time moves on."""
+        self.t += seconds
+
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path, monkeypatch):

@@ -113,10 +113,14 @@ def test_script_has_no_format_leftovers_and_balanced_brackets(op):
         assert depth >= 0, f"{op.name}: '}}' before its '{{'"
 
 
+REQUIRED_EXAMPLES = {"Name": "LAB-A1", "Path": "C:\\x", "Offset": 0, "Data": "AAAA",
+                     "IsoPath": "C:\\ISO\\a.iso", "Destination": "C:\\Stage"}
+
+
 @pytest.mark.parametrize("op", ALL_OPS, ids=OP_IDS)
 def test_render_shows_script_and_header(op):
     required = {
-        (info.alias or to_pascal(name)): {"Name": "LAB-A1", "Path": "C:\\x"}[info.alias or to_pascal(name)]
+        (info.alias or to_pascal(name)): REQUIRED_EXAMPLES[info.alias or to_pascal(name)]
         for name, info in op.params.model_fields.items()
         if info.is_required()
     }
@@ -130,7 +134,8 @@ def test_render_shows_script_and_header(op):
 
 def test_mutating_flags():
     mutating = {op.name for op in ALL_OPS if op.mutates}
-    assert mutating == {"suspend_node", "resume_node", "restart_node", "set_registry_values"}
+    assert mutating == {"suspend_node", "resume_node", "restart_node", "set_registry_values",
+                        "write_file_chunk", "stage_iso"}
     for op in ALL_OPS:
         if op.name.startswith("get_"):
             assert op.mutates is False, op.name

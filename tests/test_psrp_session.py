@@ -59,6 +59,14 @@ def params_for(op, lab: Lab) -> dict:
             values[name] = lab.state.iso_path
         elif field.alias == "Name":
             values[name] = "LAB-A2"
+        elif field.alias == "Offset":
+            values[name] = 0
+        elif field.alias == "Data":
+            values[name] = "aGNpdHVp"
+        elif field.alias == "IsoPath":
+            values[name] = lab.state.iso_path
+        elif field.alias == "Destination":
+            values[name] = lab.state.staging_path
     return values
 
 

@@ -33,7 +33,8 @@ MUTATING = [op for op in OPERATIONS.values() if op.mutates]
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 
 # Values for required parameters, by PowerShell name: a new required parameter must be added here.
-REQUIRED_VALUES = {"Name": "LAB-A1", "Path": "C:\\SetupFiles"}
+REQUIRED_VALUES = {"Name": "LAB-A1", "Path": "C:\\SetupFiles", "Offset": 0, "Data": "aGNpdHVp",
+                   "IsoPath": "C:\\ISO\\a.iso", "Destination": "C:\\Stage"}
 
 
 def minimal_params(op: Operation) -> dict:

@@ -117,6 +117,9 @@ def _params_for(op_name: str, lab: Lab) -> dict[str, Any]:
         "suspend_node": {"name": "LAB-A2"},
         "resume_node": {"name": "LAB-A2"},
         "set_registry_values": {"refs_enable_metadata_validation": 0, "skip_small_local_allocations": 0},
+        "write_file_chunk": {"path": "C:\\Temp\\copy.bin", "offset": 0, "data": "aGNpdHVp"},
+        "stage_iso": {"iso_path": lab.state.iso_path, "destination": "C:\\Stage"},
+        "get_staging_info": {"path": "C:\\Stage"},
     }.get(op_name, {})
     return OPERATIONS[op_name].make_params(values).to_ps()
 

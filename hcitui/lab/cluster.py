@@ -12,16 +12,32 @@ state on every read rather than stored, so they cannot drift out of step with it
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from hcitui.fsutil import atomic_write_text
-from hcitui.lab.state import NEW_BUILD, Faults, LabNode, LabState, LabStorageJob, Timer, Timings, build_lab
+from hcitui.lab.state import (
+    ISO_FILE_COUNT,
+    ISO_SIZE,
+    ISO_TOTAL_BYTES,
+    NEW_BUILD,
+    Faults,
+    LabNode,
+    LabState,
+    LabStorageJob,
+    StagedMedia,
+    Timer,
+    Timings,
+    build_lab,
+)
 
 
 class LabError(Exception):
@@ -40,6 +56,17 @@ class LabUnreachable(LabError):
 
 class LabPowerShellError(LabError):
     """The script ran and failed: the text PowerShell's error record would carry."""
+
+
+@dataclass
+class Pending:
+    """A handler's answer that is not ready yet: the request waits (without the lab's lock,
+    while lab time moves on) until ``done()`` is true, then answers ``result()``. This is how
+    a cmdlet such as ``Suspend-ClusterNode -Drain -Wait`` blocks its caller on a real node."""
+
+    done: Callable[[], bool]
+    result: Callable[[], Any]
+    limit: float = 3600.0  # lab seconds
 
 
 Handler = Callable[["Lab", LabNode, dict[str, Any]], Any]
@@ -65,6 +92,8 @@ class Lab:
         self.state = state
         self.clock = clock
         self.path = path
+        # A clock that knows how to sleep (a test's fake clock) is waited on; else real time.
+        self.sleep: Callable[[float], None] = getattr(clock, "sleep", time.sleep)
         self._lock = threading.RLock()
         self._dirty = False
 
@@ -124,7 +153,24 @@ class Lab:
             finally:
                 if self._dirty:
                     self.save()
-            return json.dumps(result, separators=(",", ":"))
+        if isinstance(result, Pending):
+            result = self._wait(result)
+        return json.dumps(result, separators=(",", ":"))
+
+    def _wait(self, pending: Pending) -> Any:
+        deadline = self.now + pending.limit
+        while True:
+            with self._lock:
+                self.tick()
+                if pending.done():
+                    try:
+                        return pending.result()
+                    finally:
+                        if self._dirty:
+                            self.save()
+                if self.now > deadline:
+                    raise LabPowerShellError("The operation did not finish within its time limit.")
+            self.sleep(0.05)
 
     def check_reachable(self, node: LabNode) -> None:
         if node.name in self.state.faults.unreachable:
@@ -203,6 +249,14 @@ class Lab:
             for csv in self.state.csvs:
                 if csv.site == node.site and self._site_fixed(node.site):
                     csv.unavailable = False
+
+    def _on_drain_step(self, timer: Timer) -> None:
+        _drain_step(self, timer)
+
+    def _on_stage_done(self, timer: Timer) -> None:
+        node = self.state.nodes[timer.node]
+        node.staged[timer.data["destination"]] = StagedMedia(file_count=ISO_FILE_COUNT, total_bytes=ISO_TOTAL_BYTES)
+        node.files[timer.data["destination"]] = -1
 
     def _site_fixed(self, site: str) -> bool:
         return all(n.refs_effective == 0 for n in self.state.nodes.values() if n.site == site and n.build == NEW_BUILD)
@@ -444,33 +498,48 @@ def _target(lab: Lab, params: dict[str, Any]) -> LabNode:
 def _suspend_node(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
     target = _target(lab, params)
-    if target.cluster_state != "Up" and target.cluster_state != "Paused":
+    if target.cluster_state not in ("Up", "Paused"):
         raise LabPowerShellError(f"The node '{target.name}' is {target.cluster_state} and cannot be drained.")
-    lab.changed()
-    target.cluster_state = "Paused"
-    target.drain_status = "InProgress"
-    movable = [g for g in lab.state.groups if g.owner == target.name]
-    # The live-migration trap (RUNBOOK 5): without SkipSmallLocalAllocations = 0 in force,
-    # live migration of a running dynamic-memory VM hangs and the drain fails.
-    stuck = [g for g in movable if g.group_type == "VirtualMachine" and g.dynamic_memory
-             and g.state == "Online" and target.skip_effective != 0]
-    for group in movable:
-        if group in stuck:
-            continue
+    if target.drain_status != "InProgress":
+        lab.changed()
+        target.cluster_state = "Paused"
+        target.drain_status = "InProgress"
+        # Roles live-migrate off one at a time (timers), so DrainStatus is visible meanwhile.
+        lab.schedule(lab.state.timings.drain_step, "drain_step", target.name, stuck=[])
+
+    def finish() -> Any:
+        if target.drain_status == "Failed":
+            stuck = [g.name for g in lab.state.groups if g.owner == target.name and g.state == "Online"]
+            raise LabPowerShellError(
+                f"Suspend-ClusterNode : The node '{target.name}' could not be drained: live migration of "
+                f"'{', '.join(stuck) or 'a role'}' failed."
+            )
+        return _node_row(lab, target.name)
+
+    return Pending(done=lambda: target.drain_status != "InProgress", result=finish)
+
+
+def _drain_step(lab: Lab, timer: Timer) -> None:
+    """Move the next role off a draining node; finish the drain when none is left to try."""
+    target = lab.state.nodes[timer.node]
+    if target.drain_status != "InProgress":
+        return
+    stuck: list[str] = list(timer.data.get("stuck", []))
+    movable = [g for g in lab.state.groups if g.owner == target.name and g.name not in stuck]
+    if movable:
+        group = movable[0]
+        # The live-migration trap (RUNBOOK 5): without SkipSmallLocalAllocations = 0 in force,
+        # live migration of a running dynamic-memory VM hangs and the drain fails.
         host = lab.pick_host(target)
-        if host is None:
-            stuck.append(group)
-            continue
-        group.owner = host.name
-    if stuck:
-        target.drain_status = "Failed"
-        names = ", ".join(g.name for g in stuck)
-        raise LabPowerShellError(
-            f"Suspend-ClusterNode : The node '{target.name}' could not be drained: live migration of "
-            f"'{names}' failed."
-        )
-    target.drain_status = "Completed"
-    return _node_row(lab, target.name)
+        trapped = (group.group_type == "VirtualMachine" and group.dynamic_memory and group.state == "Online"
+                   and target.skip_effective != 0)
+        if trapped or host is None:
+            stuck.append(group.name)
+        else:
+            group.owner = host.name
+        lab.schedule(lab.state.timings.drain_step, "drain_step", target.name, after=timer.at, stuck=stuck)
+        return
+    target.drain_status = "Failed" if stuck else "Completed"
 
 
 @handles("resume_node")
@@ -507,3 +576,55 @@ def _set_registry_values(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any
         node.vid_parameters_key = True
         node.skip_small_local_allocations = int(params["SkipSmallLocalAllocations"])
     return _get_registry_values(lab, node, {})
+
+
+# --------------------------------------------------------------- files and ISO
+
+
+@handles("write_file_chunk")
+def _write_file_chunk(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    path, offset = params["Path"], int(params["Offset"])
+    try:
+        data = base64.b64decode(params["Data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise LabPowerShellError("Exception calling \"FromBase64String\": The input is not a valid Base-64 string.") from None
+    key = _file_key(node.files, path)
+    current = node.files.get(key, 0) if key else 0
+    if offset == 0:
+        key = key or path
+        current = 0
+    elif key is None or current != offset:
+        raise LabPowerShellError(f"'{path}' is {current} bytes long, not {offset}: the copy must resume at its end.")
+    lab.changed()
+    node.files[key] = current + len(data)
+    return {"Path": path, "Exists": True, "IsContainer": False, "Length": node.files[key]}
+
+
+def _staging_info(node: LabNode, path: str) -> dict[str, Any]:
+    key = next((k for k in node.staged if k.rstrip("\\").lower() == path.rstrip("\\").lower()), None)
+    if key is None:
+        exists = _file_key(node.files, path) is not None
+        return {"Path": path, "Exists": exists, "HasSetup": False, "FileCount": 0, "TotalBytes": 0}
+    media = node.staged[key]
+    return {"Path": path, "Exists": True, "HasSetup": media.has_setup, "FileCount": media.file_count,
+            "TotalBytes": media.total_bytes}
+
+
+@handles("get_staging_info")
+def _get_staging_info(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    return _staging_info(node, params["Path"])
+
+
+@handles("stage_iso")
+def _stage_iso(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    iso_path, destination = params["IsoPath"], params["Destination"]
+    key = _file_key(node.files, iso_path)
+    if key is None:
+        raise LabPowerShellError(f"The ISO '{iso_path}' does not exist on this node.")
+    if node.files[key] != ISO_SIZE:
+        raise LabPowerShellError("Mount-DiskImage : The disc image file is corrupted.")
+    lab.changed()
+    node.staged.pop(destination, None)
+    node.files[destination] = -1
+    lab.schedule(lab.state.timings.stage_iso, "stage_done", node.name, destination=destination)
+    return Pending(done=lambda: destination in node.staged, result=lambda: _staging_info(node, destination))

@@ -27,7 +27,8 @@ class InProcessSession(BaseSession):
         if self.latency:
             await asyncio.sleep(self.latency)
         try:
-            return self.lab.execute(self.node, op.name, parameters)
+            # In a thread: an operation such as a drain waits on lab time, as a real cmdlet blocks.
+            return await asyncio.to_thread(self.lab.execute, self.node, op.name, parameters)
         except LabUnreachable as exc:
             if exc.rebooting:
                 raise Rebooting(self.node, op.name, "the node is restarting and does not answer yet") from None

@@ -28,6 +28,8 @@ class Timings(BaseModel):
     cluster_join: float = 3.0  # WinRM answering until the cluster shows the node
     repair: float = 8.0  # repair storage job after a node rejoins
     sr_initial_sync: float = 12.0
+    drain_step: float = 0.4  # live-migrating one role off a draining node
+    stage_iso: float = 4.0  # mount, copy the ISO's contents, dismount
 
 
 class Faults(BaseModel):
@@ -47,6 +49,17 @@ class Timer(BaseModel):
     kind: str
     node: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+ISO_SIZE = 8 * 1024 * 1024  # the lab's stand-in for the 2509 ISO (a real one is ~6 GiB)
+ISO_FILE_COUNT = 1187  # what the ISO holds once extracted
+ISO_TOTAL_BYTES = 6_174_015_488
+
+
+class StagedMedia(BaseModel):
+    file_count: int
+    total_bytes: int
+    has_setup: bool = True
 
 
 class LabNode(BaseModel):
@@ -71,6 +84,7 @@ class LabNode(BaseModel):
     registration_status: str = "Registered"
     connection_status: str = "Connected"
     files: dict[str, int] = Field(default_factory=dict)  # path -> size in bytes (-1 = folder)
+    staged: dict[str, StagedMedia] = Field(default_factory=dict)  # staging folder -> what was extracted there
 
 
 class LabGroup(BaseModel):
@@ -183,7 +197,7 @@ def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | No
             id=str(index),
             site="SiteA" if name in site_a else "SiteB",
             last_boot=now - 86400 * 12,
-            files={state_iso: 5_368_709_120},
+            files={state_iso: ISO_SIZE},
         )
     # The ISO is missing on one node: the operator must notice and copy it (RUNBOOK 5).
     if iso_missing_on == "last":
