@@ -157,7 +157,8 @@ def _context(cluster: ClusterConfig, sessions: dict[str, Session], audit: AuditL
     client = ClusterClient(cluster.name, [NodeInfo(n.name, n.site) for n in cluster.nodes], sessions,
                            read_only=read_only, concurrency=cluster.concurrency)
     return Context(cluster=cluster, client=client, journal=Journal.open(root, cluster.name), audit=audit,
-                   state_root=root, read_only=read_only, lab=lab, transport_note=note)
+                   state_root=root, read_only=read_only, lab=lab, transport_note=note,
+                   poll=0.5 if lab else 2.0)  # the lab's time runs fast
 
 
 def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None,

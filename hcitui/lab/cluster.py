@@ -528,11 +528,12 @@ def _drain_step(lab: Lab, timer: Timer) -> None:
     movable = [g for g in lab.state.groups if g.owner == target.name and g.name not in stuck]
     if movable:
         group = movable[0]
-        # The live-migration trap (RUNBOOK 5): without SkipSmallLocalAllocations = 0 in force,
-        # live migration of a running dynamic-memory VM hangs and the drain fails.
+        # The live-migration trap (RUNBOOK 5): while SkipSmallLocalAllocations is unset, live
+        # migration of a running dynamic-memory VM hangs and the drain fails. Setting it is what
+        # lets the guide's procedure (set the keys, then restart node by node) drain at all.
         host = lab.pick_host(target)
         trapped = (group.group_type == "VirtualMachine" and group.dynamic_memory and group.state == "Online"
-                   and target.skip_effective != 0)
+                   and target.skip_small_local_allocations != 0)
         if trapped or host is None:
             stuck.append(group.name)
         else:

@@ -22,6 +22,7 @@ class Context:
     lab: bool = False
     transport_note: str = ""  # e.g. "lab (in-process)", "https:5986 basic, CA ...", "INSECURE"
     cleanup: list[Callable[[], None]] = field(default_factory=list)  # run after the sessions close
+    poll: float = 2.0  # seconds between reads while a step waits (a reboot, a repair job)
 
     @property
     def name(self) -> str:

@@ -1,0 +1,381 @@
+"""Phase 1 node maintenance: drain, resume, the restart cycle, and the rolling restart.
+
+The restart cycle is driven by what the cluster shows, not by a remembered stage: each pass
+reads the node and the cluster and does the next safe thing (drain, restart, wait for
+WinRM, wait for Paused, resume, wait for storage). A run killed at any instant therefore
+resumes correctly: the journal holds the one-node-out lock (with the node's prior state)
+and the node's boot time before the restart, and everything else is read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from hcitui import model
+from hcitui.journal import JournalError, StepStatus
+from hcitui.ps import nodes as node_ops
+from hcitui.ps import reads
+from hcitui.remote import OperationFailed, RemoteError, Unreachable
+from hcitui.workflow import interlocks
+from hcitui.workflow.context import Context
+from hcitui.workflow.observe import ClusterState, observe, problem
+from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+
+PHASE = 1
+DRAIN, RESUME, RESTART, ROLLING = "drain", "resume", "restart", "rolling-restart"
+STATE_PARTS = ("nodes", "groups", "jobs", "disks", "sr_groups")
+
+
+def _other(ctx: Context, node: str) -> str:
+    return f"any node of {ctx.name} but {node}"
+
+
+# ------------------------------------------------------------------------ plans
+
+
+def plan_drain(ctx: Context, node: str) -> Plan:
+    plan = Plan(f"Drain {node}: move its roles off and pause it")
+    plan.notes.append("Refused unless every other node is Up, storage is quiet and no other node is out.")
+    plan.add(node_ops.suspend_node, {"name": node}, _other(ctx, node), "drain (waits until the roles have moved)")
+    return plan
+
+
+def plan_resume(ctx: Context, node: str) -> Plan:
+    plan = Plan(f"Resume {node} and fail its roles back")
+    plan.add(node_ops.resume_node, {"name": node}, _other(ctx, node), "resume with failback")
+    plan.notes.append("Then waits for repair storage jobs to finish and every virtual disk to be Healthy.")
+    return plan
+
+
+def plan_restart(ctx: Context, node: str) -> Plan:
+    plan = Plan(f"Restart {node}: drain, restart, wait, resume, wait for storage")
+    plan.notes += [
+        "Refused unless every other node is Up, storage is quiet and no other node is out.",
+        "After the restart: waits for WinRM, then for the cluster to show the node Paused; resumes it",
+        "(unless you had paused it yourself), then waits for repair jobs to end and disks to be Healthy.",
+    ]
+    plan.add(node_ops.suspend_node, {"name": node}, _other(ctx, node), "1. drain")
+    plan.add(reads.get_os_version, None, node, "2. boot time before the restart (to prove it restarted)")
+    plan.add(node_ops.restart_node, None, node, "3. restart in 5 seconds")
+    plan.add(node_ops.resume_node, {"name": node}, _other(ctx, node), "4. resume with failback, once Paused")
+    return plan
+
+
+def plan_rolling(ctx: Context, nodes: list[str]) -> Plan:
+    plan = Plan(f"Rolling restart of {len(nodes)} nodes, one at a time: {', '.join(nodes)}")
+    plan.notes.append("Each node: drain, restart, wait, resume, wait for storage; stops at the first failure.")
+    for node in nodes:
+        plan.calls += plan_restart(ctx, node).calls
+    return plan
+
+
+# ------------------------------------------------------------------------ reads
+
+
+async def read_state(ctx: Context, node: str | None = None) -> ClusterState:
+    """The cluster parts every maintenance decision needs, and the node's OS (boot time)."""
+    return await observe(ctx, STATE_PARTS, ("os",) if node else (), nodes=[node] if node else None)
+
+
+def _boot(state: ClusterState, node: str) -> str | None | RemoteError:
+    value = state.node_part(node, "os")
+    if isinstance(value, model.OsVersion):
+        return value.last_boot_up_time.isoformat() if value.last_boot_up_time else None
+    return value if isinstance(value, RemoteError) else None
+
+
+def _roles_on(state: ClusterState, node: str) -> list[str]:
+    if problem(state.groups):
+        return []
+    return [g.name for g in state.groups if (g.owner_node or "").lower() == node.lower()
+            and g.state == model.GroupState.ONLINE]
+
+
+def _storage_progress(state: ClusterState) -> float | None:
+    if problem(state.jobs) or not state.jobs:
+        return None
+    total = sum(j.bytes_total or 0 for j in state.jobs)
+    if not total:
+        return None
+    return sum(j.bytes_processed or 0 for j in state.jobs) / total
+
+
+# ----------------------------------------------------------------------- drain
+
+
+async def _drain(ctx: Context, node: str, progress: Progress, step: str) -> None:
+    """Suspend-ClusterNode -Drain -Wait, showing roles and DrainStatus live, then prove it."""
+    task = asyncio.ensure_future(ctx.client.invoke_cluster(
+        node_ops.suspend_node, {"name": node}, timeout=ctx.cluster.timeouts.drain, avoid=[node]))
+    try:
+        while not task.done():
+            state = await observe(ctx, ("nodes", "groups"))
+            target = state.cluster_node(node)
+            roles = _roles_on(state, node)
+            status = str(target.drain_status) if target else "?"
+            progress(node, f"draining: {len(roles)} roles left, DrainStatus {status}", None)
+            await asyncio.wait({task}, timeout=ctx.poll)
+        task.result()
+    except RemoteError as exc:
+        raise StepFailed(step, f"{node}: {exc.message}") from None
+    finally:
+        if not task.done():
+            task.cancel()
+    state = await read_state(ctx)
+    contradictions = interlocks.drained(node, state)
+    if contradictions:
+        raise StepFailed(step, f"{node} is not drained: " + "; ".join(contradictions))
+    progress(node, "drained: Paused, nothing Online", 1.0)
+
+
+async def _undo_failed_drain(ctx: Context, node: str, was_paused: bool, progress: Progress) -> str:
+    """A failed drain leaves the node as it was: resume it (roles fail back) unless it was paused."""
+    if was_paused:
+        return f"{node} stays Paused, as it was before"
+    try:
+        await ctx.client.invoke_cluster(node_ops.resume_node, {"name": node},
+                                        timeout=ctx.cluster.timeouts.operation, avoid=[node])
+    except RemoteError as exc:
+        return f"resuming {node} after the failed drain failed too ({exc.message}): resume it by hand"
+    progress(node, "drain failed; resumed as it was", None)
+    return f"{node} was resumed as it was before"
+
+
+def _lock(ctx: Context, node: str, reason: str, was_paused: bool) -> None:
+    try:
+        ctx.journal.acquire_lock(node, reason, was_paused=was_paused)
+    except JournalError as exc:
+        raise Refused(f"{reason} {node}", [str(exc)]) from None
+
+
+async def drain(ctx: Context, node: str, progress: Progress = no_progress) -> None:
+    """Take ``node`` out: interlocks, the lock, the drain, the proof. A failure undoes the drain."""
+    state = await read_state(ctx)
+    lock = ctx.journal.state.lock
+    reasons = interlocks.take_out_blockers(node, state, lock)
+    if reasons:
+        raise Refused(f"drain {node}", reasons)
+    target = state.cluster_node(node)
+    if lock is not None and lock.node == node:
+        was_paused = lock.was_paused  # we hold it already: its prior state was noted then
+    else:
+        was_paused = target is not None and target.state == model.NodeState.PAUSED
+    _lock(ctx, node, "drain", was_paused)
+    ctx.journal.set_step(PHASE, DRAIN, node, StepStatus.RUNNING, "draining", fresh=True)
+    try:
+        await _drain(ctx, node, progress, f"drain {node}")
+    except StepFailed as exc:
+        outcome = await _undo_failed_drain(ctx, node, was_paused, progress)
+        ctx.journal.release_lock(node)
+        ctx.journal.set_step(PHASE, DRAIN, node, StepStatus.FAILED, f"{exc.message}; {outcome}")
+        raise StepFailed(exc.step, f"{exc.message}; {outcome}") from None
+    ctx.journal.set_step(PHASE, DRAIN, node, StepStatus.DONE, "Paused, nothing Online")
+
+
+# ---------------------------------------------------------------------- resume
+
+
+async def wait_for_storage(ctx: Context, node: str, progress: Progress, step: str) -> None:
+    """Until no storage job runs, every disk is Healthy and no SR group is in initial sync."""
+    deadline = time.monotonic() + ctx.cluster.timeouts.storage_sync
+    while True:
+        state = await observe(ctx, ("jobs", "disks", "sr_groups"))
+        reasons = interlocks.storage_blockers(state)
+        if not reasons:
+            progress(node, "storage quiet: no jobs, disks Healthy", 1.0)
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(step, f"storage did not settle within {ctx.cluster.timeouts.storage_sync:g} s: "
+                             + "; ".join(reasons))
+        fraction = _storage_progress(state)
+        text = "waiting for storage: " + reasons[0]
+        progress(node, text, fraction)
+        await asyncio.sleep(ctx.poll)
+
+
+async def _resume(ctx: Context, node: str, progress: Progress, step: str) -> None:
+    try:
+        await ctx.client.invoke_cluster(node_ops.resume_node, {"name": node},
+                                        timeout=ctx.cluster.timeouts.operation, avoid=[node])
+    except RemoteError as exc:
+        raise StepFailed(step, f"{node}: {exc.message}") from None
+    progress(node, "resumed; roles failing back", None)
+
+
+async def resume(ctx: Context, node: str, progress: Progress = no_progress) -> None:
+    """Resume a paused node (the operator asked), wait for storage, release the lock."""
+    state = await read_state(ctx)
+    reasons = interlocks.resume_blockers(node, state)
+    if reasons:
+        raise Refused(f"resume {node}", reasons)
+    step = f"resume {node}"
+    ctx.journal.set_step(PHASE, RESUME, node, StepStatus.RUNNING, "resuming", fresh=True)
+    try:
+        await _resume(ctx, node, progress, step)
+        await wait_for_storage(ctx, node, progress, step)
+        state = await read_state(ctx)
+        target = state.cluster_node(node)
+        if target is None or target.state != model.NodeState.UP:
+            raise StepFailed(step, f"{node} is {target.state if target else 'not a member'} after the resume")
+    except StepFailed as exc:
+        ctx.journal.set_step(PHASE, RESUME, node, StepStatus.FAILED, exc.message)
+        raise
+    ctx.journal.release_lock(node)
+    ctx.journal.set_step(PHASE, RESUME, node, StepStatus.DONE, "Up, storage quiet")
+
+
+# --------------------------------------------------------------- restart cycle
+
+
+async def restart(ctx: Context, node: str, progress: Progress = no_progress) -> None:
+    """The full cycle for one node. Resumes a cycle the journal shows was interrupted."""
+    step = f"restart {node}"
+    lock = ctx.journal.state.lock
+    record = ctx.journal.step(PHASE, RESTART, node)
+    resuming = (lock is not None and lock.node == node and record is not None
+                and record.status in (StepStatus.RUNNING, StepStatus.UNKNOWN))
+    if not resuming:
+        state = await read_state(ctx)
+        reasons = interlocks.take_out_blockers(node, state, lock)
+        if reasons:
+            raise Refused(step, reasons)
+        target = state.cluster_node(node)
+        was_paused = target is not None and target.state == model.NodeState.PAUSED
+        _lock(ctx, node, "restart", was_paused)
+        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.RUNNING, "starting", fresh=True)
+    else:
+        progress(node, "resuming an interrupted restart: reading where it stands", None)
+        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.RUNNING, "resumed after an interruption")
+    try:
+        await _cycle(ctx, node, progress, step)
+    except StepFailed as exc:
+        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.FAILED, exc.message)
+        raise
+    except Refused as exc:
+        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.FAILED, exc.sentence)
+        raise
+    ctx.journal.release_lock(node)
+    ctx.journal.set_step(PHASE, RESTART, node, StepStatus.DONE, "restarted, resumed, storage quiet")
+
+
+def _data(ctx: Context, node: str) -> dict[str, Any]:
+    record = ctx.journal.step(PHASE, RESTART, node)
+    return dict(record.data) if record else {}
+
+
+def _save(ctx: Context, node: str, detail: str, **data: Any) -> None:
+    ctx.journal.set_step(PHASE, RESTART, node, StepStatus.RUNNING, detail, data=data)
+
+
+async def _cycle(ctx: Context, node: str, progress: Progress, step: str) -> None:
+    deadline = time.monotonic() + ctx.cluster.timeouts.reboot + ctx.cluster.timeouts.drain
+    was_paused = bool(ctx.journal.state.lock and ctx.journal.state.lock.was_paused)
+    while True:
+        if time.monotonic() > deadline:
+            raise StepFailed(step, f"{node} did not come back within {ctx.cluster.timeouts.reboot:g} s")
+        data = _data(ctx, node)
+        state = await read_state(ctx, node)
+        target = state.cluster_node(node)
+        boot = _boot(state, node)
+        answered = isinstance(boot, str)
+
+        if not data.get("boot_before"):
+            # Not restarted yet: drain (unless drained), then note the boot time, then restart.
+            if problem(state.nodes):
+                raise StepFailed(step, f"cannot read the cluster's nodes: {problem(state.nodes)}")
+            if target is None:
+                raise StepFailed(step, f"{node} is not a member of the cluster")
+            if interlocks.drained(node, state):
+                _save(ctx, node, "draining")
+                try:
+                    await _drain(ctx, node, progress, step)
+                except StepFailed as exc:
+                    outcome = await _undo_failed_drain(ctx, node, was_paused, progress)
+                    ctx.journal.release_lock(node)
+                    raise StepFailed(step, f"{exc.message}; {outcome}") from None
+                continue
+            if not answered:
+                raise StepFailed(step, f"{node} does not answer before its restart: "
+                                 f"{boot.message if isinstance(boot, RemoteError) else 'no boot time'}")
+            _save(ctx, node, "restarting", boot_before=boot, restart_sent=False)
+            progress(node, "restarting", None)
+            try:
+                await ctx.client.invoke(node, node_ops.restart_node, timeout=ctx.cluster.timeouts.operation)
+            except Unreachable:
+                pass  # the restart dropped the connection as it began: the boot time will tell
+            except OperationFailed as exc:
+                if "already been scheduled" not in exc.message.lower():
+                    raise StepFailed(step, f"{node}: {exc.message}") from None
+            _save(ctx, node, "restart sent; waiting for WinRM", restart_sent=True)
+            await asyncio.sleep(ctx.poll)
+            continue
+
+        if not answered or boot == data["boot_before"]:
+            # Still going down, or down, or starting: wait for WinRM to answer with a new boot time.
+            if answered and not data.get("restart_sent"):
+                # Killed between noting the boot time and sending the restart: send it now.
+                progress(node, "the restart was not sent before the interruption; sending it", None)
+                try:
+                    await ctx.client.invoke(node, node_ops.restart_node, timeout=ctx.cluster.timeouts.operation)
+                except Unreachable:
+                    pass
+                _save(ctx, node, "restart sent; waiting for WinRM", restart_sent=True)
+            progress(node, "restarting: waiting for WinRM" if not answered else "restart pending", None)
+            await asyncio.sleep(ctx.poll)
+            continue
+
+        # It restarted. Now the cluster must show it Paused (cluster service starts after WinRM).
+        if problem(state.nodes) or target is None or target.state in (model.NodeState.DOWN,
+                                                                         model.NodeState.JOINING):
+            progress(node, "restarted; waiting for the cluster to show it Paused", None)
+            await asyncio.sleep(ctx.poll)
+            continue
+        if target.state == model.NodeState.PAUSED and not was_paused:
+            _save(ctx, node, "resuming")
+            await _resume(ctx, node, progress, step)
+            continue
+        # Up (or Paused as the operator had it): wait for repair jobs and disks.
+        _save(ctx, node, "waiting for storage")
+        await wait_for_storage(ctx, node, progress, step)
+        return
+
+
+# ------------------------------------------------------------ rolling restart
+
+
+def rolling_record(ctx: Context) -> dict[str, Any]:
+    record = ctx.journal.step(PHASE, ROLLING, None)
+    return dict(record.data) if record else {}
+
+
+async def rolling_restart(ctx: Context, nodes: list[str] | None = None, progress: Progress = no_progress) -> None:
+    """Every node in turn, one at a time; stops at the first failure with what is pending shown.
+    Resumes an interrupted rolling restart at the node where it stopped."""
+    record = ctx.journal.step(PHASE, ROLLING, None)
+    if record is not None and record.status in (StepStatus.RUNNING, StepStatus.UNKNOWN):
+        order = list(record.data.get("order", []))
+        completed = list(record.data.get("completed", []))
+        ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.RUNNING, "resumed after an interruption")
+    else:
+        order = list(nodes or ctx.client.node_names)
+        completed = []
+        ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.RUNNING, f"0 of {len(order)} nodes",
+                             data={"order": order, "completed": [], "started": datetime.now().isoformat()},
+                             fresh=True)
+    for node in order:
+        if node in completed:
+            continue
+        pending = [n for n in order if n not in completed]
+        try:
+            await restart(ctx, node, progress)
+        except (Refused, StepFailed) as exc:
+            detail = f"stopped at {node}: {exc}; pending: {', '.join(pending)}"
+            ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.FAILED, detail)
+            raise
+        completed.append(node)
+        ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.RUNNING, f"{len(completed)} of {len(order)} nodes",
+                             data={"completed": completed})
+    ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.DONE, f"{len(order)} nodes restarted")

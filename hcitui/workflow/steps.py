@@ -1,0 +1,82 @@
+"""What every mutating step shares: refusal and failure as sentences, and a plan that shows
+the exact PowerShell it will run per node before anything runs (preview and dry run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hcitui.ps import Operation, Params
+
+
+class Refused(Exception):
+    """An interlock refused the step; nothing was changed. ``reasons`` are sentences."""
+
+    def __init__(self, step: str, reasons: list[str]) -> None:
+        self.step = step
+        self.reasons = reasons
+        super().__init__(self.sentence)
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.step} refused: " + "; ".join(self.reasons)
+
+
+class StepFailed(Exception):
+    """The step ran and did not reach its verified result; the cluster was left as it is."""
+
+    def __init__(self, step: str, message: str) -> None:
+        self.step = step
+        self.message = message
+        super().__init__(self.sentence)
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.step} failed: {self.message}"
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One remote operation a step will send: what, with which values, where."""
+
+    op: Operation
+    params: Params | dict[str, Any] | None
+    where: str  # e.g. "LAB-A1" or "any node but LAB-A1"
+    why: str = ""
+
+    def render(self) -> str:
+        text = self.op.render(self.params, node=self.where)
+        return f"# {self.why}\n{text}" if self.why else text
+
+
+@dataclass
+class Plan:
+    """A step's plan: the calls it will make, in order, and what it waits for in between."""
+
+    title: str
+    calls: list[PlannedCall] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, op: Operation, params: Params | dict[str, Any] | None, where: str, why: str = "") -> Plan:
+        self.calls.append(PlannedCall(op, params, where, why))
+        return self
+
+    @property
+    def mutates(self) -> bool:
+        return any(call.op.mutates for call in self.calls)
+
+    def preview(self) -> str:
+        lines = [f"# {self.title}", "# Nothing has run yet. The PowerShell below is exactly what will be sent."]
+        lines += [f"# {note}" for note in self.notes]
+        for call in self.calls:
+            lines += ["", call.render()]
+        return "\n".join(lines) + "\n"
+
+
+# Progress as a step reports it: (node, what it is doing now, fraction done or None).
+Progress = Callable[[str, str, "float | None"], None]
+
+
+def no_progress(node: str, text: str, fraction: float | None = None) -> None:
+    return None
