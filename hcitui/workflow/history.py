@@ -1,0 +1,145 @@
+"""The command log as the operator reads it: every remote operation, newest first, with its PowerShell.
+
+The audit log (one JSON line per operation) is written by the sessions; this module reads it
+back: entries newest first, filtered by node or to changes only, each able to show the exact
+PowerShell that ran (the declared operation rendered with the recorded parameters), and exports
+to Markdown and JSON for a change record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hcitui import ps
+from hcitui.fsutil import atomic_write_text
+from hcitui.journal import AuditLog
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    index: int  # position in the log, oldest = 0: a stable key
+    time: str
+    node: str
+    operation: str
+    mutates: bool
+    outcome: str
+    duration_ms: float | None
+    error: str | None
+    parameters: dict[str, Any]
+    operator: str | None
+
+    @classmethod
+    def from_record(cls, index: int, record: dict[str, Any]) -> AuditEntry:
+        params = record.get("parameters")
+        duration = record.get("duration_ms")
+        return cls(
+            index=index,
+            time=str(record.get("time") or ""),
+            node=str(record.get("node") or "?"),
+            operation=str(record.get("operation") or "?"),
+            mutates=bool(record.get("mutates")),
+            outcome=str(record.get("outcome") or "?"),
+            duration_ms=float(duration) if isinstance(duration, (int, float)) else None,
+            error=record.get("error") or None,
+            parameters=params if isinstance(params, dict) else {},
+            operator=record.get("operator"),
+        )
+
+    @property
+    def when(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.time)
+        except ValueError:
+            return None
+
+    def local_time(self, fmt: str = "%H:%M:%S") -> str:
+        when = self.when
+        return when.astimezone().strftime(fmt) if when else self.time[:19]
+
+    def duration_text(self) -> str:
+        if self.duration_ms is None:
+            return "?"
+        return f"{self.duration_ms:.0f} ms" if self.duration_ms < 10_000 else f"{self.duration_ms / 1000:.1f} s"
+
+    def powershell(self) -> str:
+        return render_powershell(self.operation, self.parameters, self.node)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time, "node": self.node, "operation": self.operation, "mutates": self.mutates,
+            "outcome": self.outcome, "duration_ms": self.duration_ms, "error": self.error,
+            "parameters": self.parameters, "operator": self.operator, "powershell": self.powershell(),
+        }
+
+
+def render_powershell(operation: str, parameters: dict[str, Any], node: str | None = None) -> str:
+    """The exact PowerShell of one recorded operation (parameters as recorded, secrets stay redacted)."""
+    try:
+        op = ps.get(operation)
+    except KeyError:
+        return f"# {operation}: not an operation this version of hcitui declares; parameters: {json.dumps(parameters)}"
+    try:
+        params = op.params.model_validate(parameters)
+    except ValueError:
+        # A redacted or since-changed value: show what was recorded, as it was recorded.
+        by_alias = {info.alias or name: name for name, info in op.params.model_fields.items()}
+        params = op.params.model_construct(**{by_alias.get(k, k): v for k, v in parameters.items()})
+    return op.render(params, node=node)
+
+
+def load(audit: AuditLog, *, node: str | None = None, changes_only: bool = False,
+         limit: int | None = None) -> tuple[list[AuditEntry], int]:
+    """Entries newest first (at most ``limit`` of them) and how many matched in all."""
+    matched: list[AuditEntry] = []
+    for index, record in enumerate(audit.records()):
+        if not isinstance(record, dict):
+            continue
+        entry = AuditEntry.from_record(index, record)
+        if node is not None and entry.node.lower() != node.lower():
+            continue
+        if changes_only and not entry.mutates:
+            continue
+        matched.append(entry)
+    matched.reverse()
+    total = len(matched)
+    return (matched[:limit] if limit is not None else matched), total
+
+
+def nodes_in(audit: AuditLog) -> list[str]:
+    return sorted({str(r.get("node")) for r in audit.records() if isinstance(r, dict) and r.get("node")})
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(entries: Iterable[AuditEntry], cluster: str, *, title: str = "Command log") -> str:
+    entries = list(entries)
+    lines = [f"# {title}: {cluster}", "",
+             f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by hcitui; "
+             f"{len(entries)} operations, newest first.", "",
+             "| time (UTC) | node | operation | changes | outcome | duration | error |",
+             "|---|---|---|---|---|---|---|"]
+    for e in entries:
+        lines.append(f"| {_md(e.time)} | {_md(e.node)} | {_md(e.operation)} | {'yes' if e.mutates else 'no'} "
+                     f"| {_md(e.outcome)} | {_md(e.duration_text())} | {_md(e.error or '')} |")
+    lines += ["", "## PowerShell", ""]
+    for e in entries:
+        lines += [f"### {e.time} {e.node} {e.operation} ({e.outcome})", "", "```powershell", e.powershell(), "```", ""]
+    return "\n".join(lines)
+
+
+def export(entries: list[AuditEntry], folder: Path, cluster: str, *, stem: str | None = None) -> tuple[Path, Path]:
+    """Write the entries as Markdown and JSON into ``folder``; return both paths."""
+    stem = stem or "audit-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    md_path, json_path = Path(folder) / f"{stem}.md", Path(folder) / f"{stem}.json"
+    atomic_write_text(md_path, to_markdown(entries, cluster))
+    payload = {"cluster": cluster, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "operations": [e.as_json() for e in entries]}
+    atomic_write_text(json_path, json.dumps(payload, indent=2) + "\n")
+    return md_path, json_path

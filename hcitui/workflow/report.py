@@ -1,0 +1,161 @@
+"""Reports for a change record: the run history and the last verification, as Markdown or JSON.
+
+Built from what hcitui wrote down, never from the cluster: the journal (every step's outcome,
+the one-node-out lock, the last verification, each node's build when first and last seen) and
+the audit log (every change sent, with its outcome). So a report works offline, and reading
+the journal here never changes it (no recovery, no write).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hcitui.journal import AuditLog, JournalError, JournalState, cluster_dir
+from hcitui.workflow import history
+from hcitui.workflow.resume import phase_name
+
+FORMATS = ("md", "json")
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    name: str
+    site: str | None = None
+
+
+def read_journal(state_root: Path, cluster: str) -> JournalState:
+    """The journal as it is on disk, untouched; an empty one when the cluster has none yet."""
+    path = cluster_dir(state_root, cluster) / "journal.json"
+    if not path.exists():
+        return JournalState(cluster=cluster)
+    try:
+        return JournalState.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError) as exc:
+        raise JournalError(f"the journal {path} cannot be read ({exc.__class__.__name__})") from None
+
+
+def read_audit(state_root: Path, cluster: str) -> AuditLog:
+    return AuditLog(cluster_dir(state_root, cluster) / "audit.jsonl")
+
+
+def build(cluster: str, nodes: list[NodeRef], journal: JournalState, audit: AuditLog) -> dict[str, Any]:
+    """The report as plain data (what ``--format json`` prints)."""
+    known = {n.name.lower() for n in nodes}
+    node_rows = []
+    for node in [*nodes, *(NodeRef(name) for name in journal.inventory if name.lower() not in known)]:
+        seen = journal.inventory.get(node.name)
+        node_rows.append({
+            "name": node.name,
+            "site": node.site,
+            "build_before": seen.first_build if seen else None,
+            "first_seen": seen.first_seen if seen else None,
+            "build_after": seen.last_build if seen else None,
+            "last_seen": seen.last_seen if seen else None,
+        })
+    phases: dict[int, list[dict[str, Any]]] = {}
+    for record in sorted(journal.steps.values(), key=lambda r: (r.phase, r.step, r.node or "")):
+        phases.setdefault(record.phase, []).append({
+            "step": record.step, "node": record.node, "status": record.status.value,
+            "started": record.started, "finished": record.finished, "detail": record.detail,
+        })
+    entries, _ = history.load(audit)
+    entries.reverse()  # a run history reads oldest first
+    changes = [e for e in entries if e.mutates]
+    counts = {"total": len(entries), "reads": sum(1 for e in entries if not e.mutates), "changes": len(changes),
+              "failed": sum(1 for e in entries if e.outcome not in ("ok", "refused")),
+              "refused": sum(1 for e in entries if e.outcome == "refused")}
+    return {
+        "cluster": cluster,
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "journal_updated": journal.updated,
+        "nodes": node_rows,
+        "phases": [{"phase": p, "name": phase_name(p), "steps": steps} for p, steps in sorted(phases.items())],
+        "lock": journal.lock.model_dump() if journal.lock else None,
+        "verification": journal.last_verification,
+        "operations": counts,
+        "changes": [{k: v for k, v in e.as_json().items() if k != "mutates"} for e in changes],
+    }
+
+
+def _md(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _local(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    out = [f"# hcitui report: {report['cluster']}", "",
+           f"Generated {_local(report['generated'])} (local time). Journal last written "
+           f"{_local(report['journal_updated']) or 'never'}.", ""]
+
+    out += ["## Nodes", "", "| node | site | build before | first seen | build after | last seen |",
+            "|---|---|---|---|---|---|"]
+    for n in report["nodes"]:
+        out.append(f"| {_md(n['name'])} | {_md(n['site'] or '-')} | {_md(n['build_before'] or 'not observed')} "
+                   f"| {_md(_local(n['first_seen']))} | {_md(n['build_after'] or 'not observed')} "
+                   f"| {_md(_local(n['last_seen']))} |")
+    out.append("")
+
+    out += ["## Steps", ""]
+    if not report["phases"]:
+        out += ["No step has been run yet.", ""]
+    for phase in report["phases"]:
+        out += [f"### Phase {phase['phase']}: {phase['name']}", "",
+                "| step | node | status | started | finished | detail |", "|---|---|---|---|---|---|"]
+        for s in phase["steps"]:
+            out.append(f"| {_md(s['step'])} | {_md(s['node'] or 'cluster')} | {_md(s['status'].upper())} "
+                       f"| {_md(_local(s['started']))} | {_md(_local(s['finished']))} | {_md(s['detail'])} |")
+        out.append("")
+    lock = report["lock"]
+    if lock:
+        out += [f"One-node-out lock held: **{_md(lock['node'])}** since {_local(lock['since'])} ({_md(lock['reason'])}); "
+                f"the node was {'paused' if lock['was_paused'] else 'not paused'} before.", ""]
+
+    out += ["## Last verification", ""]
+    verification = report["verification"]
+    if not verification:
+        out += ["Verification has not been run.", ""]
+    else:
+        verdict = "PASSED" if verification.get("passed") else "NOT PASSED"
+        out += [f"**{verdict}**, checked {_local(verification.get('finished'))}.", "",
+                "| check | node | result | reason |", "|---|---|---|---|"]
+        for c in verification.get("checks", []):
+            out.append(f"| {_md(c.get('name'))} | {_md(c.get('node') or 'cluster')} | {_md(str(c.get('status', '')).upper())} "
+                       f"| {_md(c.get('reason'))} |")
+        out.append("")
+
+    ops = report["operations"]
+    out += ["## Changes sent to the cluster", "",
+            f"{ops['total']} remote operations logged: {ops['reads']} reads, {ops['changes']} changes, "
+            f"{ops['failed']} failed, {ops['refused']} refused (read-only).", ""]
+    if report["changes"]:
+        out += ["| time | node | operation | outcome | duration | error |", "|---|---|---|---|---|---|"]
+        for c in report["changes"]:
+            duration = "" if c["duration_ms"] is None else f"{c['duration_ms']:.0f} ms"
+            out.append(f"| {_md(_local(c['time']))} | {_md(c['node'])} | {_md(c['operation'])} | {_md(c['outcome'])} "
+                       f"| {duration} | {_md(c['error'])} |")
+        out.append("")
+    else:
+        out += ["No change was sent.", ""]
+    return "\n".join(out)
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report, indent=2) + "\n"
+    if fmt == "md":
+        return to_markdown(report)
+    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
