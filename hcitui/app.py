@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand, get_system_commands_provider
 from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from hcitui.remote import RemoteError
 from hcitui.screens.menu import MenuScreen
 from hcitui.widgets.help import HelpScreen, describe_keys
+from hcitui.widgets.palette import ScreenCommands, allowed_system_command
 from hcitui.workflow.context import Context
+
+HANGUP_GRACE = 15.0  # seconds after SIGHUP before hcitui exits even if the terminal is gone
 
 MENU_KEYS = [
     ("0-9", "type an option's number (opens at once when unambiguous)"),
@@ -36,15 +44,66 @@ class HciApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("f1", "help", "Help", show=False),
     ]
+    # The palette (Ctrl+P) offers the app's commands and the current screen's keys, as check_action allows.
+    COMMANDS: ClassVar = {get_system_commands_provider, ScreenCommands}
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, start: Callable[[], Screen] | None = None) -> None:
         super().__init__()
         self.ctx = ctx
+        self.start = start  # a screen to open over the menu at once (hcitui monitor)
+        self.hung_up = False
+        self.exit_watchdog = False  # run_app: after a hang-up, end the process even if the exit stalls
 
     def on_mount(self) -> None:
         if wants_ansi_theme():
             self.theme = "ansi-dark"
         self.push_screen(MenuScreen())
+        if self.start is not None:
+            self.push_screen(self.start())
+        if self.ctx.journal.recovered:
+            from hcitui.screens.resume import ResumeModal
+
+            self.push_screen(ResumeModal(self.ctx.journal.recovered))
+        self._catch_hangup()
+
+    # ------------------------------------------------------------- SSH hang-up
+    def _catch_hangup(self) -> None:
+        """SIGHUP (the SSH session dropped) and SIGTERM end the app the normal way, restoring the terminal."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._hang_up, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not POSIX
+                return
+
+    def _hang_up(self, sig: int = signal.SIGHUP) -> None:
+        if self.hung_up:
+            return
+        self.hung_up = True
+        # Workers are cancelled on exit: a step cut short is journalled as interrupted, never as done.
+        self.exit(return_code=128 + int(sig))
+        if self.exit_watchdog:
+            # If the exit cannot finish (a terminal that takes no more writes, a node that does not answer
+            # the session's close), do not linger for ever: the journal is written atomically at every step.
+            timer = threading.Timer(HANGUP_GRACE, os._exit, args=(128 + int(sig),))
+            timer.daemon = True
+            timer.start()
+
+    # ------------------------------------------------------------------ palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if allowed_system_command(screen, command.callback):
+                yield command
+
+    def action_command_palette(self) -> None:
+        if self.ctx.read_only and not CommandPalette.is_open(self):
+            # Read-only: only the providers that filter by check_action, never a screen's own providers.
+            self.push_screen(CommandPalette(providers=[get_system_commands_provider(), ScreenCommands],
+                                            id="--command-palette"))
+            return
+        super().action_command_palette()
 
     async def on_unmount(self) -> None:
         await self.ctx.close()
@@ -75,7 +134,8 @@ class HciApp(App[int]):
             self.report_error(f"{type(error).__name__}: {error} (details in {where})")
 
 
-def run_app(ctx: Context) -> int:
-    app = HciApp(ctx)
+def run_app(ctx: Context, start: Callable[[], Screen] | None = None) -> int:
+    app = HciApp(ctx, start)
+    app.exit_watchdog = True
     app.run()
     return app.return_code or 0

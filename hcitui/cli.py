@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hcitui import __version__
+from hcitui.headless import MUTATING_STEPS  # noqa: F401  (re-exported: the steps that change the cluster)
+from hcitui.headless import STEPS as MUTATING
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -70,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         _global_options(sub)
         return sub
 
+    step("prereq", "phase 0: check nodes Up on 20349, Azure registration, CAU role, storage quiet, the ISO (read-only)")
     step("verify", "phase 7: check nodes Up on 25398, CSVs online, SR replicating, storage quiet (read-only)")
+    for name, (_fn, help_text) in MUTATING.items():
+        step(name, help_text)
     ops = step("ops", "list the declared PowerShell operations, or 'ops show NAME' to print one")
     ops.add_argument("words", nargs="*", metavar="show NAME")
     cfg = step("config", "'config example' prints a commented config; 'config check [PATH]' validates one")
@@ -88,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("unreachable", "does not answer at all"), ("http-500", "answers HTTP 500"),
                        ("auth-failure", "refuses every credential"), ("hang", "never answers a request")):
         knobs.add_argument(f"--{name}", action="append", metavar="NODE", default=[], help=f"NODE {what}")
+    mon = step("monitor", "open the console on the Monitor, a dashboard that refreshes on its own (read-only)")
+    mon.add_argument("--live", action="store_true",
+                     help="open the console live instead of read-only (the Monitor itself only reads)")
+    mon.add_argument("--interval", type=float, metavar="S",
+                     help="seconds between refreshes, 1 to 3600 (default: the cluster's monitor_interval, 5)")
+    rep = step("report", "the run history and last verification as Markdown or JSON, for a change record; "
+                         "reads the journal and audit log only (the cluster need not be reachable)")
+    rep.add_argument("--format", choices=("md", "json"), default=None, help="md (default) or json")
+    rep.add_argument("--output", type=Path, metavar="PATH", help="write the report there (default: standard output)")
     return parser
 
 
@@ -172,6 +186,83 @@ def make_context(args: argparse.Namespace) -> Any:
     return wiring.context_for_config(cluster, read_only=args.read_only, state_root=_state_root())
 
 
+def prepare_console(args: argparse.Namespace) -> int | None:
+    """Before the console opens: the monitor's options, and the cluster picker when the config has several.
+
+    Returns an exit status when there is nothing to open (a bad option, or no cluster chosen).
+    """
+    if args.step == "monitor":
+        if args.interval is not None and not 1 <= args.interval <= 3600:
+            return fail(f"--interval {args.interval:g}: choose from 1 to 3600 seconds", EXIT_USAGE)
+        if not args.live:
+            args.read_only = True
+    if args.lab or args.cluster is not None:
+        return None
+    from hcitui.config import load_config
+
+    config = load_config(args.config)
+    if len(config.clusters) < 2:
+        return None
+    from hcitui.screens.picker import pick_cluster
+
+    chosen = pick_cluster(config.clusters, read_only=args.read_only)
+    if chosen is None:
+        return fail("no cluster chosen", EXIT_OK)
+    args.cluster = chosen
+    return None
+
+
+def cmd_monitor(args: argparse.Namespace, ctx: Any) -> int:
+    from hcitui.app import run_app
+    from hcitui.screens.monitor import MonitorScreen
+
+    interval = args.interval
+    return run_app(ctx, start=lambda: MonitorScreen(interval))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Offline: from the journal and the audit log only. No session is opened, no lab is served."""
+    from hcitui import wiring
+    from hcitui.config import ConfigError
+    from hcitui.fsutil import atomic_write_text
+    from hcitui.workflow import report
+
+    if args.lab and args.config:
+        raise ConfigError(["--lab and --config exclude each other"])
+    fmt = args.format or ("json" if args.json else "md")
+    root = _state_root()
+    if args.lab:
+        from hcitui.lab import LabState
+
+        name, nodes = wiring.LAB_CLUSTER, []
+        path = wiring.lab_path(root)
+        if path.exists():
+            try:
+                state = LabState.model_validate_json(path.read_text(encoding="utf-8"))
+            except ValueError:
+                state = None
+            if state is not None:
+                name = state.cluster_name
+                nodes = [report.NodeRef(n.name, n.site) for n in state.nodes.values()]
+    else:
+        cluster = wiring.select_cluster(args.config, args.cluster)
+        name, nodes = cluster.name, [report.NodeRef(n.name, n.site) for n in cluster.nodes]
+    data = report.build(name, nodes, report.read_journal(root, name), report.read_audit(root, name))
+    text = report.render(data, fmt)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = args.output.expanduser()
+    if not target.parent.is_dir():
+        return fail(f"--output {args.output}: the folder does not exist", EXIT_USAGE)
+    try:
+        atomic_write_text(target, text, mode=0o644)
+    except OSError as exc:
+        return fail(f"--output {args.output}: cannot be written ({exc.strerror or exc})")
+    print(f"hcitui: report on {name} written to {target}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _state_root() -> Path:
     from hcitui.config import state_dir
 
@@ -217,6 +308,52 @@ def cmd_verify(args: argparse.Namespace, ctx: Any) -> int:
     passed = all(c.status.value in ("pass", "warn") for c in checks)
     print()
     print(report.summary() if not args.node else ("PASSED" if passed else "NOT PASSED"))
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def cmd_prereq(args: argparse.Namespace, ctx: Any) -> int:
+    from hcitui.workflow import prereq
+
+    if args.node and args.node.lower() not in {n.lower() for n in ctx.client.node_names}:
+        return fail(f"--node {args.node}: not a node of {ctx.name} ({', '.join(ctx.client.node_names)})", EXIT_USAGE)
+    if args.dry_run:
+        print(f"# prereq on {ctx.name}: read-only; these operations would run (nothing was run)")
+        for op in prereq.CLUSTER_READS.values():
+            print(op.render(node=f"any node of {ctx.name}") + "\n")
+        for node in ctx.client.node_names:
+            if args.node and node.lower() != args.node.lower():
+                continue
+            for op in prereq.NODE_READS:
+                print(op.render(node=node) + "\n")
+            if ctx.cluster.iso_path:
+                print(prereq.ISO_READ.render({"path": ctx.cluster.iso_path}, node=node) + "\n")
+        if not ctx.cluster.iso_path:
+            print("# no iso_path in the config: the ISO would not be looked up")
+        return EXIT_OK
+    progress = sys.stderr if args.json else sys.stdout
+    report = asyncio.run(_run_and_close(ctx, prereq.run_prerequisites(ctx, on_event=_event_printer(progress))))
+    checks = [c for c in report.checks if not args.node or c.node is None or c.node.lower() == args.node.lower()]
+    passed = all(c.status.value in ("pass", "warn") for c in checks)
+    if args.json:
+        payload = report.as_json()
+        payload["checks"] = [c.as_json() for c in checks]
+        payload["passed"] = passed
+        print(json.dumps(payload, indent=2))
+        return EXIT_OK if passed else EXIT_FAILED
+    words = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "UNKN"}
+    print()
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        print(f"{words[check.status.value]:<5} {check.name:<{width}}  {check.node or '(cluster)':<16} {check.reason}")
+        if check.remediation and check.status.value != "pass":
+            print(f"{'':<5} {'':<{width}}  {'':<16} fix: {check.remediation}")
+    print()
+    warned = sum(1 for c in checks if c.status.value == "warn")
+    if args.node:
+        plural = "s" if warned != 1 else ""
+        print(("PASSED" + (f" with {warned} warning{plural}" if warned else "")) if passed else "NOT PASSED")
+    else:
+        print(report.summary())
     return EXIT_OK if passed else EXIT_FAILED
 
 
@@ -278,7 +415,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-HEADLESS = {"verify": cmd_verify}
+HEADLESS = {"verify": cmd_verify, "prereq": cmd_prereq}
+
+# The steps that change the cluster live in hcitui.headless; read-only refuses them up front.
+HEADLESS.update({name: fn for name, (fn, _help) in MUTATING.items()})
 
 
 def _log_crash(exc: BaseException) -> str:
@@ -311,6 +451,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_config(args)
         if args.step == "lab":
             return cmd_lab(args)
+        if args.step == "report":
+            return cmd_report(args)
+        if args.step in (None, "monitor"):
+            stop = prepare_console(args)
+            if stop is not None:
+                return stop
         try:
             ctx = make_context(args)
         except ConfigError as exc:
@@ -323,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
             from hcitui.app import run_app
 
             return run_app(ctx)
+        if args.step == "monitor":
+            return cmd_monitor(args, ctx)
         return HEADLESS[args.step](args, ctx)
     except KeyboardInterrupt:
         return fail("interrupted", 130)

@@ -172,6 +172,7 @@ class ClusterConfig(_Strict):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     read_only: bool = False
     concurrency: int = Field(16, ge=1, le=32)
+    monitor_interval: float = Field(5, ge=1, le=3600, description="Seconds between the monitor's refreshes")
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -330,6 +331,7 @@ read_only = false                   # true: this cluster can only be watched (--
 iso_path = 'C:\ISO\AzureLocal-2509-25398.iso'   # the 23H2 ISO, as a path on each node
 staging_path = 'C:\SetupFiles\AzureLocal-23H2'  # where the ISO contents go: the same path on every node
 concurrency = 16                    # at most this many nodes are worked on at once
+monitor_interval = 5                # seconds between the monitor's refreshes (1 to 3600)
 
 # Nodes: a name each (what Get-ClusterNode shows). "site" maps it to its fault domain;
 # "address" (host or host:port) is for when its WinRM endpoint is not reachable by its name.

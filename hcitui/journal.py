@@ -14,11 +14,13 @@ every line as a second guard.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -54,6 +56,8 @@ class StepRecord(BaseModel):
     started: str | None = None
     finished: str | None = None
     detail: str | None = None
+    pid: int | None = None  # the process running it (a step another live process runs is not interrupted)
+    data: dict[str, Any] = Field(default_factory=dict)  # what a step needs to resume (e.g. boot time before)
 
     @property
     def key(self) -> str:
@@ -70,6 +74,15 @@ class NodeLock(BaseModel):
     operator: str | None = None
 
 
+class NodeBuilds(BaseModel):
+    """A node's OS build when hcitui first and last saw it (the report's "before" and "after")."""
+
+    first_build: str
+    first_seen: str
+    last_build: str
+    last_seen: str
+
+
 class JournalState(BaseModel):
     schema_version: int = 1
     cluster: str
@@ -77,6 +90,15 @@ class JournalState(BaseModel):
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     lock: NodeLock | None = None
     last_verification: dict[str, Any] | None = None
+    inventory: dict[str, NodeBuilds] = Field(default_factory=dict)
+
+
+def current_operator() -> str:
+    """Who runs this process, as the journal and audit log name them."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        return "unknown"
 
 
 def step_key(phase: int, step: str, node: str | None) -> str:
@@ -98,6 +120,9 @@ class Journal:
         self.state = state
         self.recovered = recovered  # steps that were running when the last process stopped
         self._lock = threading.Lock()
+        # The journal as last read from or written to disk: what another process changed since is merged
+        # in on the next write (see _save), so two hcitui processes on one cluster never erase each other.
+        self._base: dict[str, Any] = state.model_dump(mode="json")
 
     @classmethod
     def open(cls, state_root: Path, cluster: str) -> Journal:
@@ -112,12 +137,14 @@ class Journal:
                 "Move it aside to start a new one."
             ) from None
         recovered = []
+        base = state.model_dump(mode="json")
         for record in state.steps.values():
-            if record.status is StepStatus.RUNNING:
+            if record.status is StepStatus.RUNNING and not _running_elsewhere(record.pid):
                 record.status = StepStatus.UNKNOWN
                 record.detail = "interrupted: was running when hcitui stopped; re-verify before going on"
                 recovered.append(record)
         journal = cls(path, state, recovered)
+        journal._base = base
         if recovered:
             journal._save()
         return journal
@@ -125,15 +152,59 @@ class Journal:
     # ---------------------------------------------------------------- writing
     def _save(self) -> None:
         self.state.updated = _now()
-        atomic_write_text(self.path, self.state.model_dump_json(indent=1))
+        with _write_lock(self.path):
+            self._merge_from_disk()
+            atomic_write_text(self.path, self.state.model_dump_json(indent=1))
+            self._base = self.state.model_dump(mode="json")
 
-    def set_step(self, phase: int, step: str, node: str | None, status: StepStatus, detail: str | None = None) -> StepRecord:
+    def _merge_from_disk(self) -> None:
+        """Take in what another process wrote since we last read: ours wins where we changed something."""
+        theirs = _read_json(self.path)
+        if theirs is None or _without_updated(theirs) == _without_updated(self._base):
+            return
+        ours, base = self.state.model_dump(mode="json"), self._base
+        merged = dict(theirs)
+        for name, value in ours.items():
+            if name in _KEYED_FIELDS and isinstance(theirs.get(name), dict):
+                keyed = dict(theirs[name])
+                for key, item in (value or {}).items():
+                    if item != (base.get(name) or {}).get(key):
+                        keyed[key] = item
+                merged[name] = keyed
+            elif name == "updated" or value != base.get(name):
+                merged[name] = value
+        try:
+            self.state = JournalState.model_validate(merged)
+        except ValidationError:
+            return  # what is on disk is not a journal we can merge with: ours is written as it is
+
+    def refresh(self) -> None:
+        """Read what other hcitui processes on this cluster wrote (the journal view calls this)."""
+        with self._lock:
+            theirs = _read_json(self.path)
+            if theirs is None:
+                return
+            try:
+                state = JournalState.model_validate(theirs)
+            except ValidationError:
+                return
+            self.state, self._base = state, state.model_dump(mode="json")
+
+    def set_step(self, phase: int, step: str, node: str | None, status: StepStatus, detail: str | None = None,
+                 *, data: dict[str, Any] | None = None, fresh: bool = False) -> StepRecord:
+        """Record a step's status. ``data`` is merged into what the step keeps; ``fresh`` starts it over."""
         with self._lock:
             key = step_key(phase, step, node)
-            record = self.state.steps.get(key) or StepRecord(phase=phase, step=step, node=node)
+            record = self.state.steps.get(key)
+            if record is None or fresh:
+                record = StepRecord(phase=phase, step=step, node=node)
+            entering = record.status is not StepStatus.RUNNING or record.started is None
             record.status = status
             record.detail = detail
-            if status is StepStatus.RUNNING:
+            if data:
+                record.data.update(data)
+            record.pid = os.getpid() if status is StepStatus.RUNNING else None
+            if status is StepStatus.RUNNING and entering:
                 record.started, record.finished = _now(), None
             elif status in (StepStatus.DONE, StepStatus.FAILED):
                 record.finished = _now()
@@ -158,7 +229,7 @@ class Journal:
                 )
             if current is None:
                 self.state.lock = NodeLock(node=node, reason=reason, since=_now(), was_paused=was_paused,
-                                           operator=operator)
+                                           operator=operator or current_operator())
                 self._save()
             return self.state.lock
 
@@ -172,6 +243,86 @@ class Journal:
         with self._lock:
             self.state.last_verification = summary
             self._save()
+
+    def record_builds(self, builds: dict[str, str], *, every: float = 60.0) -> None:
+        """Note each node's build as observed now: the first one seen stays, the last one moves on.
+
+        A node whose build did not change is written at most every ``every`` seconds (a monitor
+        observes every few seconds; the journal need not be rewritten each time).
+        """
+        with self._lock:
+            now = datetime.now(timezone.utc)
+            stamp = now.isoformat(timespec="seconds")
+            changed = False
+            for node, build in builds.items():
+                known = self.state.inventory.get(node)
+                if known is None:
+                    self.state.inventory[node] = NodeBuilds(first_build=build, first_seen=stamp,
+                                                            last_build=build, last_seen=stamp)
+                    changed = True
+                elif known.last_build != build or _age(known.last_seen, now) >= every:
+                    known.last_build, known.last_seen = build, stamp
+                    changed = True
+            if changed:
+                self._save()
+
+
+_KEYED_FIELDS = ("steps", "inventory")  # merged entry by entry; every other field as a whole
+
+
+def _without_updated(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "updated"}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _age(stamp: str, now: datetime) -> float:
+    try:
+        return (now - datetime.fromisoformat(stamp)).total_seconds()
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _running_elsewhere(pid: int | None) -> bool:
+    """Is ``pid`` another live hcitui process (whose running step is not interrupted)?"""
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    except OSError:
+        return False
+    try:  # a reused pid is not hcitui
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"hcitui" in handle.read()
+    except OSError:
+        return True
+
+
+@contextmanager
+def _write_lock(path: Path) -> Iterator[None]:
+    """Serialise read-merge-write of one journal between processes (held for milliseconds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------- audit log

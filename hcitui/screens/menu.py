@@ -45,12 +45,49 @@ def _verification_state(ctx: Context) -> str:
     return f"{record.detail or record.status.value}{when}"
 
 
+def _prerequisites_state(ctx: Context) -> str:
+    """Phase 0's journal record: "not run yet", "PASSED with 3 warnings at 04:12", "NOT PASSED: ..."."""
+    record = ctx.journal.step(0, "prerequisites")
+    if record is None:
+        return "not run yet"
+    if record.status is StepStatus.UNKNOWN:
+        return "interrupted; run again"
+    if record.status is StepStatus.RUNNING:
+        return "running"
+    when = ""
+    if record.finished or record.started:
+        try:
+            when = " at " + datetime.fromisoformat(record.finished or record.started).astimezone().strftime("%H:%M")
+        except ValueError:
+            when = ""
+    return f"{record.detail or record.status.value}{when}"
+
+
+def _maintenance_state(ctx: Context) -> str:
+    lock = ctx.journal.state.lock
+    if lock is not None:
+        return f"{lock.node} out of service ({lock.reason})"
+    done = {r.node for r in ctx.journal.steps(1) if r.step == "restart" and r.status is StepStatus.DONE}
+    count = len(ctx.client.node_names)
+    return f"{len(done & set(ctx.client.node_names))}/{count} nodes restarted"
+
+
 def menu_entries() -> list[MenuEntry]:
     """Only the screens that work. Numbers are fixed so an operator's runbook stays right."""
+    from hcitui.screens.prereq import PrereqScreen
+    from hcitui.screens.audit_view import AuditScreen, audit_state
+    from hcitui.screens.journal_view import JournalScreen, journal_state
+    from hcitui.screens.maintenance import MaintenanceScreen
+    from hcitui.screens.monitor import MonitorScreen, monitor_state
     from hcitui.screens.verify import VerifyScreen
 
     return [
+        MenuEntry(1, "Prerequisites", PrereqScreen, _prerequisites_state),
+        MenuEntry(3, "Node drain and restart", MaintenanceScreen, _maintenance_state),
         MenuEntry(7, "Verification", VerifyScreen, _verification_state),
+        MenuEntry(9, "Monitor", MonitorScreen, monitor_state),
+        MenuEntry(10, "Audit log", AuditScreen, audit_state),
+        MenuEntry(11, "Journal", JournalScreen, journal_state),
     ]
 
 

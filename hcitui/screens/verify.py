@@ -39,7 +39,7 @@ class VerifyScreen(HciScreen):
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
         Binding("p", "preview", "PowerShell"),
-        Binding("tab", "focus_next", "Switch table", show=False),
+        Binding("tab", "app.focus_next", "Switch table", show=False),
     ]
 
     def __init__(self) -> None:

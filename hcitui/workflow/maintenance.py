@@ -120,7 +120,11 @@ async def _drain(ctx: Context, node: str, progress: Progress, step: str) -> None
             await asyncio.wait({task}, timeout=ctx.poll)
         task.result()
     except RemoteError as exc:
-        raise StepFailed(step, f"{node}: {exc.message}") from None
+        hint = ""
+        if "live migration" in exc.message.lower():
+            hint = (" (set SkipSmallLocalAllocations = 0 with 2) Registry keys, or shut down the "
+                    "dynamic-memory VMs, then try again)")
+        raise StepFailed(step, f"{node}: {exc.message}{hint}") from None
     finally:
         if not task.done():
             task.cancel()

@@ -36,9 +36,13 @@ class CheckResult:
     node: str | None
     status: Status
     reason: str
+    remediation: str | None = None  # what the operator can do about it, when there is something
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "node": self.node, "status": self.status.value, "reason": self.reason}
+        out = {"name": self.name, "node": self.node, "status": self.status.value, "reason": self.reason}
+        if self.remediation:
+            out["remediation"] = self.remediation
+        return out
 
 
 # Check names, in the order the screen and the report show them.
@@ -235,6 +239,8 @@ async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] |
         ctx.journal.set_step(PHASE, "verification", None, StepStatus.UNKNOWN, "interrupted")
         raise
     report = VerificationReport(ctx.name, checks, started, datetime.now(timezone.utc), observed)
+    ctx.journal.record_builds({n: v.build for n in ctx.client.node_names
+                               if isinstance(v := observed.node_part(n, "os"), model.OsVersion)})
     ctx.journal.set_step(PHASE, "verification", None, StepStatus.DONE if report.passed else StepStatus.FAILED,
                          report.summary())
     ctx.journal.record_verification(report.as_json())
