@@ -54,6 +54,7 @@ class MaintenanceScreen(HciScreen):
         self.start = start
         self.state: ClusterState | None = None
         self.busy: str | None = None  # what is running now (one thing at a time)
+        self.outcome: Text | None = None  # how the last action ended, shown until the next one
         self._live_reading = False
 
     def compose_body(self) -> ComposeResult:
@@ -127,13 +128,8 @@ class MaintenanceScreen(HciScreen):
         self.query_one("#mnt-lock", Static).update(lock_text)
         self._show_check()
         if not self.busy:
-            failed = [r for r in self.ctx.journal.steps(maintenance.PHASE)
-                      if r.status is StepStatus.FAILED and r.step in (maintenance.DRAIN, maintenance.RESTART,
-                                                                       maintenance.RESUME, maintenance.ROLLING)]
-            last = failed[-1].detail if failed else ""
-            self.query_one("#mnt-summary", Static).update(
-                Text(f"Last failure: {last}", style="bold") if last
-                else "n drain, u resume, s restart the selected node; o rolling restart; p PowerShell")
+            self.query_one("#mnt-summary", Static).update(self.outcome or Text(
+                "n drain, u resume, s restart the selected node; o rolling restart; p PowerShell"))
 
     def _show_check(self) -> None:
         node = self.query_one("#mnt-nodes", NodeTable).selected_node
@@ -169,7 +165,8 @@ class MaintenanceScreen(HciScreen):
 
         def chosen(choice: str | None) -> None:
             if choice == DRY_RUN:
-                self.query_one("#mnt-summary", Static).update(f"Dry run of {label}: nothing was sent.")
+                self.outcome = Text(f"Dry run of {label}: nothing was sent.")
+                self.query_one("#mnt-summary", Static).update(self.outcome)
             elif choice == RUN:
                 self.busy = label
                 self.run_worker(self._run(label, work), group="maintenance", exit_on_error=False)
@@ -190,20 +187,17 @@ class MaintenanceScreen(HciScreen):
             self._live_reading = False
 
     async def _run(self, label: str, work: Callable[[], Awaitable[Any]]) -> None:
-        summary = self.query_one("#mnt-summary", Static)
-        summary.update(f"Running: {label} ...")
+        self.outcome = None
+        self.query_one("#mnt-summary", Static).update(f"Running: {label} ...")
         live = self.set_interval(self.ctx.poll * 3, lambda: self.run_worker(
             self._live_read(), group="maintenance-live", exit_on_error=False))
         try:
             await work()
-        except Refused as exc:
-            summary.update(Text(exc.sentence, style="bold"))
-            self.app.report_error(exc.sentence)
-        except StepFailed as exc:
-            summary.update(Text(exc.sentence, style="bold"))
+        except (Refused, StepFailed) as exc:
+            self.outcome = Text(exc.sentence, style="bold")
             self.app.report_error(exc.sentence)
         else:
-            summary.update(Text(f"Done: {label}.", style="bold"))
+            self.outcome = Text(f"Done: {label}.", style="bold")
         finally:
             live.stop()
             self.busy = None

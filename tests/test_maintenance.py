@@ -1,0 +1,228 @@
+"""Node drain and restart: interlocks, the workflow on the lab with its traps, resume after a kill."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hcitui import model, wiring
+from hcitui.journal import Journal, NodeLock, StepStatus
+from hcitui.remote import Unreachable
+from hcitui.workflow import interlocks, maintenance
+from hcitui.workflow.observe import ClusterState
+from hcitui.workflow.steps import Refused, StepFailed
+
+NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
+GUARD = 60
+
+
+# ------------------------------------------------------------------ interlocks
+
+
+def quiet_state(**changes) -> ClusterState:
+    state = ClusterState(
+        nodes=[model.ClusterNode(name=n, state="Up") for n in NODES],
+        groups=[model.ClusterGroup(name="VM-1", owner_node="LAB-A1", state="Online")],
+        jobs=[],
+        disks=[model.VirtualDisk(friendly_name="D1", health_status="Healthy", operational_status=["OK"])],
+        sr_groups=[model.SRGroup(name="RG", replicas=[model.SRReplica(
+            data_volume="V", replication_status="ContinuouslyReplicating")])],
+    )
+    for key, value in changes.items():
+        setattr(state, key, value)
+    return state
+
+
+def test_quiet_cluster_lets_a_node_out():
+    assert interlocks.take_out_blockers("LAB-A1", quiet_state(), None) == []
+
+
+def test_one_node_at_a_time():
+    lock = NodeLock(node="LAB-B1", reason="restart", since="04:00", was_paused=False)
+    reasons = interlocks.take_out_blockers("LAB-A1", quiet_state(), lock)
+    assert any("LAB-B1 is out of service" in r and "one node at a time" in r for r in reasons)
+    # The node that holds the lock may go on (resuming its own cycle).
+    assert interlocks.take_out_blockers("LAB-B1", quiet_state(), lock) == []
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"nodes": [model.ClusterNode(name=n, state="Paused" if n == "LAB-B2" else "Up") for n in NODES]},
+     "LAB-B2 is Paused: every other node must be Up"),
+    ({"jobs": [model.StorageJob(name="Repair", job_state="Running", bytes_processed=1, bytes_total=4)]},
+     "storage job Repair is Running 25%"),
+    ({"disks": [model.VirtualDisk(friendly_name="D1", health_status="Warning", operational_status=["InService"])]},
+     "virtual disk D1 is Warning/InService"),
+    ({"sr_groups": [model.SRGroup(name="RG", replicas=[model.SRReplica(
+        data_volume="V", replication_status="InitialBlockCopy", num_of_bytes_remaining=2 * 1024**3)])]},
+     "Storage Replica group RG is in InitialBlockCopy, 2.0 GiB left"),
+    ({"jobs": Unreachable("C", "get_storage_jobs", "host unreachable")}, "storage jobs: could not read"),
+    ({"nodes": None}, "cluster nodes: not read"),
+])
+def test_each_interlock_refuses(change, words):
+    reasons = interlocks.take_out_blockers("LAB-A1", quiet_state(**change), None)
+    assert any(words in r for r in reasons), reasons
+
+
+def test_resume_needs_a_paused_member():
+    assert interlocks.resume_blockers("LAB-A1", quiet_state()) == ["LAB-A1 is Up, not Paused"]
+    assert interlocks.resume_blockers("NOPE", quiet_state()) == ["NOPE is not a member of the cluster"]
+
+
+def test_drained_means_paused_completed_and_nothing_online():
+    state = quiet_state(nodes=[model.ClusterNode(name="LAB-A1", state="Paused", drain_status="Completed")])
+    assert interlocks.drained("LAB-A1", state) == ["still Online on LAB-A1: VM-1"]
+    state.groups = []
+    assert interlocks.drained("LAB-A1", state) == []
+
+
+# --------------------------------------------------------------------- the lab
+
+
+@pytest.fixture
+def lab_ctx(tmp_path):
+    lab = wiring.open_lab(tmp_path, 4)
+    t = lab.state.timings
+    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.05
+    return lab, ctx
+
+
+def fix_registry(lab):
+    for node in lab.state.nodes.values():
+        node.vid_parameters_key = True
+        node.skip_small_local_allocations = 0
+
+
+def restarts(ctx) -> list[str]:
+    return [r["node"] for r in ctx.audit.records() if r["operation"] == "restart_node" and r["outcome"] == "ok"]
+
+
+async def test_drain_then_resume(lab_ctx):
+    lab, ctx = lab_ctx
+    await asyncio.wait_for(maintenance.drain(ctx, "LAB-A2"), GUARD)
+    node = lab.state.nodes["LAB-A2"]
+    assert node.cluster_state == "Paused" and node.drain_status == "Completed"
+    assert not [g for g in lab.state.groups if g.owner == "LAB-A2"]
+    assert ctx.journal.state.lock.node == "LAB-A2" and ctx.journal.state.lock.was_paused is False
+    assert ctx.journal.step(1, "drain", "LAB-A2").status is StepStatus.DONE
+    await asyncio.wait_for(maintenance.resume(ctx, "LAB-A2"), GUARD)
+    assert lab.state.nodes["LAB-A2"].cluster_state == "Up"
+    assert [g.name for g in lab.state.groups if g.owner == "LAB-A2"] == ["VM-A02"]  # failed back
+    assert ctx.journal.state.lock is None
+
+
+async def test_second_node_refused_while_one_is_out(lab_ctx):
+    lab, ctx = lab_ctx
+    await asyncio.wait_for(maintenance.drain(ctx, "LAB-A2"), GUARD)
+    before = lab.state.nodes["LAB-B1"].model_dump()
+    with pytest.raises(Refused) as caught:
+        await maintenance.drain(ctx, "LAB-B1")
+    assert any("LAB-A2 is out of service" in r for r in caught.value.reasons)
+    assert any("LAB-A2 is Paused" in r for r in caught.value.reasons)
+    assert lab.state.nodes["LAB-B1"].model_dump() == before
+
+
+async def test_drain_refused_during_a_repair_job(lab_ctx):
+    lab, ctx = lab_ctx
+    lab.state.timings.repair = 600
+    fix_registry(lab)
+    with lab._lock:
+        lab.restart(lab.state.nodes["LAB-B2"])
+    await asyncio.sleep(0.8)  # rebooted and joined: the repair job runs now
+    lab.tick()
+    assert lab.state.storage_jobs
+    with pytest.raises(Refused) as caught:
+        await maintenance.drain(ctx, "LAB-A2")
+    assert any("storage job Repair" in r for r in caught.value.reasons)
+    assert lab.state.nodes["LAB-A2"].cluster_state == "Up"
+
+
+async def test_failed_drain_leaves_the_node_as_it_was(lab_ctx):
+    lab, ctx = lab_ctx  # SkipSmallLocalAllocations unset: the live-migration trap
+    with pytest.raises(StepFailed) as caught:
+        await asyncio.wait_for(maintenance.drain(ctx, "LAB-A1"), GUARD)
+    assert "live migration" in caught.value.sentence and "SkipSmallLocalAllocations" in caught.value.sentence
+    assert "resumed as it was before" in caught.value.sentence
+    assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
+    assert {g.name for g in lab.state.groups if g.owner == "LAB-A1" and g.group_type == "VirtualMachine"} == {
+        "VM-A01", "VM-A03"}
+    assert ctx.journal.state.lock is None
+    assert ctx.journal.step(1, "drain", "LAB-A1").status is StepStatus.FAILED
+
+
+async def test_restart_cycle(lab_ctx):
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    boot = lab.state.nodes["LAB-B2"].last_boot
+    seen = []
+    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B2", lambda n, t, f=None: seen.append(t)), GUARD)
+    node = lab.state.nodes["LAB-B2"]
+    assert node.last_boot != boot and node.cluster_state == "Up" and node.power == "on"
+    assert node.skip_effective == 0  # the registry value is now in force
+    assert not lab.state.storage_jobs
+    assert ctx.journal.state.lock is None
+    assert ctx.journal.step(1, "restart", "LAB-B2").status is StepStatus.DONE
+    assert restarts(ctx) == ["LAB-B2"]
+    text = " ".join(seen)
+    assert "waiting for WinRM" in text and "waiting for storage" in text
+
+
+async def test_a_node_paused_by_the_operator_stays_paused(lab_ctx):
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    lab.state.nodes["LAB-B1"].cluster_state = "Paused"  # the operator paused it before
+    lab.state.nodes["LAB-B1"].drain_status = "Completed"
+    for group in lab.state.groups:
+        if group.owner == "LAB-B1":
+            group.owner = "LAB-B2"
+    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B1"), GUARD)
+    assert lab.state.nodes["LAB-B1"].cluster_state == "Paused"
+    assert restarts(ctx) == ["LAB-B1"]
+    assert ctx.journal.state.lock is None
+
+
+async def test_rolling_restart_every_node_once(lab_ctx):
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    boots = {n: node.last_boot for n, node in lab.state.nodes.items()}
+    await asyncio.wait_for(maintenance.rolling_restart(ctx), GUARD * 2)
+    assert restarts(ctx) == NODES
+    assert all(lab.state.nodes[n].last_boot != boots[n] for n in NODES)
+    assert all(lab.state.nodes[n].cluster_state == "Up" for n in NODES)
+    assert ctx.journal.step(1, "rolling-restart").status is StepStatus.DONE
+
+
+async def test_rolling_restart_stops_at_the_first_failure(lab_ctx):
+    lab, ctx = lab_ctx  # registry not fixed: LAB-A1 (dynamic-memory VMs) cannot drain
+    with pytest.raises(StepFailed):
+        await asyncio.wait_for(maintenance.rolling_restart(ctx), GUARD)
+    record = ctx.journal.step(1, "rolling-restart")
+    assert record.status is StepStatus.FAILED
+    assert "stopped at LAB-A1" in record.detail and "pending: LAB-A1, LAB-A2, LAB-B1, LAB-B2" in record.detail
+    assert restarts(ctx) == []  # nothing went on to the next node
+
+
+async def test_killed_mid_rolling_restart_resumes_at_the_right_node(lab_ctx, tmp_path):
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    task = asyncio.ensure_future(maintenance.rolling_restart(ctx))
+    # Let LAB-A1 finish and LAB-A2 get as far as its restart, then kill the run.
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if restarts(ctx) == ["LAB-A1", "LAB-A2"]:
+            break
+    assert restarts(ctx) == ["LAB-A1", "LAB-A2"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # A new process: the journal shows the run interrupted, and the lock on LAB-A2.
+    ctx.journal = Journal.open(tmp_path, ctx.name)
+    assert ctx.journal.state.lock.node == "LAB-A2"
+    await asyncio.wait_for(maintenance.rolling_restart(ctx), GUARD * 2)
+    # LAB-A2 was not restarted twice, LAB-A1 not again; the rest once each.
+    assert restarts(ctx) == NODES
+    assert ctx.journal.step(1, "rolling-restart").status is StepStatus.DONE
+    assert all(lab.state.nodes[n].cluster_state == "Up" for n in NODES)
+    assert ctx.journal.state.lock is None

@@ -1,0 +1,175 @@
+"""3) Node drain and restart at 80x24, and the headless maintenance steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from textual.widgets import Static
+
+from hcitui import cli, wiring
+from hcitui.app import HciApp
+from hcitui.screens.maintenance import MaintenanceScreen
+from hcitui.widgets.confirm import ConfirmStep
+from hcitui.widgets.node_table import NodeTable
+
+SIZE = (80, 24)
+
+
+def text_of(widget: Static) -> str:
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def fast_lab(tmp_path):
+    lab = wiring.open_lab(tmp_path, 4)
+    t = lab.state.timings
+    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
+    for node in lab.state.nodes.values():
+        node.vid_parameters_key, node.skip_small_local_allocations = True, 0
+    return lab
+
+
+def make_app(tmp_path, *, read_only=False):
+    lab = fast_lab(tmp_path)
+    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
+    ctx.poll = 0.05
+    return HciApp(ctx), ctx, lab
+
+
+async def open_screen(pilot) -> MaintenanceScreen:
+    await pilot.press("3")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, MaintenanceScreen)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    return screen
+
+
+async def wait_idle(pilot, screen, limit=60.0):
+    for _ in range(int(limit / 0.1)):
+        await pilot.pause(0.1)
+        if screen.busy is None:
+            await pilot.app.workers.wait_for_complete()
+            return
+    raise AssertionError(f"still busy with {screen.busy}")
+
+
+async def test_restart_a_node_from_the_screen(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        table = screen.query_one("#mnt-nodes", NodeTable)
+        assert str(table.get_cell("LAB-B2", "state")) == "Up"
+        await pilot.press("down", "down", "down")  # LAB-B2
+        assert table.selected_node == "LAB-B2"
+        boot = lab.state.nodes["LAB-B2"].last_boot
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        assert "Suspend-ClusterNode" in app.screen.preview and "shutdown.exe" in app.screen.preview
+        await pilot.press("y")
+        await wait_idle(pilot, screen)
+        assert lab.state.nodes["LAB-B2"].last_boot != boot
+        assert "Done: restart LAB-B2" in text_of(screen.query_one("#mnt-summary", Static))
+        assert str(table.get_cell("LAB-B2", "state")) == "Up"
+
+
+async def test_dry_run_sends_nothing(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        before = len(list(ctx.audit.records()))
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert "Dry run of drain LAB-A1: nothing was sent" in text_of(screen.query_one("#mnt-summary", Static))
+        records = list(ctx.audit.records())[before:]
+        assert not any(r["mutates"] for r in records)
+        assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
+
+
+async def test_refusal_reaches_the_operator(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    lab.state.nodes["LAB-B1"].cluster_state = "Paused"  # another node is not Up
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        assert "cannot be taken out now" in text_of(screen.query_one("#mnt-check", Static))
+        await pilot.press("n", "y")
+        await wait_idle(pilot, screen)
+        summary = text_of(screen.query_one("#mnt-summary", Static))
+        assert "drain LAB-A1 refused" in summary and "LAB-B1 is Paused" in summary
+        assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
+
+
+async def test_read_only_hides_every_change(tmp_path):
+    app, ctx, lab = make_app(tmp_path, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        for action in MaintenanceScreen.MUTATING_ACTIONS:
+            assert screen.check_action(action, ()) is False
+        await pilot.press("n", "u", "s", "o")
+        await pilot.pause()
+        assert isinstance(app.screen, MaintenanceScreen)  # no confirmation was even offered
+        assert not any(r["mutates"] for r in ctx.audit.records())
+
+
+# ----------------------------------------------------------------- headless
+
+
+@pytest.fixture
+def in_process(monkeypatch, tmp_path):
+    original = wiring.context_for_lab
+
+    def pinned(lab, **kwargs):
+        kwargs["transport"] = "inprocess"
+        t = lab.state.timings
+        t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
+        ctx = original(lab, **kwargs)
+        ctx.poll = 0.05
+        return ctx
+
+    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+
+
+def audit(state_home):
+    path = state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_headless_dry_run_prints_powershell_and_sends_nothing(in_process, capsys, state_home):
+    assert cli.main(["--lab", "restart", "--node", "LAB-A2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Suspend-ClusterNode" in out and "Resume-ClusterNode" in out and "dry run: nothing was sent" in out
+    assert not any(r["mutates"] for r in audit(state_home))
+
+
+def test_headless_read_only_refuses_before_sending(in_process, capsys, state_home):
+    assert cli.main(["--lab", "--read-only", "restart", "--node", "LAB-A2", "--yes"]) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert audit(state_home) == []
+
+
+def test_headless_needs_yes_without_a_terminal(in_process, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert cli.main(["--lab", "drain", "--node", "LAB-A2"]) == 1
+    assert "add --yes" in capsys.readouterr().err
+
+
+def test_headless_unknown_node_is_a_usage_error(in_process, capsys):
+    assert cli.main(["--lab", "drain", "--node", "NOPE", "--yes"]) == 2
+    assert "not a node of LAB-STRETCH" in capsys.readouterr().err
+
+
+def test_headless_drain_refusal_and_failure_are_sentences(in_process, capsys, state_home):
+    # LAB-A1 hosts dynamic-memory VMs and SkipSmallLocalAllocations is unset: the drain fails.
+    assert cli.main(["--lab", "drain", "--node", "LAB-A1", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "drain LAB-A1 failed" in err and "live migration" in err and "Traceback" not in err
+    assert cli.main(["--lab", "drain", "--node", "LAB-A2", "--yes"]) == 0
+    assert cli.main(["--lab", "drain", "--node", "LAB-B1", "--yes"]) == 1
+    assert "LAB-A2 is out of service" in capsys.readouterr().err
+    assert cli.main(["--lab", "resume", "--node", "LAB-A2", "--yes"]) == 0
