@@ -443,3 +443,35 @@ class StagingInfo(PSModel):
     has_setup: bool = False
     file_count: int = 0
     total_bytes: int = 0
+
+
+class SetupStarted(PSModel):
+    """setup.exe was started for an in-place upgrade (it restarts the node when installed)."""
+
+    started: bool
+    setup_path: str
+
+
+class FunctionalLevel(PSModel):
+    """The cluster functional level and what every node could move it to."""
+
+    cluster_functional_level: int
+    upgrade_version: int | None = None
+
+
+class ClusterValidation(PSModel):
+    """``Test-Cluster``: where its report went and how it came out."""
+
+    report_path: str
+    passed: int = 0
+    warnings: int = 0
+    failed: int = 0
+    summary: str | None = None
+
+
+class VmVersion(PSModel):
+    name: str
+    host: str | None = None
+    state: str | None = None
+    version: str | None = None
+    highest_supported: str | None = None

@@ -54,3 +54,35 @@ def clock() -> FakeClock:
 @pytest.fixture
 def lab(clock) -> Lab:
     return Lab.create(4, clock=clock)
+
+
+# Example values for declared operations' parameters, by PowerShell name. A new operation with
+# a new required parameter adds one line here; every per-operation test then covers it.
+def example_values(lab: Lab | None = None) -> dict[str, object]:
+    iso = lab.state.iso_path if lab else "C:\\ISO\\AzureLocal-2509-25398.iso"
+    staging = lab.state.staging_path if lab else "C:\\SetupFiles\\AzureLocal-23H2"
+    return {
+        "Name": "LAB-A2",
+        "Path": iso,
+        "Offset": 0,
+        "Data": "aGNpdHVp",
+        "IsoPath": iso,
+        "Destination": staging,
+        "MediaPath": staging,
+        "RefsEnableMetadataValidation": 0,
+        "SkipSmallLocalAllocations": 0,
+        "FriendlyName": "Pool-SiteA",
+    }
+
+
+def example_params(op, lab: Lab | None = None, *, all_fields: bool = False) -> dict[str, object]:
+    """Valid parameters for ``op`` (PowerShell names): the required ones, or every known one."""
+    values = example_values(lab)
+    out = {}
+    for name, info in op.params.model_fields.items():
+        key = info.alias or name
+        if info.is_required() or (all_fields and key in values):
+            assert key in values, f"{op.name}: add an example value for {key} to tests/conftest.py"
+            out[key] = values[key]
+    op.make_params(out)
+    return out

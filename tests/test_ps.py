@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import example_params
 from pydantic import ValidationError
 from pydantic.alias_generators import to_pascal
 
@@ -113,17 +114,9 @@ def test_script_has_no_format_leftovers_and_balanced_brackets(op):
         assert depth >= 0, f"{op.name}: '}}' before its '{{'"
 
 
-REQUIRED_EXAMPLES = {"Name": "LAB-A1", "Path": "C:\\x", "Offset": 0, "Data": "AAAA",
-                     "IsoPath": "C:\\ISO\\a.iso", "Destination": "C:\\Stage"}
-
-
 @pytest.mark.parametrize("op", ALL_OPS, ids=OP_IDS)
 def test_render_shows_script_and_header(op):
-    required = {
-        (info.alias or to_pascal(name)): REQUIRED_EXAMPLES[info.alias or to_pascal(name)]
-        for name, info in op.params.model_fields.items()
-        if info.is_required()
-    }
+    required = example_params(op)
     text = op.render(required, node="LAB-A1")
     first = text.splitlines()[0]
     assert first.startswith(f"# {op.name} (")
@@ -134,8 +127,11 @@ def test_render_shows_script_and_header(op):
 
 def test_mutating_flags():
     mutating = {op.name for op in ALL_OPS if op.mutates}
-    assert mutating == {"suspend_node", "resume_node", "restart_node", "set_registry_values",
-                        "write_file_chunk", "stage_iso"}
+    # The naming rule is the declaration rule: get_*/test_* read, every other operation changes
+    # something. A mis-declared flag (a change marked read-only) breaks it.
+    reads = {op.name for op in ALL_OPS if op.name.startswith(("get_", "test_"))}
+    assert mutating == {op.name for op in ALL_OPS} - reads
+    assert {"suspend_node", "resume_node", "restart_node", "set_registry_values"} <= mutating
     for op in ALL_OPS:
         if op.name.startswith("get_"):
             assert op.mutates is False, op.name

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import example_params
 
 from hcitui import ps, wiring
 from hcitui.config import ClusterConfig
@@ -53,21 +54,7 @@ async def bounded(coro):
 
 
 def params_for(op, lab: Lab) -> dict:
-    values = {}
-    for name, field in op.params.model_fields.items():
-        if field.alias == "Path":
-            values[name] = lab.state.iso_path
-        elif field.alias == "Name":
-            values[name] = "LAB-A2"
-        elif field.alias == "Offset":
-            values[name] = 0
-        elif field.alias == "Data":
-            values[name] = "aGNpdHVp"
-        elif field.alias == "IsoPath":
-            values[name] = lab.state.iso_path
-        elif field.alias == "Destination":
-            values[name] = lab.state.staging_path
-    return values
+    return example_params(op, lab)
 
 
 @pytest.mark.parametrize("name", [n for n, op in ps.OPERATIONS.items() if not op.mutates])

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from conftest import example_params
 from pydantic import Field
 from pydantic.alias_generators import to_pascal
 
@@ -33,19 +34,8 @@ MUTATING = [op for op in OPERATIONS.values() if op.mutates]
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 
 # Values for required parameters, by PowerShell name: a new required parameter must be added here.
-REQUIRED_VALUES = {"Name": "LAB-A1", "Path": "C:\\SetupFiles", "Offset": 0, "Data": "aGNpdHVp",
-                   "IsoPath": "C:\\ISO\\a.iso", "Destination": "C:\\Stage"}
-
-
 def minimal_params(op: Operation) -> dict:
-    values = {}
-    for name, info in op.params.model_fields.items():
-        if info.is_required():
-            key = info.alias or to_pascal(name)
-            assert key in REQUIRED_VALUES, f"{op.name}: no test value for required parameter {key}"
-            values[key] = REQUIRED_VALUES[key]
-    op.make_params(values)  # must be valid
-    return values
+    return example_params(op)
 
 
 class Recorder:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from conftest import example_params
 import requests
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -112,24 +113,47 @@ def in_thread(fn: Any, timeout: float = 30.0) -> tuple[Any, BaseException | None
 
 
 def _params_for(op_name: str, lab: Lab) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "get_path_info": {"path": lab.state.iso_path},
-        "suspend_node": {"name": "LAB-A2"},
-        "resume_node": {"name": "LAB-A2"},
-        "set_registry_values": {"refs_enable_metadata_validation": 0, "skip_small_local_allocations": 0},
-        "write_file_chunk": {"path": "C:\\Temp\\copy.bin", "offset": 0, "data": "aGNpdHVp"},
-        "stage_iso": {"iso_path": lab.state.iso_path, "destination": "C:\\Stage"},
-        "get_staging_info": {"path": "C:\\Stage"},
-    }.get(op_name, {})
-    return OPERATIONS[op_name].make_params(values).to_ps()
+    op = OPERATIONS[op_name]
+    values = example_params(op, lab, all_fields=op_name == "set_registry_values")
+    values.update(PARAMS.get(op_name, {}))
+    if op_name == "write_file_chunk":
+        values["Path"] = "C:\\Temp\\copy.bin"
+    return op.make_params(values).to_ps()
+
+
+def _staged(lab: Lab) -> None:
+    lab.execute("LAB-A1", "stage_iso", {"IsoPath": lab.state.iso_path, "Destination": lab.state.staging_path})
+
+
+def _upgraded(lab: Lab, level: int | None = None) -> None:
+    for node in lab.state.nodes.values():
+        node.build = 25398
+    if level:
+        lab.state.functional_level = level
+
+
+def _vm_off(lab: Lab) -> None:
+    _upgraded(lab)
+    next(g for g in lab.state.groups if g.name == "VM-A01").state = "Offline"
+
+
+# Preconditions per operation, run on the lab before the operation goes over the wire.
+SETUP = {
+    "resume_node": lambda lab: lab.execute("LAB-A1", "suspend_node", {"Name": "LAB-A2"}),  # only a paused node
+    "start_os_upgrade": _staged,
+    "update_cluster_functional_level": _upgraded,
+    "update_storage_pool": lambda lab: _upgraded(lab, 12),
+    "update_vm_version": _vm_off,
+}
+# Parameters that differ from the shared examples for one operation (Name is a VM here).
+PARAMS = {"update_vm_version": {"Name": "VM-A01"}}
 
 
 @pytest.mark.parametrize("op_name", sorted(OPERATIONS))
 def test_every_declared_operation_runs_through_the_endpoint(op_name, lab, server, certs):
     op = OPERATIONS[op_name]
-    if op_name == "resume_node":  # only a paused node can be resumed
-        lab.execute("LAB-A1", "suspend_node", {"Name": "LAB-A2"})
-        assert lab.state.nodes["LAB-A2"].cluster_state == "Paused"
+    if op_name in SETUP:  # what must be true on the lab for the operation to succeed
+        SETUP[op_name](lab)
     pool = open_pool(server, certs, "LAB-A1")
     ps = run_script(pool, op.script, _params_for(op_name, lab))
 

@@ -29,6 +29,7 @@ from hcitui.lab.state import (
     ISO_SIZE,
     ISO_TOTAL_BYTES,
     NEW_BUILD,
+    NEW_UBR,
     Faults,
     LabNode,
     LabState,
@@ -71,11 +72,23 @@ class Pending:
 
 Handler = Callable[["Lab", LabNode, dict[str, Any]], Any]
 HANDLERS: dict[str, Handler] = {}
+TimerHandler = Callable[["Lab", Timer], None]
+TIMERS: dict[str, TimerHandler] = {}
 
 
 def handles(name: str) -> Callable[[Handler], Handler]:
+    """Register the lab's answer to a declared operation (any module of hcitui.lab may)."""
     def register(fn: Handler) -> Handler:
         HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def on_timer(kind: str) -> Callable[[TimerHandler], TimerHandler]:
+    """Register what happens when a timer of ``kind`` falls due (state changes later in lab time)."""
+    def register(fn: TimerHandler) -> TimerHandler:
+        TIMERS[kind] = fn
         return fn
 
     return register
@@ -201,7 +214,7 @@ class Lab:
             now = self.now
             while self.state.timers and self.state.timers[0].at <= now:
                 timer = self.state.timers.pop(0)
-                getattr(self, f"_on_{timer.kind}")(timer)
+                TIMERS[timer.kind](self, timer)
                 self.changed()
             before = len(self.state.storage_jobs)
             self.state.storage_jobs = [j for j in self.state.storage_jobs if j.started + j.duration > now]
@@ -223,6 +236,9 @@ class Lab:
         node = self.state.nodes[timer.node]
         node.power = "on"
         node.last_boot = timer.at
+        if node.upgrading:  # setup finished: this boot is the new OS
+            node.upgrading = False
+            node.build, node.ubr, node.display_version = NEW_BUILD, NEW_UBR, "23H2"
         node.refs_effective = node.refs_metadata_validation
         node.skip_effective = node.skip_small_local_allocations
         node.cluster_state = "Joining"
@@ -629,3 +645,11 @@ def _stage_iso(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     node.files[destination] = -1
     lab.schedule(lab.state.timings.stage_iso, "stage_done", node.name, destination=destination)
     return Pending(done=lambda: destination in node.staged, result=lambda: _staging_info(node, destination))
+
+
+# ------------------------------------------------------------------- timers
+
+on_timer("boot_complete")(Lab._on_boot_complete)
+on_timer("cluster_join")(Lab._on_cluster_join)
+on_timer("drain_step")(Lab._on_drain_step)
+on_timer("stage_done")(Lab._on_stage_done)

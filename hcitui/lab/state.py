@@ -29,6 +29,8 @@ class Timings(BaseModel):
     repair: float = 8.0  # repair storage job after a node rejoins
     sr_initial_sync: float = 12.0
     drain_step: float = 0.4  # live-migrating one role off a draining node
+    os_install: float = 5.0  # setup.exe installing 23H2 before it restarts the node
+    test_cluster: float = 3.0  # Test-Cluster validating everything
     stage_iso: float = 4.0  # mount, copy the ISO's contents, dismount
 
 
@@ -71,6 +73,7 @@ class LabNode(BaseModel):
     display_version: str = "22H2"
     product_name: str = "Azure Stack HCI"
     power: Literal["on", "rebooting"] = "on"
+    upgrading: bool = False  # setup is installing the new OS; the next boot comes up on it
     cluster_state: str = "Up"  # Up, Down, Paused, Joining
     drain_status: str = "NotInitiated"
     last_boot: float = 0.0
@@ -94,6 +97,7 @@ class LabGroup(BaseModel):
     preferred_owner: str | None = None
     state: str = "Online"
     dynamic_memory: bool = False  # virtual machines only
+    vm_version: str = "10.0"  # virtual machines only: configuration version
 
 
 class LabCsv(BaseModel):
@@ -164,6 +168,7 @@ class LabState(BaseModel):
     storage_jobs: list[LabStorageJob] = Field(default_factory=list)
     timers: list[Timer] = Field(default_factory=list)
     cau_role: bool = True
+    functional_level: int = 11  # 22H2; every node on 23H2 supports 12
     iso_path: str = r"C:\ISO\AzureLocal-2509-25398.iso"
     staging_path: str = r"C:\SetupFiles\AzureLocal-23H2"
 
