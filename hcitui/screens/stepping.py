@@ -1,0 +1,118 @@
+"""What a screen with mutating steps shares: one worker at a time, confirm before every change,
+refusals and failures as sentences, and a refresh after each change."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.widgets import Static
+
+from hcitui.remote import RemoteError
+from hcitui.screens.base import HciScreen
+from hcitui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
+from hcitui.widgets.node_table import NodeTable
+from hcitui.workflow.steps import Plan, Refused, StepFailed
+
+
+def text_bar(fraction: float, width: int = 20) -> str:
+    """A progress bar in characters, readable without colour: ``[#########...........]  45%``."""
+    done = max(0, min(width, int(fraction * width)))
+    return "[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}"
+
+
+class SteppingScreen(HciScreen):
+    """Subclasses name their widgets (``TABLE_ID``, ``OUTCOME_ID``) and implement :meth:`read`."""
+
+    TABLE_ID: ClassVar[str] = ""
+    OUTCOME_ID: ClassVar[str] = ""
+    WORKER_GROUP: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy: str | None = None  # what runs now: one thing at a time
+        self.outcome: Text | None = None  # how the last action ended, shown until the next one
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def table(self) -> NodeTable:
+        return self.query_one(f"#{self.TABLE_ID}", NodeTable)
+
+    @property
+    def selected(self) -> str | None:
+        return self.table.selected_node
+
+    def say(self, text: str | Text) -> None:
+        self.query_one(f"#{self.OUTCOME_ID}", Static).update(text)
+
+    def progress(self, node: str, text: str, fraction: float | None = None) -> None:
+        """A workflow's progress callback: the node's Status cell, in words."""
+        self.table.set_cells(node, status=Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def is_busy(self) -> bool:
+        if self.busy:
+            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ reading
+    async def read(self, *, live: bool = True) -> None:
+        """Read what the screen shows and show it (``live``: per-node events in the Status cells).
+        Every subclass overrides it; this one shows nothing."""
+        return None
+
+    def action_refresh(self) -> None:
+        if self.is_busy():
+            return
+        self.busy = "refresh"
+        self.run_worker(self._refresh(), group=self.WORKER_GROUP, exit_on_error=False)
+
+    async def _refresh(self) -> None:
+        try:
+            await self.read(live=True)
+        except RemoteError as exc:
+            self.app.report_error(exc.sentence)
+        finally:
+            self.busy = None
+
+    # ----------------------------------------------------------------- changing
+    def confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], done: str = "") -> None:
+        """Show the plan's PowerShell; on "run" do ``work`` in a worker, on "dry-run" send nothing."""
+        if self.ctx.read_only:  # the keys are hidden; this guards a direct call too
+            self.say(f"Read-only: {label} changes the cluster; nothing was sent.")
+            return
+        if self.is_busy():
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == DRY_RUN:
+                self.outcome = Text(f"Dry run of {label}: nothing was sent to {self.ctx.name}.", style="bold")
+                self.say(self.outcome)
+            elif choice == RUN:
+                if self.is_busy():
+                    return
+                self.busy = label
+                self.run_worker(self._run(label, work, done), group=self.WORKER_GROUP, exit_on_error=False)
+            else:
+                self.outcome = Text(f"Cancelled {label}: nothing was sent.")
+                self.say(self.outcome)
+
+        self.app.push_screen(ConfirmStep(plan.title, plan.preview()), callback=chosen)
+
+    async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
+        self.outcome = None
+        self.say(f"Running: {label} ...")
+        try:
+            try:
+                await work()
+            except (Refused, StepFailed, RemoteError) as exc:
+                self.outcome = Text(exc.sentence, style="bold")
+                self.app.report_error(exc.sentence)
+            else:
+                self.outcome = Text(f"Done: {label}." + (f" {done}" if done else ""), style="bold")
+            self.say(self.outcome)
+            await self.read(live=False)
+        finally:
+            self.busy = None
+        self.say(self.outcome or "")
