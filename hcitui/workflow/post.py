@@ -1,0 +1,224 @@
+"""Phase 8, post-upgrade: functional level, storage pools, VM configuration versions, Test-Cluster.
+
+The three updates cannot be undone. Each needs its precondition (every node on 25398; the
+functional level raised before the pools) and is done only when a read shows the new value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hcitui import model
+from hcitui.journal import StepStatus
+from hcitui.ps import post as post_ops
+from hcitui.ps import reads
+from hcitui.remote import RemoteError
+from hcitui.workflow.context import Context
+from hcitui.workflow.observe import observe, problem
+from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+
+PHASE = 8
+LEVEL, POOLS, VMS, VALIDATION = "functional-level", "storage-pools", "vm-versions", "test-cluster"
+
+
+@dataclass
+class PostState:
+    """What phase 8 looks at: builds, the level, the pools, the VMs (each value or the error)."""
+
+    builds: dict[str, Any] = field(default_factory=dict)  # node -> OsVersion | RemoteError
+    level: Any = None  # FunctionalLevel | RemoteError
+    pools: Any = None  # list[StoragePool] | RemoteError
+    vms: dict[str, Any] = field(default_factory=dict)  # node -> list[VmVersion] | RemoteError
+
+    def behind(self) -> list[str]:
+        """Nodes not (provably) on 25398."""
+        return [n for n, v in self.builds.items()
+                if not isinstance(v, model.OsVersion) or v.current_build_number != model.UPGRADE_TO_BUILD]
+
+    def outdated_vms(self) -> list[model.VmVersion]:
+        out = []
+        for rows in self.vms.values():
+            if isinstance(rows, list):
+                out += [vm for vm in rows if vm.highest_supported and vm.version != vm.highest_supported]
+        return out
+
+
+async def read(ctx: Context, on_event: Any = None) -> PostState:
+    async def extra(call: Any) -> Any:
+        try:
+            return await call.invoke(post_ops.get_vm_versions, timeout=ctx.cluster.timeouts.operation)
+        except RemoteError as exc:
+            return exc
+
+    state = await observe(ctx, ("pools",), ("os",), on_event=on_event, node_extra=extra)
+    out = PostState(pools=state.pools)
+    for node in ctx.client.node_names:
+        out.builds[node] = state.node_part(node, "os")
+        out.vms[node] = state.node_part(node, "extra")
+    try:
+        out.level = await ctx.client.invoke_cluster(post_ops.get_cluster_functional_level)
+    except RemoteError as exc:
+        out.level = exc
+    return out
+
+
+def level_blockers(state: PostState) -> list[str]:
+    reasons = [f"{node} is not on {model.UPGRADE_TO_BUILD} "
+               f"({v.build if isinstance(v, model.OsVersion) else problem(v) or 'not read'})"
+               for node, v in state.builds.items() if node in state.behind()]
+    if problem(state.level):
+        reasons.append(f"functional level: {problem(state.level)}")
+    return reasons
+
+
+def pool_blockers(state: PostState) -> list[str]:
+    reasons = []
+    if problem(state.level):
+        reasons.append(f"functional level: {problem(state.level)}")
+    elif state.level.upgrade_version and state.level.cluster_functional_level < state.level.upgrade_version:
+        reasons.append(f"the functional level is still {state.level.cluster_functional_level}: raise it first")
+    if problem(state.pools):
+        reasons.append(f"storage pools: {problem(state.pools)}")
+    return reasons
+
+
+def plan_level(ctx: Context) -> Plan:
+    plan = Plan(f"Raise the cluster functional level of {ctx.name}: THIS CANNOT BE UNDONE")
+    plan.notes.append("Refused unless every node is on build 25398.")
+    plan.add(post_ops.update_cluster_functional_level, None, f"any node of {ctx.name}")
+    return plan
+
+
+def plan_pools(ctx: Context, pools: list[str]) -> Plan:
+    plan = Plan(f"Upgrade the storage pools of {ctx.name} ({', '.join(pools) or 'none'}): THIS CANNOT BE UNDONE")
+    plan.notes.append("Refused until the functional level is raised. One pool at a time, each verified.")
+    for pool in pools:
+        plan.add(post_ops.update_storage_pool, {"friendly_name": pool}, f"any node of {ctx.name}")
+    return plan
+
+
+def plan_vms(ctx: Context, vms: list[model.VmVersion]) -> Plan:
+    plan = Plan(f"Update the configuration version of {len(vms)} VMs: THIS CANNOT BE UNDONE")
+    plan.notes.append("Each VM must be shut down; a running VM is refused by the node and left as it is.")
+    for vm in vms:
+        plan.add(post_ops.update_vm_version, {"name": vm.name}, vm.host or "its host")
+    return plan
+
+
+def plan_all(ctx: Context, pools: list[str]) -> Plan:
+    plan = Plan(f"Post-upgrade of {ctx.name}: functional level, storage pools, Test-Cluster")
+    plan.notes += plan_level(ctx).notes + plan_pools(ctx, pools).notes
+    plan.calls += plan_level(ctx).calls + plan_pools(ctx, pools).calls
+    plan.add(post_ops.test_cluster, None, f"any node of {ctx.name}", "final validation (read-only)")
+    return plan
+
+
+def pool_names(state: PostState) -> list[str]:
+    return [] if problem(state.pools) else [p.friendly_name for p in state.pools if not p.is_primordial]
+
+
+async def update_level(ctx: Context, progress: Progress = no_progress) -> model.FunctionalLevel:
+    state = await read(ctx)
+    reasons = level_blockers(state)
+    if reasons:
+        raise Refused("functional level", reasons)
+    if state.level.upgrade_version and state.level.cluster_functional_level >= state.level.upgrade_version:
+        ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.DONE,
+                             f"already {state.level.cluster_functional_level}")
+        return state.level
+    ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.RUNNING, "Update-ClusterFunctionalLevel", fresh=True)
+    progress(ctx.name, "raising the cluster functional level", None)
+    try:
+        await ctx.client.invoke_cluster(post_ops.update_cluster_functional_level, timeout=600)
+        after = await ctx.client.invoke_cluster(post_ops.get_cluster_functional_level)
+    except RemoteError as exc:
+        ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.FAILED, exc.message)
+        raise StepFailed("functional level", exc.message) from None
+    before = state.level.cluster_functional_level
+    if after.cluster_functional_level <= before:
+        message = f"still {after.cluster_functional_level} after the update"
+        ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.FAILED, message)
+        raise StepFailed("functional level", message)
+    ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.DONE, f"{before} -> {after.cluster_functional_level}")
+    progress(ctx.name, f"functional level {after.cluster_functional_level}", 1.0)
+    return after
+
+
+async def update_pools(ctx: Context, progress: Progress = no_progress) -> None:
+    state = await read(ctx)
+    reasons = pool_blockers(state)
+    if reasons:
+        raise Refused("storage pools", reasons)
+    pools = pool_names(state)
+    before = {p.friendly_name: p.version for p in state.pools}
+    ctx.journal.set_step(PHASE, POOLS, None, StepStatus.RUNNING, f"0 of {len(pools)}", fresh=True)
+    for index, pool in enumerate(pools, start=1):
+        progress(ctx.name, f"Update-StoragePool {pool}", (index - 1) / max(1, len(pools)))
+        try:
+            await ctx.client.invoke_cluster(post_ops.update_storage_pool, {"friendly_name": pool}, timeout=600)
+            check = await ctx.client.invoke_cluster(reads.get_storage_pools)
+        except RemoteError as exc:
+            ctx.journal.set_step(PHASE, POOLS, None, StepStatus.FAILED, f"{pool}: {exc.message}")
+            raise StepFailed("storage pools", f"{pool}: {exc.message}") from None
+        now = next((p.version for p in check if p.friendly_name == pool), None)
+        if now is None or now == before.get(pool):
+            message = f"{pool} still reports version {now}"
+            ctx.journal.set_step(PHASE, POOLS, None, StepStatus.FAILED, message)
+            raise StepFailed("storage pools", message)
+        ctx.journal.set_step(PHASE, POOLS, None, StepStatus.RUNNING, f"{index} of {len(pools)}",
+                             data={pool: now})
+    ctx.journal.set_step(PHASE, POOLS, None, StepStatus.DONE, f"{len(pools)} pools upgraded")
+    progress(ctx.name, f"{len(pools)} pools upgraded", 1.0)
+
+
+async def update_vms(ctx: Context, progress: Progress = no_progress) -> list[str]:
+    """Every VM whose version is below the host's highest; running ones are reported, not forced."""
+    state = await read(ctx)
+    if state.behind():
+        raise Refused("VM versions", [f"{n} is not on {model.UPGRADE_TO_BUILD}" for n in state.behind()])
+    skipped: list[str] = []
+    done = 0
+    ctx.journal.set_step(PHASE, VMS, None, StepStatus.RUNNING, "updating", fresh=True)
+    for vm in state.outdated_vms():
+        if (vm.state or "").lower() != "off":
+            skipped.append(f"{vm.name} is {vm.state}")
+            continue
+        try:
+            after = await ctx.client.invoke(vm.host, post_ops.update_vm_version, {"name": vm.name})
+        except RemoteError as exc:
+            skipped.append(f"{vm.name}: {exc.message}")
+            continue
+        if after.version == vm.version:
+            skipped.append(f"{vm.name} still at {after.version}")
+            continue
+        done += 1
+        progress(vm.host or ctx.name, f"{vm.name} {vm.version} -> {after.version}", None)
+    detail = f"{done} updated" + (f"; not updated: {'; '.join(skipped)}" if skipped else "")
+    ctx.journal.set_step(PHASE, VMS, None, StepStatus.DONE if not skipped else StepStatus.FAILED, detail)
+    return skipped
+
+
+async def validate(ctx: Context, progress: Progress = no_progress) -> model.ClusterValidation:
+    progress(ctx.name, "Test-Cluster running (this takes a while)", None)
+    ctx.journal.set_step(PHASE, VALIDATION, None, StepStatus.RUNNING, "Test-Cluster", fresh=True)
+    try:
+        report = await ctx.client.invoke_cluster(post_ops.test_cluster, timeout=post_ops.test_cluster.timeout)
+    except RemoteError as exc:
+        ctx.journal.set_step(PHASE, VALIDATION, None, StepStatus.FAILED, exc.message)
+        raise StepFailed("Test-Cluster", exc.message) from None
+    detail = f"{report.passed} passed, {report.warnings} warnings, {report.failed} failed; report {report.report_path}"
+    ctx.journal.set_step(PHASE, VALIDATION, None, StepStatus.DONE if not report.failed else StepStatus.FAILED,
+                         detail)
+    progress(ctx.name, f"Test-Cluster: {detail}", 1.0)
+    return report
+
+
+async def run_all(ctx: Context, progress: Progress = no_progress) -> model.ClusterValidation:
+    """The headless post-upgrade: level, pools, then the final validation."""
+    await update_level(ctx, progress)
+    await update_pools(ctx, progress)
+    report = await validate(ctx, progress)
+    if report.failed:
+        raise StepFailed("Test-Cluster", f"{report.failed} tests failed; see {report.report_path} on the node")
+    return report

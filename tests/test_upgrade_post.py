@@ -1,0 +1,220 @@
+"""The manual node-by-node upgrade and the post-upgrade steps, on the lab; screen 8 at 80x24."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Input, Static
+
+from hcitui import cli, wiring
+from hcitui.app import HciApp
+from hcitui.journal import StepStatus
+from hcitui.screens.post import PostUpgradeScreen
+from hcitui.widgets.confirm import ConfirmStep
+from hcitui.workflow import maintenance, post, verify
+from hcitui.workflow.steps import Refused, StepFailed
+
+GUARD = 60
+NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
+
+
+def fast(lab, *, refs_fixed=True):
+    t = lab.state.timings
+    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
+    t.os_install, t.stage_iso, t.test_cluster = 0.2, 0.05, 0.1
+    for node in lab.state.nodes.values():
+        node.vid_parameters_key, node.skip_small_local_allocations = True, 0
+        if refs_fixed:
+            node.refs_metadata_validation = node.refs_effective = 0
+
+
+def stage(lab, nodes=NODES):
+    for node in nodes:
+        lab.execute(node, "stage_iso", {"IsoPath": lab.state.iso_path, "Destination": lab.state.staging_path})
+
+
+@pytest.fixture
+def lab_ctx(tmp_path):
+    lab = wiring.open_lab(tmp_path, 4)
+    lab.state.nodes["LAB-B2"].files[lab.state.iso_path] = lab.state.nodes["LAB-A1"].files[lab.state.iso_path]
+    fast(lab)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.05
+    return lab, ctx
+
+
+# ------------------------------------------------------------------ manual upgrade
+
+
+async def test_manual_upgrade_refused_without_staged_setup_changes_nothing(lab_ctx):
+    lab, ctx = lab_ctx
+    with pytest.raises(Refused) as caught:
+        await maintenance.manual_upgrade(ctx, "LAB-A2")
+    assert any("setup.exe is not in" in r for r in caught.value.reasons)
+    assert lab.state.cau_self_updating is True  # a refusal changes nothing, not even the CAU role
+    assert ctx.journal.state.lock is None
+    assert not any(r["mutates"] for r in ctx.audit.records())
+
+
+async def test_manual_upgrade_of_one_node(lab_ctx):
+    lab, ctx = lab_ctx
+    stage(lab, ["LAB-A2"])
+    await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
+    node = lab.state.nodes["LAB-A2"]
+    assert node.build == 25398 and node.display_version == "23H2" and node.cluster_state == "Up"
+    assert lab.state.cau_self_updating is False  # disabled first, so it cannot pause nodes
+    assert ctx.journal.step(5, "manual-upgrade", "LAB-A2").status is StepStatus.DONE
+    assert ctx.journal.state.lock is None
+    ops = [r["operation"] for r in ctx.audit.records() if r["mutates"]]
+    assert ops.index("disable_cau_self_updating") < ops.index("suspend_node") < ops.index("start_os_upgrade")
+    with pytest.raises(Refused) as caught:  # a second time: already on 25398
+        await maintenance.manual_upgrade(ctx, "LAB-A2")
+    assert any("already on 25398" in r for r in caught.value.reasons)
+
+
+async def test_refs_trap_on_the_manual_path_is_caught_by_verification(tmp_path):
+    lab = wiring.open_lab(tmp_path, 4)
+    fast(lab, refs_fixed=False)  # RefsEnableMetadataValidation never set
+    stage(lab, ["LAB-A1", "LAB-A2", "LAB-B1"])
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.05
+    await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
+    report = await verify.run_verification(ctx)
+    csv = [c for c in report.checks if c.name == verify.NODE_CSV]
+    assert csv and all(c.status.value == "fail" and "Unavailable" in c.reason for c in csv)
+
+
+# ------------------------------------------------------------------ post-upgrade
+
+
+def all_upgraded(lab):
+    for node in lab.state.nodes.values():
+        node.build, node.ubr, node.display_version = 25398, 1913, "23H2"
+
+
+async def test_functional_level_refused_until_every_node_is_on_25398(lab_ctx):
+    lab, ctx = lab_ctx
+    with pytest.raises(Refused) as caught:
+        await post.update_level(ctx)
+    assert len([r for r in caught.value.reasons if "is not on 25398" in r]) == 4
+    assert lab.state.functional_level == 11
+
+
+async def test_pools_refused_before_the_level_then_everything_in_order(lab_ctx):
+    lab, ctx = lab_ctx
+    all_upgraded(lab)
+    with pytest.raises(Refused) as caught:
+        await post.update_pools(ctx)
+    assert any("raise it first" in r for r in caught.value.reasons)
+    level = await post.update_level(ctx)
+    assert level.cluster_functional_level == 12 == lab.state.functional_level
+    await post.update_pools(ctx)
+    assert {p.version for p in lab.state.pools} == {"Windows Server 2025"}
+    report = await post.validate(ctx)
+    assert report.failed == 0 and report.report_path.endswith(".htm")
+    steps = {r.step: r.status for r in ctx.journal.steps(8)}
+    assert steps == {"functional-level": StepStatus.DONE, "storage-pools": StepStatus.DONE,
+                     "test-cluster": StepStatus.DONE}
+
+
+async def test_vm_versions_update_shut_down_vms_and_report_running_ones(lab_ctx):
+    lab, ctx = lab_ctx
+    all_upgraded(lab)
+    vm = next(g for g in lab.state.groups if g.name == "VM-A02")
+    vm.state = "Offline"
+    skipped = await post.update_vms(ctx)
+    assert vm.vm_version == "12.0"
+    assert any("VM-A01 is Running" in s for s in skipped)
+    assert ctx.journal.step(8, "vm-versions").status is StepStatus.FAILED  # not every VM was updated
+
+
+# ---------------------------------------------------------------------- headless
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    original = wiring.context_for_lab
+
+    def pinned(lab, **kwargs):
+        kwargs["transport"] = "inprocess"
+        fast(lab)
+        all_upgraded(lab)
+        ctx = original(lab, **kwargs)
+        ctx.poll = 0.05
+        return ctx
+
+    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+
+
+def test_headless_post_upgrade_needs_yes_then_runs(in_process, capsys):
+    assert cli.main(["--lab", "post-upgrade"]) == 1
+    assert "cannot be undone: add --yes" in capsys.readouterr().err
+    assert cli.main(["--lab", "--read-only", "post-upgrade", "--yes"]) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert cli.main(["--lab", "post-upgrade", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "functional level 12" in out and "pools upgraded" in out and "Test-Cluster" in out
+
+
+def test_headless_manual_upgrade_refusal_is_a_sentence(in_process, capsys):
+    assert cli.main(["--lab", "manual-upgrade", "--node", "LAB-A1", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "upgrade LAB-A1 refused" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------ screen 8
+
+
+async def test_screen_typed_confirmation(tmp_path):
+    lab = wiring.open_lab(tmp_path, 4)
+    fast(lab)
+    all_upgraded(lab)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    app = HciApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PostUpgradeScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Functional level 11" in screen.query_one("#post-level", Static).content.plain
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep) and app.screen.typed == "LAB-STRETCH"
+        await pilot.press("y")  # y is a letter in the box here, not a confirmation
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        app.screen.query_one(Input).value = "LAB-STRETC"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep) and lab.state.functional_level == 11
+        app.screen.query_one(Input).value = "LAB-STRETCH"
+        await pilot.press("enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if screen.busy is None and lab.state.functional_level == 12:
+                break
+        await app.workers.wait_for_complete()
+        assert lab.state.functional_level == 12
+        assert "Done: raise the functional level" in screen.query_one("#post-summary", Static).content.plain
+
+
+async def test_screen_read_only_hides_the_irreversible_steps(tmp_path):
+    lab = wiring.open_lab(tmp_path, 4)
+    all_upgraded(lab)
+    ctx = wiring.context_for_lab(lab, read_only=True, state_root=tmp_path)
+    app = HciApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        for action in PostUpgradeScreen.MUTATING_ACTIONS:
+            assert screen.check_action(action, ()) is False
+        await pilot.press("l", "s", "m")
+        await pilot.pause()
+        assert isinstance(app.screen, PostUpgradeScreen)
+        assert not any(r["mutates"] for r in ctx.audit.records())
+        assert lab.state.functional_level == 11
