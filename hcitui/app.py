@@ -18,6 +18,7 @@ from hcitui.remote import RemoteError
 from hcitui.screens.menu import MenuScreen
 from hcitui.widgets.help import HelpScreen, describe_keys
 from hcitui.widgets.palette import ScreenCommands, allowed_system_command
+from hcitui.widgets.theme import use_terminal_palette
 from hcitui.workflow.context import Context
 
 HANGUP_GRACE = 15.0  # seconds after SIGHUP before hcitui exits even if the terminal is gone
@@ -56,14 +57,15 @@ class HciApp(App[int]):
 
     def on_mount(self) -> None:
         if wants_ansi_theme():
-            self.theme = "ansi-dark"
+            use_terminal_palette(self)
         self.push_screen(MenuScreen())
         if self.start is not None:
             self.push_screen(self.start())
-        if self.ctx.journal.recovered:
-            from hcitui.screens.resume import ResumeModal
+        # Steps cut short (found running now, or left unknown by an earlier stop) are offered for re-verification.
+        from hcitui.screens.resume import ResumeModal, interrupted_steps
 
-            self.push_screen(ResumeModal(self.ctx.journal.recovered))
+        if interrupted_steps(self.ctx.journal):
+            self.push_screen(ResumeModal(interrupted_steps(self.ctx.journal)))
         self._catch_hangup()
 
     # ------------------------------------------------------------- SSH hang-up
@@ -71,12 +73,23 @@ class HciApp(App[int]):
         """SIGHUP (the SSH session dropped) and SIGTERM end the app the normal way, restoring the terminal."""
         import asyncio
 
+        if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+            return  # not POSIX, or not the main thread (signal handlers live there)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self._hang_up, sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not POSIX
+            except (RuntimeError, ValueError):
                 return
+
+    def _release_hangup(self) -> None:
+        import asyncio
+
+        if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
     def _hang_up(self, sig: int = signal.SIGHUP) -> None:
         if self.hung_up:
@@ -106,6 +119,7 @@ class HciApp(App[int]):
         super().action_command_palette()
 
     async def on_unmount(self) -> None:
+        self._release_hangup()
         await self.ctx.close()
 
     def action_help(self) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 
 from hcitui import __version__
 from hcitui.headless import MUTATING_STEPS  # noqa: F401  (re-exported: the steps that change the cluster)
+from hcitui.headless import STEP_OPTIONS
 from hcitui.headless import STEPS as MUTATING
+from hcitui import headless_sr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -74,8 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     step("prereq", "phase 0: check nodes Up on 20349, Azure registration, CAU role, storage quiet, the ISO (read-only)")
     step("verify", "phase 7: check nodes Up on 25398, CSVs online, SR replicating, storage quiet (read-only)")
+    step("sr-snapshot", "phase 4: snapshot every SR partnership and group into the journal folder and re-read it "
+                        "(reads the cluster only)")
+    step("sr-diff", "phase 6: compare the SR configuration with the snapshot; exit 0 same, 1 different (read-only)")
     for name, (_fn, help_text) in MUTATING.items():
-        step(name, help_text)
+        sub = step(name, help_text)
+        if name in STEP_OPTIONS:
+            STEP_OPTIONS[name](sub)
     ops = step("ops", "list the declared PowerShell operations, or 'ops show NAME' to print one")
     ops.add_argument("words", nargs="*", metavar="show NAME")
     cfg = step("config", "'config example' prints a commented config; 'config check [PATH]' validates one")
@@ -416,6 +423,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 HEADLESS = {"verify": cmd_verify, "prereq": cmd_prereq}
+HEADLESS.update({"sr-snapshot": headless_sr.cmd_sr_snapshot, "sr-diff": headless_sr.cmd_sr_diff})
 
 # The steps that change the cluster live in hcitui.headless; read-only refuses them up front.
 HEADLESS.update({name: fn for name, (fn, _help) in MUTATING.items()})

@@ -169,6 +169,7 @@ class ClusterConfig(_Strict):
     transport: TransportConfig = Field(default_factory=TransportConfig)
     iso_path: str | None = Field(None, min_length=3, description="The 23H2 ISO, as a path on the nodes")
     staging_path: str = Field(r"C:\SetupFiles\AzureLocal-23H2", min_length=3)
+    iso_source: Path | None = Field(None, description="The 23H2 ISO on this machine, copied to nodes that lack it")
     timeouts: Timeouts = Field(default_factory=Timeouts)
     read_only: bool = False
     concurrency: int = Field(16, ge=1, le=32)
@@ -191,6 +192,17 @@ class ClusterConfig(_Strict):
         if any(ch in value[2:] for ch in '<>"|?*') or "\n" in value:
             raise ValueError(f"{value!r} contains a character Windows does not allow in a path")
         return value
+
+    @field_validator("iso_source")
+    @classmethod
+    def _iso_source_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{str(value)!r} is not an existing file on this machine; iso_source must name "
+                             "the 23H2 ISO here, which 4) ISO staging copies to the nodes that lack it")
+        return path
 
     @model_validator(mode="after")
     def _unique_nodes(self) -> ClusterConfig:
@@ -330,6 +342,7 @@ name = "HCI-STRETCH01"              # the failover cluster's name
 read_only = false                   # true: this cluster can only be watched (--read-only also forces it)
 iso_path = 'C:\ISO\AzureLocal-2509-25398.iso'   # the 23H2 ISO, as a path on each node
 staging_path = 'C:\SetupFiles\AzureLocal-23H2'  # where the ISO contents go: the same path on every node
+# iso_source = "/srv/iso/AzureLocal-2509-25398.iso"  # the ISO on this machine: copied to nodes that lack it
 concurrency = 16                    # at most this many nodes are worked on at once
 monitor_interval = 5                # seconds between the monitor's refreshes (1 to 3600)
 

@@ -301,11 +301,12 @@ def _running_elsewhere(pid: int | None) -> bool:
         return True  # alive, someone else's
     except OSError:
         return False
-    try:  # a reused pid is not hcitui
+    try:  # a reused pid is not hcitui: its program (or python -m's module) is named hcitui
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"hcitui" in handle.read()
+            argv = handle.read().split(b"\0")
     except OSError:
         return True
+    return any(os.path.basename(arg) == b"hcitui" for arg in argv)
 
 
 @contextmanager

@@ -330,6 +330,7 @@ class SRGroup(PSModel):
     is_primary: bool | None = None
     is_encrypted: bool | None = None
     is_cluster: bool | None = None
+    is_write_consistency: bool | None = None  # New-SRPartnership -EnableConsistencyGroups
     replicas: Annotated[list[SRReplica], BeforeValidator(_as_list)] = Field(default_factory=list)
 
     @property
@@ -380,6 +381,68 @@ class CauClusterRole(PSModel):
     online: bool | None = None
     self_updating_enabled: bool | None = None
     reason: str | None = None
+
+
+class RemotingState(PSModel):
+    """WinRM and PowerShell remoting on one node (after ``Set-WSManQuickConfig``/``Enable-PSRemoting``)."""
+
+    win_rm_status: str | None = Field(None, alias="WinRMStatus")
+    win_rm_start_type: str | None = Field(None, alias="WinRMStartType")
+    listeners: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    ps_remoting_enabled: bool = Field(False, alias="PSRemotingEnabled")
+
+    @property
+    def enabled(self) -> bool:
+        return (self.ps_remoting_enabled and str(self.win_rm_status).lower() == "running"
+                and bool(self.listeners))
+
+
+class CauSetupResult(PSModel):
+    """One Best Practices Analyzer rule of ``Test-CauSetup`` (``Get-BpaResult``): Error, Warning or Information."""
+
+    rule_id: str | None = None
+    title: str
+    severity: str = "Information"
+    problem: str | None = None
+    resolution: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.severity.lower() == "error"
+
+    @property
+    def warned(self) -> bool:
+        return self.severity.lower() == "warning"
+
+
+class CauScanUpdate(PSModel):
+    """``Invoke-CauScan``: what one node is offered (no title: that node is offered nothing)."""
+
+    node: str
+    update_title: str | None = None
+    update_id: str | None = None
+    kb_article: str | None = Field(None, alias="KBArticle")
+
+
+class CauRunStarted(PSModel):
+    """A CAU run handed to a detached process on the node (it outlives the remote session)."""
+
+    started: bool
+    state: open_enum(CauRunState) = CauRunState.RUN_NOT_IN_PROGRESS
+    run_id: str | None = None
+    task_name: str | None = None
+    parameters_path: str | None = None
+    log_path: str | None = None
+
+
+class CauReport(PSModel):
+    """``Get-CauReport -Last -Detailed``: how the most recent run ended (Status spelling UNCONFIRMED)."""
+
+    present: bool = True
+    run_id: str | None = None
+    run_start_time: PSDateTime = None
+    status: str | None = None
+    node_results: Annotated[list[CauNodeResult], BeforeValidator(_as_list)] = Field(default_factory=list)
 
 
 class OsVersion(PSModel):

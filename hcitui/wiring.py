@@ -27,11 +27,13 @@ from hcitui.config import (
 from hcitui.fsutil import atomic_write_text
 from hcitui.journal import AuditLog, Journal
 from hcitui.lab import Lab
+from hcitui.lab.state import ISO_SIZE
 from hcitui.remote import ClusterClient, NodeInfo, Session
 from hcitui.workflow.context import Context
 
 LAB_CLUSTER = "LAB-STRETCH"
 LAB_USER = "lab-operator"
+LAB_ISO_NAME = "AzureLocal-2509-25398.iso"
 
 
 def lab_dir(state_root: Path) -> Path:
@@ -48,6 +50,23 @@ def open_lab(state_root: Path, node_count: int = 4, *, reset: bool = False) -> L
     return Lab.open(lab_path(state_root), node_count, reset=reset)
 
 
+def lab_iso_source(lab: Lab) -> Path | None:
+    """The lab's stand-in for the 2509 ISO on this machine, next to the lab's state: made once,
+    exactly ``ISO_SIZE`` deterministic bytes (what the lab's nodes hold), so copies can resume."""
+    if lab.path is None:
+        return None
+    path = Path(lab.path).parent / LAB_ISO_NAME
+    if not path.is_file() or path.stat().st_size != ISO_SIZE:
+        block = bytes(range(256)) * 4096  # 1 MiB of a repeating pattern
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.tmp")
+        with open(partial, "wb") as handle:
+            for start in range(0, ISO_SIZE, len(block)):
+                handle.write(block[: ISO_SIZE - start])
+        partial.replace(path)
+    return path
+
+
 def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_file: Path | None = None,
                        password_command: str | None = None) -> ClusterConfig:
     addresses = addresses or {}
@@ -58,6 +77,7 @@ def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_fil
                                   password_command=password_command),
         iso_path=lab.state.iso_path,
         staging_path=lab.state.staging_path,
+        iso_source=lab_iso_source(lab),
     )
 
 
@@ -133,6 +153,7 @@ def served_config_text(served: ServedLab) -> str:
         f"name = {q(c.name)}",
         f"iso_path = {q(c.iso_path or '')}",
         f"staging_path = {q(c.staging_path)}",
+        *([f"iso_source = {q(str(c.iso_source))}"] if c.iso_source else []),
         "",
         "[clusters.transport]",
         'scheme = "https"',

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hcitui.lab import Lab
+from hcitui.lab.state import _volume_path
 
 START = 1_700_000_000.0
 
@@ -72,6 +73,16 @@ def example_values(lab: Lab | None = None) -> dict[str, object]:
         "RefsEnableMetadataValidation": 0,
         "SkipSmallLocalAllocations": 0,
         "FriendlyName": "Pool-SiteA",
+        # Storage Replica: the lab's first partnership (tests/test_wsman.py removes it before recreating it)
+        "SourceRGName": "SiteA-Data01-RG",
+        "DestinationComputerName": "LAB-B1",
+        "DestinationRGName": "SiteB-Replica01-RG",
+        "SourceVolumeName": ["C:\\ClusterStorage\\SiteA-Data01"],
+        "SourceLogVolumeName": _volume_path("log-a-01"),
+        "DestinationVolumeName": [_volume_path("data-b-01")],
+        "DestinationLogVolumeName": _volume_path("log-b-01"),
+        # Cluster-Aware Updating: monthly updates need no staged media (tests/test_wsman.py runs the upgrade)
+        "Plugin": "WindowsUpdate",
     }
 
 

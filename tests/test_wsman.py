@@ -144,9 +144,30 @@ SETUP = {
     "update_cluster_functional_level": _upgraded,
     "update_storage_pool": lambda lab: _upgraded(lab, 12),
     "update_vm_version": _vm_off,
+    "new_sr_partnership": lambda lab: lab.execute("LAB-A1", "remove_sr_partnership", {
+        "SourceRGName": "SiteA-Data01-RG", "DestinationComputerName": "LAB-B1",
+        "DestinationRGName": "SiteB-Replica01-RG"}),
 }
 # Parameters that differ from the shared examples for one operation (Name is a VM here).
 PARAMS = {"update_vm_version": {"Name": "VM-A01"}}
+# CAU: the rolling upgrade from the folder _staged fills; remoting enabled before (the first time drops WinRM).
+CAU_UPGRADE = {"Plugin": "RollingUpgrade", "MediaPath": "C:\\SetupFiles\\AzureLocal-23H2"}
+PARAMS.update(start_cau_run=CAU_UPGRADE, get_cau_scan=CAU_UPGRADE)
+
+
+def _cau_failed(lab: Lab) -> None:
+    from hcitui.lab.state import LabCauRun
+
+    lab.state.cau.run = LabCauRun(run_id="0f0f0f0f-run", plugin="RollingUpgrade", started=lab.now, state="RunFailed")
+
+
+SETUP.update(
+    enable_remoting=lambda lab: lab.state.cau.remoting.append("LAB-A1"),
+    start_cau_run=_staged,
+    get_cau_scan=_staged,
+    stop_cau_run=lambda lab: lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate"}),
+    recover_cau_run=_cau_failed,
+)
 
 
 @pytest.mark.parametrize("op_name", sorted(OPERATIONS))

@@ -407,7 +407,7 @@ def _get_sr_groups(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
             "Name": group.name, "ComputerName": lab.site_owner(group.site), "Id": group.id,
             "ReplicationMode": group.replication_mode, "LogSizeInBytes": group.log_size_in_bytes,
             "LogVolume": group.log_volume, "AsyncRPO": group.async_rpo, "IsPrimary": group.is_primary,
-            "IsEncrypted": False, "IsCluster": True,
+            "IsEncrypted": group.is_encrypted, "IsCluster": True, "IsWriteConsistency": group.consistency_groups,
             "Replicas": [{
                 "DataVolume": r.data_volume, "PartitionId": r.partition_id, "PartitionSize": r.partition_size,
                 "ReplicationStatus": status, "NumOfBytesRemaining": remaining if len(group.replicas) == 1 else 0,
@@ -428,12 +428,6 @@ def _get_sr_partnerships(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any
     } for p in lab.state.partnerships]
 
 
-@handles("get_cau_run")
-def _get_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return {"State": "RunNotInProgress"}
-
-
 @handles("get_cau_role")
 def _get_cau_role(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
@@ -441,8 +435,8 @@ def _get_cau_role(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
         return {"Present": False, "Reason": f"The cluster '{lab.state.cluster_name}' is not configured with a "
                                             "Cluster-Aware Updating clustered role."}
     group = next((g for g in lab.state.groups if g.group_type == "ClusterAwareUpdatingResource"), None)
-    return {"Present": True, "Online": bool(group and group.state == "Online"), "SelfUpdatingEnabled": True,
-            "Reason": None}
+    return {"Present": True, "Online": bool(group and group.state == "Online"),
+            "SelfUpdatingEnabled": lab.state.cau_self_updating, "Reason": None}
 
 
 @handles("get_os_version")

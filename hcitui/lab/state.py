@@ -32,6 +32,8 @@ class Timings(BaseModel):
     os_install: float = 5.0  # setup.exe installing 23H2 before it restarts the node
     test_cluster: float = 3.0  # Test-Cluster validating everything
     stage_iso: float = 4.0  # mount, copy the ISO's contents, dismount
+    cau_stage: float = 1.5  # one stage of a CAU run on a node (scan, stage; monthly updates install)
+    cau_orchestrator_move: float = 2.0  # the CAU role moving nodes: Get-CauRun throws meanwhile
 
 
 class Faults(BaseModel):
@@ -137,6 +139,8 @@ class LabSRGroup(BaseModel):
     replicas: list[LabReplica]
     status: str = "ContinuouslyReplicating"
     sync_started: float | None = None  # initial block copy under way since
+    is_encrypted: bool = False
+    consistency_groups: bool = False  # Get-SRGroup's IsWriteConsistency
 
 
 class LabPartnership(BaseModel):
@@ -153,6 +157,48 @@ class LabStorageJob(BaseModel):
     bytes_total: int
 
 
+class LabCauStatus(BaseModel):
+    node: str
+    status: str  # Waiting, Scanning, Staging, Suspending, Installing, Restarting, Resuming, Succeeded, ...
+    timestamp: float
+
+
+class LabCauResult(BaseModel):
+    node: str
+    status: str  # Succeeded, Failed, Canceled
+    error: str | None = None
+
+
+class LabCauRun(BaseModel):
+    """One Cluster-Aware Updating run in the lab (hcitui.lab.cau drives it with timers)."""
+
+    run_id: str
+    plugin: str  # RollingUpgrade, WindowsUpdate
+    media_path: str | None = None
+    update_functional_level: bool = True
+    max_failed_nodes: int = 1
+    max_retries_per_node: int = 3
+    started: float
+    finished: float | None = None
+    state: str = "RunInProgress"  # RunInProgress, RunFailed (stale until -ForceRecovery), RunNotInProgress
+    outcome: str | None = None  # as the report says: Succeeded, Failed, Canceled
+    orchestrator: str | None = None
+    orchestrator_moving_until: float = 0.0
+    cancel_pending: bool = False
+    order: list[str] = Field(default_factory=list)
+    current: str | None = None  # the node being updated
+    stage: str | None = None
+    attempt: int = 0
+    statuses: list[LabCauStatus] = Field(default_factory=list)
+    results: list[LabCauResult] = Field(default_factory=list)
+
+
+class LabCau(BaseModel):
+    remoting: list[str] = Field(default_factory=list)  # nodes where Enable-PSRemoting has run
+    run: LabCauRun | None = None  # in progress, or failed and stale
+    reports: list[LabCauRun] = Field(default_factory=list)  # finished runs, oldest first (Get-CauReport)
+
+
 class LabState(BaseModel):
     schema_version: int = 1
     cluster_name: str = "LAB-STRETCH"
@@ -167,7 +213,10 @@ class LabState(BaseModel):
     partnerships: list[LabPartnership]
     storage_jobs: list[LabStorageJob] = Field(default_factory=list)
     timers: list[Timer] = Field(default_factory=list)
+    sr_volumes: dict[str, str] = Field(default_factory=dict)  # SR-usable volume path -> site (lab/sr.py)
     cau_role: bool = True
+    cau_self_updating: bool = True  # the role's self-updating mode (the manual path disables it)
+    cau: LabCau = Field(default_factory=LabCau)  # remoting and the CAU runs (hcitui.lab.cau)
     functional_level: int = 11  # 22H2; every node on 23H2 supports 12
     iso_path: str = r"C:\ISO\AzureLocal-2509-25398.iso"
     staging_path: str = r"C:\SetupFiles\AzureLocal-23H2"

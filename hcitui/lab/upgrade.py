@@ -35,3 +35,14 @@ def _os_install_done(lab: Lab, timer: Timer) -> None:
 def _start_os_upgrade(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     begin_upgrade(lab, node, params["MediaPath"])
     return {"Started": True, "SetupPath": params["MediaPath"].rstrip("\\") + "\\setup.exe"}
+
+
+@handles("disable_cau_self_updating")
+def _disable_self_updating(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    lab.require_cluster_service(node)
+    if not lab.state.cau_role:
+        raise LabPowerShellError(f"The cluster '{lab.state.cluster_name}' is not configured with a "
+                                 "Cluster-Aware Updating clustered role.")
+    lab.changed()
+    lab.state.cau_self_updating = False
+    return {"Present": True, "Online": True, "SelfUpdatingEnabled": False, "Reason": None}

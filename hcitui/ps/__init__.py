@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from hcitui.ps.base import NoParams, Operation, Params, ResultError, Scope, ps_quote, script_parameter_names
+from hcitui.ps.cau import CAU_OPS
 from hcitui.ps.iso import ISO_OPS
 from hcitui.ps.nodes import NODE_OPS
 from hcitui.ps.post import POST_OPS
 from hcitui.ps.upgrade import UPGRADE_OPS
 from hcitui.ps.reads import READS
+from hcitui.ps.sr import SR_OPS
 
 OPERATIONS: dict[str, Operation] = {}
-for _op in [*READS, *NODE_OPS, *ISO_OPS, *UPGRADE_OPS, *POST_OPS]:
+for _op in [*READS, *NODE_OPS, *ISO_OPS, *UPGRADE_OPS, *POST_OPS, *SR_OPS, *CAU_OPS]:
     if _op.name in OPERATIONS:  # pragma: no cover - a declaration error, caught by tests
         raise RuntimeError(f"operation {_op.name} declared twice")
     OPERATIONS[_op.name] = _op

@@ -183,6 +183,7 @@ $rows = @(Get-SRGroup | ForEach-Object {{
         IsPrimary       = [bool]$_.IsPrimary
         IsEncrypted     = [bool]$_.IsEncrypted
         IsCluster       = [bool]$_.IsCluster
+        IsWriteConsistency = [bool]$_.IsWriteConsistency
         Replicas        = @($_.Replicas | ForEach-Object {{
             [pscustomobject]@{{
                 DataVolume          = [string]$_.DataVolume

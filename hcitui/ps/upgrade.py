@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from hcitui import model
-from hcitui.ps.base import Operation, Params
+from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import STOP
 
 
@@ -31,4 +31,25 @@ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Started = $true; Setu
 """,
 )
 
-UPGRADE_OPS = [start_os_upgrade]
+disable_cau_self_updating = Operation(
+    name="disable_cau_self_updating",
+    summary="Disable the CAU clustered role's self-updating mode (Disable-CauClusterRole -Force) for the manual path",
+    scope=Scope.CLUSTER,
+    params=NoParams,
+    result=model.CauClusterRole,
+    mutates=True,
+    timeout=120,
+    script=rf"""
+param()
+{STOP}
+$cluster = (Get-Cluster).Name
+Disable-CauClusterRole -ClusterName $cluster -Force | Out-Null
+$group = Get-ClusterGroup | Where-Object {{ [string]$_.GroupType -eq 'ClusterAwareUpdatingResource' }} | Select-Object -First 1
+ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
+    Present = $true; Online = [bool]($group -and [string]$group.State -eq 'Online')
+    SelfUpdatingEnabled = $false; Reason = $null
+}})
+""",
+)
+
+UPGRADE_OPS = [start_os_upgrade, disable_cau_self_updating]

@@ -38,6 +38,16 @@ BACKOFF_MAX = 8.0  # seconds between attempts on a node that does not answer (a 
 OPERATION_TIMEOUT_FAULT = 0x80338029
 
 
+def wire_value(value: Any) -> Any:
+    """A parameter value as pypsrp must send it. pypsrp tags every int as Int32, so a larger one (a log
+    size in bytes) would fail to deserialize on the node: those go tagged as Int64."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+        from pypsrp.serializer import TaggedValue
+
+        return TaggedValue("I64", value)
+    return value
+
+
 def _error_text(record: Any) -> str:
     """The message of a PowerShell ErrorRecord as pypsrp hands it over.
 
@@ -319,7 +329,7 @@ class PsrpSession(BaseSession):
             shell = PowerShell(conn.pool)
             shell.add_script(op.script)
             for name, value in parameters.items():
-                shell.add_parameter(name, value)
+                shell.add_parameter(name, wire_value(value))
             output = shell.invoke()
         except BaseException as exc:
             error = classify(self.node, op.name, exc, timeout)

@@ -158,7 +158,7 @@ class AuditScreen(HciScreen):
 
     # ------------------------------------------------------------------ filters
     def action_next_node(self) -> None:
-        names = [self.ctx.name, *self.ctx.client.node_names]
+        names = list(self.ctx.client.node_names)  # cluster-wide reads are logged under the node that answered
         seen = {n.lower() for n in names}
         names += [n for n in history.nodes_in(self.ctx.audit) if n.lower() not in seen]
         cycle: list[str | None] = [None, *names]

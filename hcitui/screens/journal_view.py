@@ -91,8 +91,8 @@ class JournalScreen(HciScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#journal-steps", DataTable)
-        table.add_column("Phase", key="phase", width=17)
-        table.add_column("Step", key="step", width=16)
+        table.add_column("Phase", key="phase", width=19)
+        table.add_column("Step", key="step", width=15)
         table.add_column("Node", key="node", width=8)
         table.add_column("Status", key="status", width=7)
         table.add_column("Started", key="started", width=8)

@@ -34,17 +34,20 @@ def text_bar(fraction: float | None, width: int = 20) -> str:
 
 class MaintenanceScreen(HciScreen):
     TITLE_TEXT = "3) Node drain and restart"
-    ABOUT = ("Takes one node out at a time. Drain moves its roles off and pauses it; restart drains it, "
-             "restarts it, waits for WinRM and for the cluster to show it Paused, resumes it with failback "
-             "(unless you had paused it yourself) and waits for repair jobs and Healthy disks. Refused unless "
-             "every other node is Up, storage is quiet and no other node is out. Every change shows its "
-             "PowerShell first; d there is a dry run that sends nothing.")
-    MUTATING_ACTIONS = frozenset({"drain", "resume", "restart", "rolling"})
+    ABOUT = ("Takes one node out at a time. n drains the selected node (roles move off, it pauses). s "
+             "restarts it: drain, restart, wait for WinRM and for the cluster to show it Paused, resume with "
+             "failback (unless you had paused it yourself), wait for repair jobs and Healthy disks. g upgrades "
+             "it by hand, without CAU: the same cycle with setup.exe from the staged folder (upgrade, keep "
+             "files) and a check for build 25398. o restarts every node in turn. Refused unless every other "
+             "node is Up, storage is quiet and no other node is out. Every change shows its PowerShell "
+             "first; d there is a dry run that sends nothing.")
+    MUTATING_ACTIONS = frozenset({"drain", "resume", "restart", "rolling", "upgrade"})
     BINDINGS = [
         Binding("n", "drain", "Drain"),
         Binding("u", "resume", "Resume"),
         Binding("s", "restart", "Restart"),
         Binding("o", "rolling", "Rolling"),
+        Binding("g", "upgrade", "Upgrade", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("p", "preview", "PowerShell", show=False),
     ]
@@ -224,6 +227,12 @@ class MaintenanceScreen(HciScreen):
         if node:
             self._confirm(maintenance.plan_restart(self.ctx, node), f"restart {node}",
                           lambda: maintenance.restart(self.ctx, node, self._progress))
+
+    def action_upgrade(self) -> None:
+        node = self._selected()
+        if node:
+            self._confirm(maintenance.plan_upgrade(self.ctx, node), f"upgrade {node}",
+                          lambda: maintenance.manual_upgrade(self.ctx, node, self._progress))
 
     def action_rolling(self) -> None:
         nodes = self.ctx.client.node_names

@@ -63,6 +63,13 @@ def _prerequisites_state(ctx: Context) -> str:
     return f"{record.detail or record.status.value}{when}"
 
 
+def _post_state(ctx: Context) -> str:
+    done = {r.step for r in ctx.journal.steps(8) if r.status is StepStatus.DONE}
+    parts = [name for step, name in (("functional-level", "level raised"), ("storage-pools", "pools upgraded"),
+                                     ("test-cluster", "validated")) if step in done]
+    return ", ".join(parts) if parts else "not started (cannot be undone)"
+
+
 def _maintenance_state(ctx: Context) -> str:
     lock = ctx.journal.state.lock
     if lock is not None:
@@ -76,15 +83,25 @@ def menu_entries() -> list[MenuEntry]:
     """Only the screens that work. Numbers are fixed so an operator's runbook stays right."""
     from hcitui.screens.prereq import PrereqScreen
     from hcitui.screens.audit_view import AuditScreen, audit_state
+    from hcitui.screens.cau import CauScreen, cau_menu_state
+    from hcitui.screens.iso import IsoScreen, iso_menu_state
     from hcitui.screens.journal_view import JournalScreen, journal_state
     from hcitui.screens.maintenance import MaintenanceScreen
+    from hcitui.screens.post import PostUpgradeScreen
     from hcitui.screens.monitor import MonitorScreen, monitor_state
+    from hcitui.screens.registry import RegistryScreen, registry_menu_state
+    from hcitui.screens.sr import SRScreen, sr_menu_state
     from hcitui.screens.verify import VerifyScreen
 
     return [
         MenuEntry(1, "Prerequisites", PrereqScreen, _prerequisites_state),
+        MenuEntry(2, "Registry keys", RegistryScreen, registry_menu_state),
         MenuEntry(3, "Node drain and restart", MaintenanceScreen, _maintenance_state),
+        MenuEntry(4, "ISO staging", IsoScreen, iso_menu_state),
+        MenuEntry(5, "CAU run", CauScreen, cau_menu_state),
+        MenuEntry(6, "Storage Replica", SRScreen, sr_menu_state),
         MenuEntry(7, "Verification", VerifyScreen, _verification_state),
+        MenuEntry(8, "Post-upgrade", PostUpgradeScreen, _post_state),
         MenuEntry(9, "Monitor", MonitorScreen, monitor_state),
         MenuEntry(10, "Audit log", AuditScreen, audit_state),
         MenuEntry(11, "Journal", JournalScreen, journal_state),

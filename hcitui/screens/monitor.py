@@ -147,7 +147,7 @@ class MonitorScreen(HciScreen):
         if self.monitor is None:
             return
         wait = None if self._next_at is None else self._next_at - time.monotonic()
-        line = self.monitor.status_line(self.snapshot, wait)
+        line = self.monitor.status_line(self.snapshot, wait, refreshing=self.in_flight)
         style = "bold" if self.monitor.failures else ""
         self.query_one("#monitor-status", Static).update(Text(line, style=style, no_wrap=True, overflow="ellipsis"))
 

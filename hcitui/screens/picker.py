@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from hcitui.config import ClusterConfig
+from hcitui.widgets.theme import use_terminal_palette
 
 
 def wants_ansi_theme() -> bool:
@@ -55,7 +56,7 @@ class ClusterPicker(App[str | None]):
 
     def on_mount(self) -> None:
         if wants_ansi_theme():
-            self.theme = "ansi-dark"
+            use_terminal_palette(self)
         self._render_items()
 
     def _render_items(self) -> None:

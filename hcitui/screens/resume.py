@@ -13,8 +13,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from hcitui.journal import StepRecord
+from hcitui.journal import Journal, StepRecord, StepStatus
 from hcitui.workflow import resume
+
+
+def interrupted_steps(journal: Journal) -> list[StepRecord]:
+    """Every step whose outcome is unknown: interrupted, and not re-verified since."""
+    return [r for r in journal.steps() if r.status is StepStatus.UNKNOWN]
 
 
 class ResumeModal(ModalScreen[None]):
@@ -71,18 +76,18 @@ class ResumeModal(ModalScreen[None]):
     def action_reverify(self) -> None:
         if self.running:
             return
-        todo = [r for r in self.records if resume.has_reverifier(r)
+        pending = [r for r in self.records if resume.has_reverifier(r)
                 and not any(x.record is r for x in self.results)]
-        if not todo:
+        if not pending:
             self.notify("Nothing here that hcitui can re-verify by itself: open the steps' screens.", timeout=5)
             return
         self.running = True
         self._refresh()
-        self.run_worker(self._reverify(todo), group="reverify", exit_on_error=False)
+        self.run_worker(self._reverify(pending), group="reverify", exit_on_error=False)
 
-    async def _reverify(self, todo: list[StepRecord]) -> None:
+    async def _reverify(self, pending: list[StepRecord]) -> None:
         try:
-            for record in todo:
+            for record in pending:
                 self.results.append(await resume.reverify(self.app.ctx, record))  # type: ignore[attr-defined]
                 self._refresh()
         finally:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hcitui import model
 from hcitui.journal import JournalError, StepStatus
+from hcitui.ps import Operation, reads
 from hcitui.ps import nodes as node_ops
-from hcitui.ps import reads
+from hcitui.ps import iso as iso_ops
+from hcitui.ps import upgrade as upgrade_ops
 from hcitui.remote import OperationFailed, RemoteError, Unreachable
 from hcitui.workflow import interlocks
 from hcitui.workflow.context import Context
@@ -27,6 +31,23 @@ from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progre
 PHASE = 1
 DRAIN, RESUME, RESTART, ROLLING = "drain", "resume", "restart", "rolling-restart"
 STATE_PARTS = ("nodes", "groups", "jobs", "disks", "sr_groups")
+
+
+@dataclass(frozen=True)
+class CycleKind:
+    """What takes the node down in a cycle: a plain restart, or setup upgrading the OS."""
+
+    phase: int
+    step: str  # journal step name
+    label: str  # in sentences: "restart LAB-A1", "upgrade LAB-A1"
+    op: Operation
+    params: Callable[[Context], dict[str, Any] | None]
+    expect_build: int | None = None  # the build the node must report afterwards
+
+
+RESTART_KIND = CycleKind(PHASE, RESTART, "restart", node_ops.restart_node, lambda ctx: None)
+UPGRADE_KIND = CycleKind(5, "manual-upgrade", "upgrade", upgrade_ops.start_os_upgrade,
+                         lambda ctx: {"media_path": ctx.cluster.staging_path}, model.UPGRADE_TO_BUILD)
 
 
 def _other(ctx: Context, node: str) -> str:
@@ -60,6 +81,23 @@ def plan_restart(ctx: Context, node: str) -> Plan:
     plan.add(node_ops.suspend_node, {"name": node}, _other(ctx, node), "1. drain")
     plan.add(reads.get_os_version, None, node, "2. boot time before the restart (to prove it restarted)")
     plan.add(node_ops.restart_node, None, node, "3. restart in 5 seconds")
+    plan.add(node_ops.resume_node, {"name": node}, _other(ctx, node), "4. resume with failback, once Paused")
+    return plan
+
+
+def plan_upgrade(ctx: Context, node: str) -> Plan:
+    plan = Plan(f"Upgrade {node} to 23H2 by hand: drain, setup from {ctx.cluster.staging_path}, wait, resume")
+    plan.notes += [
+        "Refused unless every other node is Up, storage is quiet, no other node is out, and setup.exe",
+        "is staged on the node. A self-updating CAU role is disabled first so it cannot pause nodes.",
+        "After setup restarts the node: waits for WinRM and build 25398, then for the cluster to show",
+        "it Paused; resumes it (unless you had paused it), then waits for repair jobs and Healthy disks.",
+    ]
+    plan.add(upgrade_ops.disable_cau_self_updating, None, _other(ctx, node), "0. only if the role self-updates")
+    plan.add(node_ops.suspend_node, {"name": node}, _other(ctx, node), "1. drain")
+    plan.add(reads.get_os_version, None, node, "2. boot time and build before the upgrade")
+    plan.add(upgrade_ops.start_os_upgrade, {"media_path": ctx.cluster.staging_path}, node,
+             "3. setup: upgrade in place, keep files; it restarts the node when installed")
     plan.add(node_ops.resume_node, {"name": node}, _other(ctx, node), "4. resume with failback, once Paused")
     return plan
 
@@ -235,52 +273,116 @@ async def resume(ctx: Context, node: str, progress: Progress = no_progress) -> N
 
 
 async def restart(ctx: Context, node: str, progress: Progress = no_progress) -> None:
-    """The full cycle for one node. Resumes a cycle the journal shows was interrupted."""
-    step = f"restart {node}"
+    """The full restart cycle for one node. Resumes a cycle the journal shows was interrupted."""
+    await run_cycle(ctx, node, RESTART_KIND, progress)
+
+
+async def manual_upgrade(ctx: Context, node: str, progress: Progress = no_progress) -> None:
+    """The manual path for one node: drain, setup from the staged folder (upgrade, keep files),
+    wait for the new build and the node Paused, resume, wait for storage."""
+    await run_cycle(ctx, node, UPGRADE_KIND, progress)
+
+
+async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress = no_progress) -> None:
+    step = f"{kind.label} {node}"
     lock = ctx.journal.state.lock
-    record = ctx.journal.step(PHASE, RESTART, node)
+    record = ctx.journal.step(kind.phase, kind.step, node)
     resuming = (lock is not None and lock.node == node and record is not None
                 and record.status in (StepStatus.RUNNING, StepStatus.UNKNOWN))
     if not resuming:
-        state = await read_state(ctx)
+        state = await read_state(ctx, node)  # with the node's OS: its build decides an upgrade
         reasons = interlocks.take_out_blockers(node, state, lock)
+        if kind.expect_build is not None:
+            reasons += await _upgrade_blockers(ctx, node, state)
         if reasons:
             raise Refused(step, reasons)
         target = state.cluster_node(node)
         was_paused = target is not None and target.state == model.NodeState.PAUSED
-        _lock(ctx, node, "restart", was_paused)
-        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.RUNNING, "starting", fresh=True)
+        _lock(ctx, node, kind.label, was_paused)
+        ctx.journal.set_step(kind.phase, kind.step, node, StepStatus.RUNNING, "starting", fresh=True)
+        if kind.expect_build is not None:
+            await _no_self_updating(ctx, node, step, progress)
     else:
-        progress(node, "resuming an interrupted restart: reading where it stands", None)
-        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.RUNNING, "resumed after an interruption")
+        progress(node, f"resuming an interrupted {kind.label}: reading where it stands", None)
+        ctx.journal.set_step(kind.phase, kind.step, node, StepStatus.RUNNING, "resumed after an interruption")
     try:
-        await _cycle(ctx, node, progress, step)
-    except StepFailed as exc:
-        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.FAILED, exc.message)
-        raise
-    except Refused as exc:
-        ctx.journal.set_step(PHASE, RESTART, node, StepStatus.FAILED, exc.sentence)
+        await _cycle(ctx, node, progress, step, kind)
+        if kind.expect_build is not None:
+            await _expect_build(ctx, node, kind, step)
+    except (StepFailed, Refused) as exc:
+        ctx.journal.set_step(kind.phase, kind.step, node, StepStatus.FAILED,
+                             exc.message if isinstance(exc, StepFailed) else exc.sentence)
         raise
     ctx.journal.release_lock(node)
-    ctx.journal.set_step(PHASE, RESTART, node, StepStatus.DONE, "restarted, resumed, storage quiet")
+    done = f"on build {kind.expect_build}, resumed, storage quiet" if kind.expect_build else \
+        "restarted, resumed, storage quiet"
+    ctx.journal.set_step(kind.phase, kind.step, node, StepStatus.DONE, done)
 
 
-def _data(ctx: Context, node: str) -> dict[str, Any]:
-    record = ctx.journal.step(PHASE, RESTART, node)
-    return dict(record.data) if record else {}
+async def _upgrade_blockers(ctx: Context, node: str, state: ClusterState) -> list[str]:
+    """The manual path also needs the staged setup on the node and no self-updating CAU role."""
+    reasons = []
+    try:
+        staged = await ctx.client.invoke(node, iso_ops.get_staging_info, {"path": ctx.cluster.staging_path})
+        if not staged.has_setup:
+            reasons.append(f"setup.exe is not in {ctx.cluster.staging_path} on {node}: stage the ISO (4) first")
+    except RemoteError as exc:
+        reasons.append(f"staging folder on {node}: could not read: {exc.message}")
+    try:
+        await ctx.client.invoke_cluster(reads.get_cau_role)
+    except RemoteError as exc:
+        reasons.append(f"CAU clustered role: could not read: {exc.message}")
+    os_info = state.node_part(node, "os")
+    if isinstance(os_info, model.OsVersion) and os_info.current_build_number == model.UPGRADE_TO_BUILD:
+        reasons.append(f"{node} is already on {model.UPGRADE_TO_BUILD}")
+    return reasons
 
 
-def _save(ctx: Context, node: str, detail: str, **data: Any) -> None:
-    ctx.journal.set_step(PHASE, RESTART, node, StepStatus.RUNNING, detail, data=data)
+async def _no_self_updating(ctx: Context, node: str, step: str, progress: Progress) -> None:
+    """The manual path must not race a self-updating CAU role that pauses nodes on its own."""
+    try:
+        role = await ctx.client.invoke_cluster(reads.get_cau_role)
+        if role.present and role.self_updating_enabled:
+            progress(node, "disabling the CAU role's self-updating mode", None)
+            await ctx.client.invoke_cluster(upgrade_ops.disable_cau_self_updating)
+    except RemoteError as exc:
+        ctx.journal.release_lock(node)
+        raise StepFailed(step, f"could not disable the CAU role's self-updating mode: {exc.message}") from None
 
 
-async def _cycle(ctx: Context, node: str, progress: Progress, step: str) -> None:
+async def _expect_build(ctx: Context, node: str, kind: CycleKind, step: str) -> None:
+    try:
+        version = await ctx.client.invoke(node, reads.get_os_version, timeout=ctx.cluster.timeouts.operation)
+    except RemoteError as exc:
+        raise StepFailed(step, f"{node}: could not read its build after the upgrade: {exc.message}") from None
+    if version.current_build_number != kind.expect_build:
+        raise StepFailed(step, f"{node} is on {version.build} after the upgrade, not {kind.expect_build}: "
+                         "setup did not upgrade it (see C:\\$WINDOWS.~BT\\Sources\\Panther on the node)")
+
+
+async def _cycle(ctx: Context, node: str, progress: Progress, step: str, kind: CycleKind) -> None:
+    def data_of() -> dict[str, Any]:
+        record = ctx.journal.step(kind.phase, kind.step, node)
+        return dict(record.data) if record else {}
+
+    def save(detail: str, **data: Any) -> None:
+        ctx.journal.set_step(kind.phase, kind.step, node, StepStatus.RUNNING, detail, data=data)
+
+    async def take_down() -> None:
+        try:
+            await ctx.client.invoke(node, kind.op, kind.params(ctx), timeout=ctx.cluster.timeouts.operation)
+        except Unreachable:
+            pass  # the restart dropped the connection as it began: the boot time will tell
+        except OperationFailed as exc:
+            if "already been scheduled" not in exc.message.lower():
+                raise StepFailed(step, f"{node}: {exc.message}") from None
+
     deadline = time.monotonic() + ctx.cluster.timeouts.reboot + ctx.cluster.timeouts.drain
     was_paused = bool(ctx.journal.state.lock and ctx.journal.state.lock.was_paused)
     while True:
         if time.monotonic() > deadline:
             raise StepFailed(step, f"{node} did not come back within {ctx.cluster.timeouts.reboot:g} s")
-        data = _data(ctx, node)
+        data = data_of()
         state = await read_state(ctx, node)
         target = state.cluster_node(node)
         boot = _boot(state, node)
@@ -293,7 +395,7 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str) -> None
             if target is None:
                 raise StepFailed(step, f"{node} is not a member of the cluster")
             if interlocks.drained(node, state):
-                _save(ctx, node, "draining")
+                save("draining")
                 try:
                     await _drain(ctx, node, progress, step)
                 except StepFailed as exc:
@@ -304,30 +406,22 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str) -> None
             if not answered:
                 raise StepFailed(step, f"{node} does not answer before its restart: "
                                  f"{boot.message if isinstance(boot, RemoteError) else 'no boot time'}")
-            _save(ctx, node, "restarting", boot_before=boot, restart_sent=False)
-            progress(node, "restarting", None)
-            try:
-                await ctx.client.invoke(node, node_ops.restart_node, timeout=ctx.cluster.timeouts.operation)
-            except Unreachable:
-                pass  # the restart dropped the connection as it began: the boot time will tell
-            except OperationFailed as exc:
-                if "already been scheduled" not in exc.message.lower():
-                    raise StepFailed(step, f"{node}: {exc.message}") from None
-            _save(ctx, node, "restart sent; waiting for WinRM", restart_sent=True)
+            save(f"{kind.label}: starting", boot_before=boot, restart_sent=False)
+            progress(node, "restarting" if kind is RESTART_KIND else "running setup (upgrade, keep files)", None)
+            await take_down()
+            save(f"{kind.label} sent; waiting for WinRM", restart_sent=True)
             await asyncio.sleep(ctx.poll)
             continue
 
         if not answered or boot == data["boot_before"]:
             # Still going down, or down, or starting: wait for WinRM to answer with a new boot time.
             if answered and not data.get("restart_sent"):
-                # Killed between noting the boot time and sending the restart: send it now.
-                progress(node, "the restart was not sent before the interruption; sending it", None)
-                try:
-                    await ctx.client.invoke(node, node_ops.restart_node, timeout=ctx.cluster.timeouts.operation)
-                except Unreachable:
-                    pass
-                _save(ctx, node, "restart sent; waiting for WinRM", restart_sent=True)
-            progress(node, "restarting: waiting for WinRM" if not answered else "restart pending", None)
+                # Killed between noting the boot time and sending the command: send it now.
+                progress(node, f"the {kind.label} was not sent before the interruption; sending it", None)
+                await take_down()
+                save(f"{kind.label} sent; waiting for WinRM", restart_sent=True)
+            pending = "restart pending" if kind is RESTART_KIND else "setup installing"
+            progress(node, "restarting: waiting for WinRM" if not answered else pending, None)
             await asyncio.sleep(ctx.poll)
             continue
 
@@ -338,11 +432,11 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str) -> None
             await asyncio.sleep(ctx.poll)
             continue
         if target.state == model.NodeState.PAUSED and not was_paused:
-            _save(ctx, node, "resuming")
+            save("resuming")
             await _resume(ctx, node, progress, step)
             continue
         # Up (or Paused as the operator had it): wait for repair jobs and disks.
-        _save(ctx, node, "waiting for storage")
+        save("waiting for storage")
         await wait_for_storage(ctx, node, progress, step)
         return
 

@@ -30,9 +30,9 @@ OPERATIONS = [*(observe_mod.CLUSTER_PARTS[p] for p in CLUSTER_PARTS), *(observe_
 COLUMNS: list[tuple[str, str, int]] = [
     ("node", "Node", 10),
     ("site", "Site", 6),
-    ("state", "State", 7),
+    ("state", "State", 8),
     ("build", "Build", 16),
-    ("drain", "Drain", 10),
+    ("drain", "Drain", 11),
     ("roles", "Roles", 5),
     ("csv", "CSV", 6),
 ]
@@ -261,7 +261,7 @@ class Monitor:
         for group in state.sr_groups:
             statuses = sorted({str(r.replication_status or "?") for r in group.replicas}) or ["no replicas"]
             role = "primary" if group.is_primary else "secondary" if group.is_primary is False else "?"
-            text = (f"{group.name:<18} {'/'.join(statuses):<23} {human_bytes(group.bytes_remaining):>9} left  "
+            text = (f"{group.name:<18} {'/'.join(statuses):<23} {human_bytes(group.bytes_remaining):>8} left "
                     f"{role} {group.computer_name or '?'}")
             lines.append(Line(f"sr:{group.name}:{group.computer_name}", text))
         return lines
@@ -298,11 +298,13 @@ class Monitor:
             for line in lines:
                 line.changed = old_text.get(line.key) != line.text
 
-    def status_line(self, snapshot: Snapshot | None, seconds_to_next: float | None) -> str:
+    def status_line(self, snapshot: Snapshot | None, seconds_to_next: float | None, *,
+                    refreshing: bool = False) -> str:
         """``refreshed 12:03:04, next in 5 s`` or ``refresh failed: ..., retrying in 20 s``."""
         wait = "" if seconds_to_next is None else f"{max(0, round(seconds_to_next))} s"
-        if self.running:
-            return "refreshing..."
+        if self.running or refreshing:
+            last = f" (last {snapshot.read_at.astimezone():%H:%M:%S})" if snapshot is not None else ""
+            return "refreshing..." + last
         if self.failures and self.last_error:
             return f"refresh failed: {self.last_error}; retrying in {wait or '?'}"
         if snapshot is None:

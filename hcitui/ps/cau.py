@@ -1,0 +1,342 @@
+"""Cluster-Aware Updating (RUNBOOK phases 2 and 5): remoting, preflight, the run, stop and recovery.
+
+``Invoke-CauRun`` blocks until the whole run ends (hours) and dies with the remote session that
+started it. ``start_cau_run`` therefore hands the run to a scheduled task on the node it runs on
+(a process started from a WinRM shell is ended with the shell), and returns once ``Get-CauRun``
+shows the run: an SSH drop or a closed console never stops the upgrade. The values reach the task
+as data only: the operation's script writes its parameters to a JSON file, and the task runs a
+fixed script that reads that file and splats it into ``Invoke-CauRun``. Progress is then read with
+``get_cau_run``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from hcitui import model
+from hcitui.ps.base import NoParams, Operation, Params, Scope
+from hcitui.ps.reads import STOP
+
+ROLLING_UPGRADE, WINDOWS_UPDATE = "RollingUpgrade", "WindowsUpdate"
+PLUGIN_NAMES = {ROLLING_UPGRADE: "Microsoft.RollingUpgradePlugin", WINDOWS_UPDATE: "Microsoft.WindowsUpdatePlugin"}
+TASK_NAME = "hcitui CAU run"
+
+_REMOTING_JSON = r"""
+$service = Get-Service -Name WinRM
+$listeners = @(Get-ChildItem -Path 'WSMan:\localhost\Listener' -ErrorAction SilentlyContinue | ForEach-Object {
+    [string](@($_.Keys | Where-Object { $_ -like 'Transport=*' }) -replace '^Transport=', '')
+})
+$config = Get-PSSessionConfiguration -Name 'Microsoft.PowerShell' -ErrorAction SilentlyContinue
+ConvertTo-Json -Compress -InputObject ([pscustomobject]@{
+    WinRMStatus       = [string]$service.Status
+    WinRMStartType    = [string]$service.StartType
+    Listeners         = $listeners
+    PSRemotingEnabled = [bool]($config -and [string]$config.Enabled -eq 'True')
+})
+"""
+
+# Get-CauRun as get_cau_run reads it (the state first, then the run object while there is one).
+_RUN_JSON = r"""
+$out = @(Get-CauRun -ClusterName $cluster)
+$run = $out | Where-Object { $_ -isnot [string] -and $_.PSObject.Properties['RunId'] } | Select-Object -First 1
+$state = [string]($out | Where-Object { -not $_.PSObject.Properties['RunId'] } | Select-Object -First 1)
+$result = [ordered]@{ State = $state }
+if ($run) {
+    $result.RunId = [string]$run.RunId
+    $result.RunStartTime = $run.RunStartTime.ToUniversalTime().ToString('o')
+    $result.CurrentOrchestrator = [string]$run.CurrentOrchestrator
+    $result.CancelPending = [bool]$run.CancelPending
+    $result.NodeStatusNotifications = @($run.NodeStatusNotifications | ForEach-Object {
+        [pscustomobject]@{ Node = [string]$_.Node; Status = [string]$_.Status
+                           Timestamp = $_.Timestamp.ToUniversalTime().ToString('o') }
+    })
+    $result.NodeResults = @($run.NodeResults | ForEach-Object {
+        [pscustomobject]@{ Node = [string]$_.Node; Status = [string]$_.Status
+                           ErrorRecordData = [string]$_.ErrorRecordData
+                           NumberOfSucceededUpdates = [int]$_.NumberOfSucceededUpdates
+                           NumberOfFailedUpdates = [int]$_.NumberOfFailedUpdates }
+    })
+}
+ConvertTo-Json -InputObject ([pscustomobject]$result) -Depth 5 -Compress
+"""
+
+_CHECK_PLUGIN = (
+    "if ($Plugin -notin 'RollingUpgrade', 'WindowsUpdate') { throw \"Plugin must be RollingUpgrade or "
+    "WindowsUpdate, not '$Plugin'.\" }"
+)
+
+
+# ------------------------------------------------------------------ remoting
+
+
+enable_remoting = Operation(
+    name="enable_remoting",
+    summary="Enable WinRM and PowerShell remoting on this node (Set-WSManQuickConfig, Enable-PSRemoting)",
+    params=NoParams,
+    result=model.RemotingState,
+    mutates=True,
+    timeout=300,
+    script=rf"""
+param()
+{STOP}
+# Enable-PSRemoting can restart WinRM, which may drop this very session: hcitui then verifies with
+# get_remoting_state once the node answers again.
+Set-WSManQuickConfig -Force | Out-Null
+Enable-PSRemoting -Force -SkipNetworkProfileCheck | Out-Null
+{_REMOTING_JSON}""",
+)
+
+get_remoting_state = Operation(
+    name="get_remoting_state",
+    summary="WinRM service, its listeners, and whether PowerShell remoting is enabled on this node",
+    params=NoParams,
+    result=model.RemotingState,
+    mutates=False,
+    timeout=60,
+    script=rf"""
+param()
+{STOP}
+{_REMOTING_JSON}""",
+)
+
+# ------------------------------------------------------------------ preflight
+
+
+test_cau_setup = Operation(
+    name="test_cau_setup",
+    summary="Is the cluster set up for CAU (Test-CauSetup, then its Best Practices Analyzer results)",
+    scope=Scope.CLUSTER,
+    params=NoParams,
+    result=list[model.CauSetupResult],
+    mutates=False,
+    timeout=900,
+    script=rf"""
+param()
+{STOP}
+$cluster = (Get-Cluster).Name
+Test-CauSetup -ClusterName $cluster | Out-Null
+$rows = @(Get-BpaResult -ModelId 'Microsoft/Windows/ClusterAwareUpdating' | Where-Object {{ -not $_.Excluded }} | ForEach-Object {{
+    [pscustomobject]@{{
+        RuleId     = [string]$_.RuleId
+        Title      = [string]$_.Title
+        Severity   = [string]$_.Severity
+        Problem    = [string]$_.Problem
+        Resolution = [string]$_.Resolution
+    }}
+}})
+ConvertTo-Json -InputObject $rows -Depth 3 -Compress
+""",
+)
+
+
+class CauPluginParams(Params):
+    plugin: Literal["RollingUpgrade", "WindowsUpdate"] = Field(
+        description="RollingUpgrade (the 23H2 OS upgrade from the staged ISO) or WindowsUpdate (monthly updates)")
+    media_path: str | None = Field(None, min_length=3, max_length=32767,
+                                   description="The staged ISO folder: the same local path on every node")
+
+    @model_validator(mode="after")
+    def _media_for_the_upgrade(self) -> CauPluginParams:
+        if self.plugin == ROLLING_UPGRADE and not self.media_path:
+            raise ValueError("the rolling upgrade needs MediaPath: the staged ISO folder, the same on every node")
+        return self
+
+
+get_cau_scan = Operation(
+    name="get_cau_scan",
+    summary="Preview what each node would be offered (Invoke-CauScan with the run's plug-in and arguments)",
+    scope=Scope.CLUSTER,
+    params=CauPluginParams,
+    result=list[model.CauScanUpdate],
+    mutates=False,
+    timeout=1800,
+    script=rf"""
+param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath)
+{STOP}
+{_CHECK_PLUGIN}
+$cluster = (Get-Cluster).Name
+if ($Plugin -eq 'RollingUpgrade') {{
+    $updates = @(Invoke-CauScan -ClusterName $cluster -CauPluginName 'Microsoft.RollingUpgradePlugin' -CauPluginArguments @{{
+        WuConnected = 'false'; PathToSetupMedia = $MediaPath; UpdateClusterFunctionalLevel = 'true' }})
+}} else {{
+    $updates = @(Invoke-CauScan -ClusterName $cluster -CauPluginName 'Microsoft.WindowsUpdatePlugin')
+}}
+# One row per node; a node offered nothing gets a row without a title. CauUpdateInfo's property
+# names are UNCONFIRMED (RUNBOOK): NodeName, UpdateTitle, UpdateId; the KB number comes from the title.
+$rows = foreach ($node in @(Get-ClusterNode)) {{
+    $mine = @($updates | Where-Object {{ [string]$_.NodeName -eq [string]$node.Name }})
+    if (-not $mine) {{ [pscustomobject]@{{ Node = [string]$node.Name; UpdateTitle = $null; UpdateId = $null; KBArticle = $null }} }}
+    foreach ($update in $mine) {{
+        $title = [string]$update.UpdateTitle
+        $kb = if ($title -match 'KB\d+') {{ $Matches[0] }} else {{ $null }}
+        [pscustomobject]@{{ Node = [string]$node.Name; UpdateTitle = $title; UpdateId = [string]$update.UpdateId; KBArticle = $kb }}
+    }}
+}}
+ConvertTo-Json -InputObject @($rows) -Depth 3 -Compress
+""",
+)
+
+# ------------------------------------------------------------------------ run
+
+
+class StartRunParams(CauPluginParams):
+    max_failed_nodes: int | None = Field(None, ge=0, le=15, description="Stop the run when more nodes fail")
+    max_retries_per_node: int | None = Field(None, ge=0, le=64, description="Retries of one node before it fails")
+    require_all_nodes_online: bool = Field(False, description="Every node must be online before the run begins")
+    update_functional_level: bool = Field(True, description="RollingUpgrade: raise the functional level at the end")
+
+
+# The detached runner: fixed text, kept here as single-quoted lines so it reads in the preview.
+_RUNNER_LINES = [
+    "$ErrorActionPreference = ''Stop''",
+    "$folder = Join-Path $env:ProgramData ''hcitui''",
+    "$log = Join-Path $folder ''cau-run.log''",
+    "try {",
+    "    $spec = Get-Content -LiteralPath (Join-Path $folder ''cau-run.json'') -Raw | ConvertFrom-Json",
+    "    $splat = @{}",
+    "    foreach ($p in $spec.PSObject.Properties) { $splat[$p.Name] = $p.Value }",
+    "    $pluginArguments = @{}",
+    "    foreach ($p in $spec.CauPluginArguments.PSObject.Properties) { $pluginArguments[$p.Name] = [string]$p.Value }",
+    "    $splat.CauPluginArguments = $pluginArguments",
+    "    Invoke-CauRun @splat *>&1 | Out-File -LiteralPath $log -Append -Encoding UTF8",
+    "} catch {",
+    "    (''FAILED: '' + $_.Exception.Message) | Out-File -LiteralPath $log -Append -Encoding UTF8",
+    "}",
+]
+_RUNNER = "\n".join(f"    '{line}'" for line in _RUNNER_LINES)
+
+start_cau_run = Operation(
+    name="start_cau_run",
+    summary="Start a CAU run that outlives this session (a scheduled task runs Invoke-CauRun); returns at once",
+    scope=Scope.CLUSTER,
+    params=StartRunParams,
+    result=model.CauRunStarted,
+    mutates=True,
+    timeout=240,
+    script=rf"""
+param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath, [Nullable[int]]$MaxFailedNodes = $null,
+      [Nullable[int]]$MaxRetriesPerNode = $null, [bool]$RequireAllNodesOnline = $false,
+      [bool]$UpdateFunctionalLevel = $true)
+{STOP}
+{_CHECK_PLUGIN}
+$cluster = (Get-Cluster).Name
+$state = [string](@(Get-CauRun -ClusterName $cluster) | Where-Object {{ -not $_.PSObject.Properties['RunId'] }} | Select-Object -First 1)
+if ($state -ne 'RunNotInProgress') {{ throw "Get-CauRun says $state on '$cluster': stop that run, or recover a failed one (-ForceRecovery), first." }}
+# Invoke-CauRun's parameters as data; the guide's run: -EnableFirewallRules -ForceSelfUpdate -Force.
+$run = [ordered]@{{ ClusterName = $cluster }}
+if ($Plugin -eq 'RollingUpgrade') {{
+    if (-not (Test-Path -LiteralPath (Join-Path $MediaPath 'setup.exe') -PathType Leaf)) {{ throw "setup.exe was not found in '$MediaPath': stage the ISO there on every node first." }}
+    $run.CauPluginName = 'Microsoft.RollingUpgradePlugin'
+    $run.CauPluginArguments = [ordered]@{{ WuConnected = 'false'; PathToSetupMedia = $MediaPath
+        UpdateClusterFunctionalLevel = $(if ($UpdateFunctionalLevel) {{ 'true' }} else {{ 'false' }}) }}
+}} else {{
+    $run.CauPluginName = 'Microsoft.WindowsUpdatePlugin'
+    $run.CauPluginArguments = [ordered]@{{}}
+}}
+if ($null -ne $MaxFailedNodes) {{ $run.MaxFailedNodes = $MaxFailedNodes }}
+if ($null -ne $MaxRetriesPerNode) {{ $run.MaxRetriesPerNode = $MaxRetriesPerNode }}
+if ($RequireAllNodesOnline) {{ $run.RequireAllNodesOnline = $true }}
+$run.EnableFirewallRules = $true
+$run.ForceSelfUpdate = $true
+$run.Force = $true
+$folder = Join-Path $env:ProgramData 'hcitui'
+New-Item -ItemType Directory -Path $folder -Force | Out-Null
+$spec = Join-Path $folder 'cau-run.json'
+$log = Join-Path $folder 'cau-run.log'
+ConvertTo-Json -InputObject ([pscustomobject]$run) -Depth 4 | Set-Content -LiteralPath $spec -Encoding UTF8
+Remove-Item -LiteralPath $log -ErrorAction Ignore
+# The task runs this fixed script as SYSTEM, outside this session: it reads $spec and splats it.
+$runner = @(
+{_RUNNER}
+) -join "`n"
+$encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($runner))
+$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -EncodedCommand ' + $encoded)
+$principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+$settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries
+Register-ScheduledTask -TaskName '{TASK_NAME}' -Action $action -Principal $principal -Settings $settings -Force | Out-Null
+Start-ScheduledTask -TaskName '{TASK_NAME}'
+# Return once Get-CauRun shows the run, or the runner reported why Invoke-CauRun did not start.
+$deadline = (Get-Date).AddSeconds(180)
+do {{
+    Start-Sleep -Seconds 2
+    # Get-CauRun can throw for a moment while the run starts: that is not an answer yet.
+    $seen = try {{ @(Get-CauRun -ClusterName $cluster) | Where-Object {{ $_ -isnot [string] -and $_.PSObject.Properties['RunId'] }} | Select-Object -First 1 }} catch {{ $null }}
+    $failed = (Test-Path -LiteralPath $log) -and (Select-String -LiteralPath $log -Pattern '^FAILED: ' -Quiet)
+}} until ($seen -or $failed -or (Get-Date) -gt $deadline)
+if ($failed) {{ throw ('Invoke-CauRun did not start: ' + ((Get-Content -LiteralPath $log) -join ' ')) }}
+ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
+    Started        = [bool]$seen
+    State          = $(if ($seen) {{ 'RunInProgress' }} else {{ $state }})
+    RunId          = $(if ($seen) {{ [string]$seen.RunId }} else {{ $null }})
+    TaskName       = '{TASK_NAME}'
+    ParametersPath = $spec
+    LogPath        = $log
+}})
+""",
+)
+
+stop_cau_run = Operation(
+    name="stop_cau_run",
+    summary="Ask the CAU run in progress to stop (Stop-CauRun -Force); it ends at its next safe point",
+    scope=Scope.CLUSTER,
+    params=NoParams,
+    result=model.CauRun,
+    mutates=True,
+    timeout=300,
+    script=rf"""
+param()
+{STOP}
+$cluster = (Get-Cluster).Name
+Stop-CauRun -ClusterName $cluster -Force
+{_RUN_JSON}""",
+)
+
+recover_cau_run = Operation(
+    name="recover_cau_run",
+    summary="Clear a stale failed CAU run that left the cluster locked (Invoke-CauRun -ForceRecovery -Force)",
+    scope=Scope.CLUSTER,
+    params=NoParams,
+    result=model.CauRun,
+    mutates=True,
+    timeout=600,
+    script=rf"""
+param()
+{STOP}
+$cluster = (Get-Cluster).Name
+Invoke-CauRun -ClusterName $cluster -ForceRecovery -Force | Out-Null
+{_RUN_JSON}""",
+)
+
+get_cau_report = Operation(
+    name="get_cau_report",
+    summary="How the most recent CAU run ended, per node (Get-CauReport -Last -Detailed)",
+    scope=Scope.CLUSTER,
+    params=NoParams,
+    result=model.CauReport,
+    mutates=False,
+    timeout=120,
+    script=rf"""
+param()
+{STOP}
+$report = @(Get-CauReport -ClusterName (Get-Cluster).Name -Last -Detailed) | Select-Object -First 1
+if (-not $report) {{ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Present = $false }}); return }}
+# The report's Status property and its values are UNCONFIRMED (RUNBOOK): shown as they come.
+ConvertTo-Json -Compress -Depth 5 -InputObject ([pscustomobject]@{{
+    Present      = $true
+    RunId        = [string]$report.RunId
+    RunStartTime = $(if ($report.RunStartTime) {{ $report.RunStartTime.ToUniversalTime().ToString('o') }} else {{ $null }})
+    Status       = [string]$report.Status
+    NodeResults  = @($report.NodeResults | ForEach-Object {{
+        [pscustomobject]@{{ Node = [string]$_.Node; Status = [string]$_.Status
+                            ErrorRecordData = [string]$_.ErrorRecordData
+                            NumberOfSucceededUpdates = [int]$_.NumberOfSucceededUpdates
+                            NumberOfFailedUpdates = [int]$_.NumberOfFailedUpdates }}
+    }})
+}})
+""",
+)
+
+CAU_OPS = [enable_remoting, get_remoting_state, test_cau_setup, get_cau_scan, start_cau_run, stop_cau_run,
+           recover_cau_run, get_cau_report]

@@ -1,0 +1,162 @@
+"""6) Storage Replica at 80x24: snapshot, view, typed confirmation, removal, recreation, diff, read-only."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input, Static
+
+from hcitui import wiring
+from hcitui.app import HciApp
+from hcitui.screens.menu import MenuScreen
+from hcitui.screens.sr import SRScreen
+from hcitui.widgets.confirm import ConfirmStep
+from hcitui.widgets.preview import PowerShellPreview
+
+SIZE = (80, 24)
+
+
+def text_of(widget: Static) -> str:
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def make_app(tmp_path, *, read_only=False):
+    lab = wiring.open_lab(tmp_path, 4)
+    lab.state.timings.sr_initial_sync = 1.0
+    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
+    ctx.poll = 0.05
+    return HciApp(ctx), ctx, lab
+
+
+async def open_screen(pilot) -> SRScreen:
+    await pilot.press("6")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, SRScreen)
+    await wait_idle(pilot, screen)
+    return screen
+
+
+async def wait_idle(pilot, screen, limit=60.0, watch=None):
+    for _ in range(int(limit / 0.05)):
+        await pilot.pause(0.05)
+        if watch is not None:
+            watch()
+        if screen.busy is None:
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            return
+    raise AssertionError(f"still busy with {screen.busy}")
+
+
+def outcome(screen) -> str:
+    return text_of(screen.query_one("#sr-outcome", Static))
+
+
+async def test_snapshot_view_remove_with_typed_name_recreate_and_diff(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "6) Storage Replica" in text_of(app.screen.query_one("#menu-items", Static))
+        screen = await open_screen(pilot)
+        table = screen.query_one("#sr-table", DataTable)
+        assert table.row_count == 2
+        assert "none yet" in text_of(screen.query_one("#sr-snapshot", Static))
+
+        await pilot.press("s")
+        await wait_idle(pilot, screen)
+        assert "re-read OK" in text_of(screen.query_one("#sr-snapshot", Static))
+        assert "written and re-read" in outcome(screen)
+
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, PowerShellPreview)
+        assert app.screen.script.count("New-SRPartnership `") == 2 and "-Force" in app.screen.script
+        await pilot.press("escape")
+        await pilot.pause()
+
+        await pilot.press("x")
+        await pilot.pause()
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmStep) and confirm.typed == "LAB-STRETCH"
+        assert "Remove-SRPartnership @remove -Force" in confirm.preview
+        await pilot.press(*"LAB-STRETCHED", "enter")  # not the cluster's name
+        await pilot.pause()
+        assert app.screen is confirm
+        assert "That is not LAB-STRETCH" in text_of(confirm.query_one("#confirm-message", Static))
+        assert len(lab.state.partnerships) == 2
+        assert not any(r["mutates"] for r in ctx.audit.records())
+        confirm.query_one("#confirm-typed", Input).value = ""
+        await pilot.press(*"LAB-STRETCH", "enter")
+        await wait_idle(pilot, screen)
+        assert lab.state.partnerships == []
+        assert "2 partnerships removed" in outcome(screen)
+        assert str(table.get_cell(screen.snapshot.partnerships[0].key, "status")) == "not present"
+
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep) and app.screen.typed is None
+        assert "New-SRPartnership @new -Force" in app.screen.preview
+        bars: list[str] = []
+        await pilot.press("y")
+        await wait_idle(pilot, screen, watch=lambda: bars.append(text_of(screen.query_one("#sr-progress", Static))))
+        assert any("initial sync:" in b and "[" in b and "%" in b for b in bars), bars
+        assert len(lab.state.partnerships) == 2
+        assert "same as the snapshot" in outcome(screen)
+        assert {str(table.get_cell(sp.key, "sync")) for sp in screen.snapshot.partnerships} == {"in sync"}
+
+        await pilot.press("f")
+        await wait_idle(pilot, screen)
+        assert "the same as the snapshot (2 partnerships)" in outcome(screen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MenuScreen)
+        assert "2/2 recreated, diff same" in text_of(app.screen.query_one("#menu-items", Static))
+
+
+async def test_a_wrong_configuration_shows_in_the_diff(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("s")
+        await wait_idle(pilot, screen)
+        lab.state.sr_groups[0].log_size_in_bytes = 4 * 1024**3
+        await pilot.press("f")
+        await wait_idle(pilot, screen)
+        assert isinstance(app.screen, PowerShellPreview)
+        assert "source log size: snapshot 8 GiB, now 4 GiB" in app.screen.script
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Diff: DIFFERENT, 1 difference: " in outcome(screen)
+
+
+async def test_dry_run_and_refusal_send_nothing(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("c")  # no snapshot yet
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_idle(pilot, screen)
+        assert "recreate SR partnerships refused" in outcome(screen)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("tab", "d")  # off the typed box, then the dry run
+        await pilot.pause()
+        assert "Dry run of remove SR partnerships: nothing was sent" in outcome(screen)
+        assert not any(r["mutates"] for r in ctx.audit.records())
+        assert len(lab.state.partnerships) == 2
+
+
+async def test_read_only_hides_remove_and_recreate_and_sends_nothing(tmp_path):
+    app, ctx, lab = make_app(tmp_path, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        for action in SRScreen.MUTATING_ACTIONS:
+            assert screen.check_action(action, ()) is False
+        await pilot.press("x", "c")
+        await pilot.pause()
+        assert isinstance(app.screen, SRScreen)  # no confirmation was even offered
+        await pilot.press("s")  # the snapshot only reads the cluster: allowed
+        await wait_idle(pilot, screen)
+        assert "re-read OK" in text_of(screen.query_one("#sr-snapshot", Static))
+        assert not any(r["mutates"] for r in ctx.audit.records())
+        assert len(lab.state.partnerships) == 2

@@ -1,0 +1,209 @@
+"""Read-only mode, screen by screen: no key, palette command or action can change the lab.
+
+Every entry of the menu (whatever the menu holds when the test runs) is opened in a read-only app,
+every key the screen binds is pressed, every action it declares mutating is invoked directly, and
+the palette's commands are listed. Then the audit log must hold no record of a mutating operation
+at all (not even a refused one: the screens must not try), and the lab must be as it was.
+Headless, every mutating step is refused in read-only mode with exit status 1 and the lab unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+from textual.screen import ModalScreen
+from textual.system_commands import SystemCommandsProvider
+
+from hcitui import cli, wiring
+from hcitui.app import HciApp
+from hcitui.screens.base import HciScreen
+from hcitui.screens.menu import MenuScreen, menu_entries
+from hcitui.widgets.palette import ScreenCommands, screen_commands
+
+SIZE = (80, 24)
+LEAVING = {"app.quit", "quit", "back", "app.back"}  # keys that leave the screen (tested elsewhere)
+
+
+def make_read_only(tmp_path, read_only=True):
+    lab = wiring.open_lab(tmp_path, 4)
+    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
+    return lab, ctx, HciApp(ctx)
+
+
+def lab_snapshot(lab) -> dict:
+    return json.loads(lab.state.model_dump_json())
+
+
+def binding_keys(screen) -> list[tuple[str, str]]:
+    """(key, action) of every binding the screen class declares, its own and inherited."""
+    out = []
+    for bindings in screen._bindings.key_to_bindings.values():
+        for binding in bindings:
+            out.append((binding.key, binding.action))
+    return out
+
+
+async def settle(pilot, app) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def back_to(pilot, app, screen) -> None:
+    """Close whatever a key opened over ``screen`` (help, preview, confirm...)."""
+    for _ in range(5):
+        if app.screen is screen:
+            return
+        if isinstance(app.screen, ModalScreen) or app.screen is not screen:
+            await pilot.press("escape")
+            await settle(pilot, app)
+    assert app.screen is screen, f"could not return to {type(screen).__name__} from {type(app.screen).__name__}"
+
+
+@pytest.mark.parametrize("number", [e.number for e in menu_entries()])
+async def test_every_screen_read_only_sends_no_change(tmp_path, number):
+    lab, ctx, app = make_read_only(tmp_path)
+    before = lab_snapshot(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        menu = app.screen
+        assert isinstance(menu, MenuScreen)
+        entry = next(e for e in menu.entries if e.number == number)
+        app.push_screen(entry.screen())
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, HciScreen) and not isinstance(screen, MenuScreen)
+        header = screen.query_one("#status-header").content
+        assert "READ-ONLY" in str(getattr(header, "plain", header))
+
+        # Every key the screen binds, one after the other.
+        keys = binding_keys(screen)
+        assert keys, "a screen without keys?"
+        for key, action in keys:
+            if action in LEAVING:
+                continue
+            await pilot.press(key)
+            await settle(pilot, app)
+            await back_to(pilot, app, screen)
+
+        # Every mutating action, invoked as a binding or a palette command would.
+        for action in sorted(type(screen).MUTATING_ACTIONS):
+            assert screen.check_action(action, ()) is False
+            assert await app.run_action(action, screen) is False
+            await settle(pilot, app)
+            await back_to(pilot, app, screen)
+
+        # The palette lists none of them.
+        listed = {action for _, action, _ in screen_commands(screen)}
+        assert not listed & type(screen).MUTATING_ACTIONS
+        for command in app.get_system_commands(screen):
+            name = getattr(command.callback, "__name__", "")
+            assert name.removeprefix("action_") not in type(screen).MUTATING_ACTIONS
+
+        # The help lists none of them either.
+        await pilot.press("question_mark")
+        await settle(pilot, app)
+        described = dict(app.screen.keys)
+        for key, action in keys:
+            if action in type(screen).MUTATING_ACTIONS:
+                assert key not in described
+        await back_to(pilot, app, screen)
+
+    records = list(ctx.audit.records())
+    assert not [r for r in records if r.get("mutates")], "a mutating operation was attempted in read-only mode"
+    assert lab_snapshot(lab) == before
+
+
+async def test_palette_hides_mutating_commands_only_in_read_only(tmp_path):
+    """The filter is real: a screen with mutating actions lists them live, and not read-only."""
+    screens_with_changes = [e for e in menu_entries() if getattr(e.screen, "MUTATING_ACTIONS", None)]
+    if not screens_with_changes:
+        pytest.skip("no screen declares a mutating action yet")
+    entry = screens_with_changes[0]
+    for read_only in (False, True):
+        lab, ctx, app = make_read_only(tmp_path / str(read_only), read_only=read_only)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            app.push_screen(entry.screen())
+            await settle(pilot, app)
+            screen = app.screen
+            listed = {action for _, action, _ in screen_commands(screen)}
+            mutating = type(screen).MUTATING_ACTIONS & {a for _, a in binding_keys(screen)}
+            if read_only:
+                assert not listed & mutating
+            else:
+                assert mutating and mutating <= listed
+
+
+async def test_palette_opens_with_screen_commands_in_read_only(tmp_path):
+    lab, ctx, app = make_read_only(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("9")
+        await settle(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert type(palette).__name__ == "CommandPalette"
+        # Read-only: only the app's filtering providers, never a screen's own.
+        assert {type(p) for p in palette._providers} == {SystemCommandsProvider, ScreenCommands}
+        await pilot.press("escape")
+
+
+def test_every_mutating_step_is_registered_and_refused_read_only(capsys, tmp_path, monkeypatch, state_home):
+    """`hcitui --lab --read-only STEP --yes` exits 1, says read-only, and leaves the lab as it was."""
+    steps = cli.MUTATING_STEPS
+    assert isinstance(steps, frozenset)
+    parser_steps = set(cli.build_parser()._subparsers._group_actions[0].choices)
+    assert steps <= parser_steps, "every mutating step is a command"
+    # The read-only steps are not in the set (a typo would make the test below vacuous).
+    assert not steps & {"verify", "prereq", "monitor", "report", "ops", "config", "lab"}
+
+    original = wiring.context_for_lab
+    if "transport" in inspect.signature(original).parameters:
+        monkeypatch.setattr(wiring, "context_for_lab",
+                            lambda lab, **kw: original(lab, **{**kw, "transport": "inprocess"}))
+    lab_file = state_home / "lab" / "LAB-STRETCH.json"
+    cli.main(["--lab", "report"])  # creates nothing; then make the lab exist
+    assert cli.main(["--lab", "--read-only", "verify"]) in (0, 1)
+    capsys.readouterr()
+    before = lab_file.read_text()
+    audit = state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl"
+    lines_before = audit.read_text().count("\n")
+    for step in sorted(steps):
+        argv = ["--lab", "--read-only", step, "--yes", "--node", "LAB-A1"]
+        code = cli.main(argv)
+        err = capsys.readouterr().err
+        assert code == 1, (step, err)
+        assert "read-only" in err, (step, err)
+        assert "Traceback" not in err
+    assert json.loads(lab_file.read_text()) == json.loads(before)
+    new = audit.read_text().splitlines()[lines_before:]
+    assert not [line for line in new if '"mutates":true' in line]
+
+
+async def test_palette_runs_a_screen_command(tmp_path):
+    from hcitui.screens.monitor import MonitorScreen
+
+    lab, ctx, _ = make_read_only(tmp_path)
+    app = HciApp(ctx, start=lambda: MonitorScreen(interval=3600))  # no refresh comes by itself in this test
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        monitor = app.screen
+        assert isinstance(monitor, MonitorScreen)
+        for _ in range(100):
+            if monitor.refreshes >= 1 and not monitor.in_flight:
+                break
+            await pilot.pause(0.05)
+        done = monitor.refreshes
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"refresh now")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        for _ in range(100):
+            if monitor.refreshes > done:
+                break
+            await pilot.pause(0.05)
+        assert app.screen is monitor and monitor.refreshes > done

@@ -1,0 +1,250 @@
+"""The journal view, the audit view and the resume offer at start, at 80x24, keyboard only."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import DataTable, Static
+
+from hcitui import wiring
+from hcitui.app import HciApp
+from hcitui.journal import Journal, StepStatus
+from hcitui.screens.audit_view import AuditScreen
+from hcitui.screens.journal_view import JournalScreen
+from hcitui.screens.menu import MenuScreen
+from hcitui.screens.resume import ResumeModal
+from hcitui.widgets.preview import PowerShellPreview
+from hcitui.workflow import resume
+
+SIZE = (80, 24)
+
+
+def text_of(widget) -> str:
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def make(tmp_path, *, read_only=False, prepare=None):
+    lab = wiring.open_lab(tmp_path, 4)
+    if prepare is not None:
+        prepare(tmp_path)
+    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
+    return lab, ctx, HciApp(ctx)
+
+
+async def wait_for(pilot, condition, limit=200):
+    for _ in range(limit):
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return condition()
+
+
+# ------------------------------------------------------------------ journal
+
+
+def interrupted_run(root):
+    journal = Journal.open(root, "LAB-STRETCH")
+    journal.set_step(0, "prerequisites", None, StepStatus.DONE, "PASSED")
+    journal.set_step(1, "restart", "LAB-A1", StepStatus.DONE, "back Up")
+    journal.set_step(1, "restart", "LAB-A2", StepStatus.FAILED, "drain failed: live migration")
+    journal.set_step(5, "os_upgrade", "LAB-B1", StepStatus.RUNNING)
+    journal.set_step(7, "verification", None, StepStatus.RUNNING)
+    journal.acquire_lock("LAB-B1", "OS upgrade", was_paused=False, operator="alice")
+    # The process "died" here: its pid is our own, which counts as gone when the journal is opened again.
+
+
+async def test_journal_view_groups_by_phase_with_lock_and_detail(tmp_path):
+    lab, ctx, app = make(tmp_path, prepare=interrupted_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ResumeModal)
+        await pilot.press("escape")
+        await pilot.press("1", "1")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, JournalScreen)
+        table = screen.query_one("#journal-steps", DataTable)
+        rows = [str(row.key.value) for row in table.ordered_rows]
+        assert rows == ["0/prerequisites/*", "1/restart/LAB-A1", "1/restart/LAB-A2", "5/os_upgrade/LAB-B1",
+                        "7/verification/*"]
+        assert str(table.get_cell("1/restart/LAB-A1", "phase")) == "1 Registry keys and restarts"
+        assert str(table.get_cell("1/restart/LAB-A2", "phase")) == "1"  # the phase's name once, on its first row
+        assert str(table.get_cell("1/restart/LAB-A2", "status")) == "FAILED"
+        assert str(table.get_cell("5/os_upgrade/LAB-B1", "status")) == "UNKNOWN"
+        lock = text_of(screen.query_one("#journal-lock", Static))
+        assert "LAB-B1" in lock and "OS upgrade" in lock and "was not paused" in lock and "alice" in lock
+        await pilot.press("down", "down")
+        await pilot.pause()
+        detail = text_of(screen.query_one("#journal-detail", Static))
+        assert "drain failed: live migration" in detail
+
+
+async def test_journal_view_shows_what_another_process_writes(tmp_path):
+    lab, ctx, app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "1")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, JournalScreen)
+        assert "No step" in text_of(screen.query_one("#journal-detail", Static))
+        other = Journal.open(tmp_path, "LAB-STRETCH")  # another hcitui on the same cluster
+        other.set_step(1, "drain", "LAB-B2", StepStatus.RUNNING, "draining")
+        table = screen.query_one("#journal-steps", DataTable)
+        assert await wait_for(pilot, lambda: "1/drain/LAB-B2" in table.rows)  # re-read on its own
+        assert str(table.get_cell("1/drain/LAB-B2", "status")) == "RUNNING"
+
+
+async def test_start_offers_resume_and_reverifies_what_it_can(tmp_path):
+    lab, ctx, app = make(tmp_path, read_only=True, prepare=interrupted_run)
+    assert {r.key for r in ctx.journal.recovered} == {"5/os_upgrade/LAB-B1", "7/verification/*"}
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ResumeModal)
+        listing = text_of(modal.query_one("#resume-list", Static))
+        assert "os_upgrade on LAB-B1" in listing and "run it again from its screen" in listing
+        assert "verification" in listing and "v re-verifies it" in listing
+        await pilot.press("v")
+        assert await wait_for(pilot, lambda: modal.results and not modal.running)
+        await app.workers.wait_for_complete()
+        listing = text_of(modal.query_one("#resume-list", Static))
+        assert "re-verified: failed" in listing  # the fresh lab is on 20349: verification fails, as it is
+        assert ctx.journal.step(7, "verification").status is StepStatus.FAILED
+        assert ctx.journal.step(5, "os_upgrade", "LAB-B1").status is StepStatus.UNKNOWN  # never assumed done
+        await pilot.press("j")
+        await pilot.pause()
+        assert isinstance(app.screen, JournalScreen)
+    assert not [r for r in ctx.audit.records() if r["mutates"]]
+
+
+async def test_no_resume_offer_on_a_clean_journal(tmp_path):
+    lab, ctx, app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MenuScreen)
+
+
+async def test_reverify_registry_is_keyed_by_step_and_reports_failures(tmp_path):
+    lab, ctx, _ = make(tmp_path, prepare=interrupted_run)
+    assert "verification" in resume.reverifiers()
+    record = ctx.journal.step(5, "os_upgrade", "LAB-B1")
+    outcome = await resume.reverify(ctx, record)
+    assert outcome.status is None and "run it again from its screen" in outcome.sentence
+
+    async def broken(_ctx, _record):
+        raise RuntimeError("node did not answer")
+
+    resume.REVERIFIERS["os_upgrade"] = broken
+    try:
+        outcome = await resume.reverify(ctx, record)
+    finally:
+        del resume.REVERIFIERS["os_upgrade"]
+    assert outcome.status is None and "could not be re-verified" in outcome.sentence
+    assert ctx.journal.step(5, "os_upgrade", "LAB-B1").status is StepStatus.UNKNOWN
+    await ctx.close()
+
+
+# -------------------------------------------------------------------- audit
+
+
+async def audit_screen(pilot, app) -> AuditScreen:
+    await pilot.press("1", "0")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, AuditScreen)
+    assert await wait_for(pilot, lambda: screen.loads >= 1)
+    await pilot.pause()
+    return screen
+
+
+async def test_audit_view_newest_first_with_powershell_and_filters(tmp_path):
+    lab, ctx, app = make(tmp_path)
+    from hcitui.workflow.verify import run_verification
+
+    await run_verification(ctx)
+    from hcitui import ps
+
+    await ctx.client.invoke("LAB-A2", ps.get("set_registry_values"), {"SkipSmallLocalAllocations": 0})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await audit_screen(pilot, app)
+        table = screen.query_one("#audit-table", DataTable)
+        assert table.row_count == 11
+        first = table.ordered_rows[0].key.value
+        assert str(table.get_cell(first, "operation")).strip() == "! set_registry_values"
+        assert str(table.get_cell(first, "node")) == "LAB-A2"
+        assert "CHANGES THE CLUSTER" in text_of(screen.query_one("#audit-detail", Static))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PowerShellPreview)
+        assert "-SkipSmallLocalAllocations 0" in app.screen.script and "on LAB-A2" in app.screen.script
+        await pilot.press("escape")
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: screen.loads >= 2)
+        await pilot.pause()
+        assert table.row_count == 1
+        await pilot.press("c")  # every operation again
+        assert await wait_for(pilot, lambda: screen.loads >= 3)
+        await pilot.press("n")  # the first node: LAB-A1
+        assert await wait_for(pilot, lambda: screen.loads >= 4)
+        await pilot.pause()
+        assert screen.node == "LAB-A1"
+        assert {str(table.get_cell(row.key, "node")) for row in table.ordered_rows} == {"LAB-A1"}
+        assert "node LAB-A1" in text_of(screen.query_one("#audit-filter", Static))
+
+
+async def test_audit_export_says_where(tmp_path):
+    lab, ctx, app = make(tmp_path)
+    from hcitui.workflow.verify import run_verification
+
+    await run_verification(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await audit_screen(pilot, app)
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        folder = tmp_path / "clusters" / "LAB-STRETCH" / "exports"
+        written = sorted(p.name for p in folder.iterdir())
+        assert len(written) == 2 and written[0].endswith(".json") and written[1].endswith(".md")
+        assert len(json.loads((folder / written[0]).read_text())["operations"]) == 10
+        messages = [n.message for n in app._notifications]
+        assert any(str(folder) in m and "Exported 10 operations" in m for m in messages)
+        assert screen is app.screen
+
+
+async def test_menu_shows_the_new_items_with_their_state(tmp_path):
+    lab, ctx, app = make(tmp_path, prepare=interrupted_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+        items = text_of(app.screen.query_one("#menu-items", Static))
+        assert " 9) Monitor" in items and "every 5 s" in items
+        assert "10) Audit log" in items and "11) Journal" in items
+        assert "2 interrupted" in items and "1 failed" in items
+
+
+# ------------------------------------------------------------------- hang-up
+
+
+async def test_hangup_exits_and_journals_the_cut_step_as_interrupted(tmp_path, monkeypatch):
+    import asyncio
+
+    from hcitui.workflow import observe as observe_mod
+
+    started = asyncio.Event()
+
+    async def never_ends(*args, **kwargs):
+        started.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(observe_mod, "observe", never_ends)
+    lab, ctx, app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        assert await wait_for(pilot, started.is_set)
+        assert ctx.journal.step(7, "verification").status is StepStatus.RUNNING
+        app._hang_up(1)  # what the SIGHUP handler calls
+        await pilot.pause()
+    assert app.return_code == 129
+    record = Journal.open(tmp_path, "LAB-STRETCH").step(7, "verification")
+    assert record.status is StepStatus.UNKNOWN and record.detail == "interrupted"
