@@ -138,9 +138,12 @@ class MaintenanceScreen(HciScreen):
         node = self.query_one("#mnt-nodes", NodeTable).selected_node
         if not node or self.state is None:
             return
-        reasons = interlocks.take_out_blockers(node, self.state, self.ctx.journal.state.lock)
+        lock = self.ctx.journal.state.lock
+        reasons = interlocks.take_out_blockers(node, self.state, lock)
         text = Text(f"{node}: ", style="bold")
-        if reasons:
+        if lock is not None and lock.node == node:
+            text.append(f"out of service for its {lock.reason}" + (" (in progress below)" if self.busy else ""))
+        elif reasons:
             text.append("cannot be taken out now: " + "; ".join(reasons[:2]))
             if len(reasons) > 2:
                 text.append(f" (+{len(reasons) - 2} more)")
@@ -154,7 +157,8 @@ class MaintenanceScreen(HciScreen):
     # ------------------------------------------------------------------- changing
     def _progress(self, node: str, text: str, fraction: float | None = None) -> None:
         table = self.query_one("#mnt-nodes", NodeTable)
-        table.set_cells(node, status=Text(text.split(":")[0][:16], no_wrap=True))
+        word = "done" if fraction == 1.0 else text.split(":")[0]
+        table.set_cells(node, status=Text(word, no_wrap=True, overflow="ellipsis"))
         line = Text(f"{node}: ", style="bold")
         line.append(text)
         if fraction is not None:

@@ -109,7 +109,7 @@ def menu_entries() -> list[MenuEntry]:
 
 
 EXIT_NUMBER = 0
-LEADER = 28  # column where an item's state starts
+LEADER = 30  # column where an item's state starts
 
 
 class MenuScreen(HciScreen):
