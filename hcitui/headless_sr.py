@@ -17,7 +17,7 @@ from typing import Any
 from hcitui.ps import reads
 from hcitui.workflow import sr
 from hcitui.workflow.context import Context
-from hcitui.workflow.steps import StepFailed
+from hcitui.workflow.steps import Refused, StepFailed
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -54,7 +54,7 @@ def cmd_sr_snapshot(args: argparse.Namespace, ctx: Context) -> int:
         return _dry_run(ctx, "sr-snapshot")
     try:
         snapshot = asyncio.run(_closing(ctx, sr.take_snapshot(ctx, _printer(sys.stderr))))
-    except StepFailed as exc:
+    except (Refused, StepFailed) as exc:
         print(f"hcitui: {exc.sentence}", file=sys.stderr)
         return EXIT_FAILED
     info = sr.snapshot_info(ctx)

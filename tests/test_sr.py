@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -158,7 +159,8 @@ def test_removal_interlocks_fail_closed(lab, taken):
     syncing[1].replicas[0].replication_status = "InitialBlockCopy"
     syncing[1].replicas[0].num_of_bytes_remaining = 2 * GIB
     reasons = sr.removal_blockers(taken, ClusterState(nodes=nodes, sr_groups=syncing, sr_partnerships=partnerships))
-    assert reasons == ["Storage Replica group SiteB-Replica01-RG is InitialBlockCopy, 2 GiB left: wait until it replicates"]
+    assert reasons == ["Storage Replica group SiteB-Replica01-RG is InitialBlockCopy, 2 GiB left: "
+                       "wait until it replicates"]
 
 
 # -------------------------------------------------------------------- the lab
@@ -238,6 +240,11 @@ async def test_snapshot_remove_recreate_diff(lab_ctx):
     assert ctx.journal.step(4, "sr-remove").status is StepStatus.DONE
     assert [r["parameters"]["SourceRGName"] for r in calls(ctx, "remove_sr_partnership")] == [
         "SiteA-Data01-RG", "SiteA-Data02-RG"]
+    # A new snapshot now would forget how to recreate them: refused, the old one stays.
+    path = sr.snapshot_info(ctx).path
+    with pytest.raises(Refused, match="would forget it"):
+        await sr.take_snapshot(ctx)
+    assert sr.snapshot_info(ctx).path == path and sr.snapshot_info(ctx).reread
 
     seen: list[tuple[str, str, float | None]] = []
     differences = await asyncio.wait_for(sr.recreate(ctx, lambda n, t, f=None: seen.append((n, t, f))), GUARD)
@@ -319,14 +326,22 @@ async def test_the_prompt_trap(lab_ctx, monkeypatch):
     assert NON_INTERACTIVE.rstrip(".") in caught.value.sentence
     assert len(lab.state.partnerships) == 2
     assert ctx.journal.step(4, "sr-remove").status is StepStatus.FAILED
+    # With -Force back, the removal goes on and succeeds.
+    monkeypatch.setitem(ps.OPERATIONS, "remove_sr_partnership", declared)
+    monkeypatch.setattr(sr_ops, "remove_sr_partnership", declared)
+    assert await asyncio.wait_for(sr.remove_partnerships(ctx), GUARD) == [FIRST, SECOND]
+    assert lab.state.partnerships == [] and ctx.journal.step(4, "sr-remove").status is StepStatus.DONE
+    lab.execute("LAB-A1", "new_sr_partnership", sr_ops.new_sr_partnership.make_params(
+        sr.recreate_params(sr.load_snapshot(ctx).partnerships[0])).to_ps())
     # The guide's typo is no cmdlet at all.
-    typo = dataclasses.replace(declared, script=declared.script.replace("Remove-SRPartnership @", "Remove-SRPartnerships @"))
+    typo = dataclasses.replace(declared, script=declared.script.replace("Remove-SRPartnership @",
+                                                                        "Remove-SRPartnerships @"))
     monkeypatch.setitem(ps.OPERATIONS, "remove_sr_partnership", typo)
     with pytest.raises(LabPowerShellError, match="'Remove-SRPartnerships' is not recognized"):
         lab.execute("LAB-A1", "remove_sr_partnership", {"SourceRGName": "SiteA-Data01-RG",
                                                          "DestinationComputerName": "LAB-B1",
                                                          "DestinationRGName": "SiteB-Replica01-RG"})
-    assert len(lab.state.partnerships) == 2
+    assert len(lab.state.partnerships) == 1  # still there
 
 
 async def test_killed_mid_recreate_resumes_without_creating_twice(lab_ctx, tmp_path):
@@ -401,12 +416,13 @@ def test_lab_validates_like_a_real_host(lab):
     for change, words in [
         ({"LogSizeInBytes": 256 * 1024**2}, "minimum is 512 MB"),
         ({"ReplicationMode": "Asynchronous", "AsyncRPO": 10}, "minimum is 30 seconds"),
-        ({"DestinationVolumeName": ["\\\\?\\Volume{nope}\\"]}, "destination data volume \\\\?\\Volume{nope}\\ was not found"),
+        ({"DestinationVolumeName": ["\\\\?\\Volume{nope}\\"]},
+         "destination data volume \\\\?\\Volume{nope}\\ was not found"),
         ({"DestinationLogVolumeName": _volume_path("log-a-01")}, "is not available on a node of SiteB"),
         ({"DestinationVolumeName": [_volume_path("data-b-02")]}, "already in replication group SiteB-Replica02-RG"),
         ({"DestinationComputerName": "LAB-A2"}, "same site"),
     ]:
-        with pytest.raises(LabPowerShellError, match=words.replace("\\", "\\\\").replace("{", "\\{").replace("?", "\\?")):
+        with pytest.raises(LabPowerShellError, match=re.escape(words)):
             lab.execute("LAB-A1", "new_sr_partnership", {**new, **change})
     assert len(lab.state.partnerships) == 1  # nothing was created by the refused calls
     lab.execute("LAB-A1", "new_sr_partnership", {**new, "ReplicationMode": "Asynchronous", "AsyncRPO": 60,

@@ -190,7 +190,8 @@ def _new_sr_partnership(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     destination = LabSRGroup(
         name=destination_rg, site=destination_node.site, id=str(uuid.uuid4()),
         log_volume=params["DestinationLogVolumeName"], is_primary=False,
-        replicas=[LabReplica(data_volume=d, partition_id=str(uuid.uuid4()), partition_size=sizes.get(_norm(s), CSV_SIZE))
+        replicas=[LabReplica(data_volume=d, partition_id=str(uuid.uuid4()),
+                             partition_size=sizes.get(_norm(s), CSV_SIZE))
                   for s, d in zip(source_volumes, destination_volumes)])
     lab.state.sr_groups.append(destination)
     for group in (source, destination):

@@ -140,8 +140,10 @@ if ($EnableConsistencyGroups) { $new['EnableConsistencyGroups'] = $true }
 if ($EnableEncryption) { $new['EnableEncryption'] = $true }
 if ($EnableCompression) { $new['EnableCompression'] = $true }
 New-SRPartnership @new -Force | Out-Null
-$p = Get-SRPartnership | Where-Object { $_.SourceRGName -eq $SourceRGName -and $_.DestinationRGName -eq $DestinationRGName } | Select-Object -First 1
-if (-not $p) { throw "New-SRPartnership returned, but Get-SRPartnership does not list $SourceRGName to $DestinationRGName." }
+$p = Get-SRPartnership |
+    Where-Object { $_.SourceRGName -eq $SourceRGName -and $_.DestinationRGName -eq $DestinationRGName } |
+    Select-Object -First 1
+if (-not $p) { throw "Get-SRPartnership does not list $SourceRGName to $DestinationRGName after New-SRPartnership." }
 ConvertTo-Json -Compress -InputObject ([pscustomobject]@{
     SourceComputerName      = [string]$p.SourceComputerName
     SourceRGName            = [string]$p.SourceRGName

@@ -110,7 +110,8 @@ class SRScreen(HciScreen):
 
     # ------------------------------------------------------------------- helpers
     def say(self, text: str | Text) -> None:
-        self.query_one("#sr-outcome", Static).update(text)
+        """The outcome line; plain strings are shown as they are (a PowerShell error's [brackets] are no markup)."""
+        self.query_one("#sr-outcome", Static).update(Text(text) if isinstance(text, str) else text)
 
     def _is_busy(self) -> bool:
         if self.busy:

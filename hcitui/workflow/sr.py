@@ -430,13 +430,20 @@ def load_snapshot(ctx: Context) -> SRSnapshot:
 
 
 async def take_snapshot(ctx: Context, progress: Progress = no_progress, *, reread: bool = True) -> SRSnapshot:
-    """Read every group and partnership, write the snapshot, then re-read it (unless told not to)."""
+    """Read every group and partnership, write the snapshot, then re-read it (unless told not to).
+
+    Refused while the current snapshot holds a partnership the cluster no longer has (removed and
+    not yet recreated): a new snapshot would forget how to recreate it."""
     step = "SR snapshot"
     progress(ctx.name, "reading Get-SRGroup and Get-SRPartnership", None)
     state = await observe(ctx, ("sr_groups", "sr_partnerships"))
     reasons = _sr_unreadable(state, ("sr_groups", "sr_partnerships"))
     if reasons:
         raise StepFailed(step, "; ".join(reasons))
+    forgotten = _would_forget(ctx, state.sr_partnerships)
+    if forgotten:
+        raise Refused(step, [f"the current snapshot holds {', '.join(forgotten)}, which the cluster does not have "
+                             "now (removed): recreate it first, or a new snapshot would forget it"])
     try:
         snapshot = build_snapshot(ctx.name, state.sr_groups, state.sr_partnerships)
     except SnapshotError as exc:
@@ -457,6 +464,19 @@ async def take_snapshot(ctx: Context, progress: Progress = no_progress, *, rerea
         raise StepFailed(step, exc.sentence) from None
     progress(ctx.name, f"re-read OK: {count} partnerships", 1.0)
     return snapshot
+
+
+def _would_forget(ctx: Context, partnerships: list[model.SRPartnership]) -> list[str]:
+    """Partnerships of the current snapshot the cluster no longer has: a new snapshot must not drop them."""
+    info = snapshot_info(ctx)
+    if info is None:
+        return []
+    try:
+        current = _read_file(ctx, info)
+    except SnapshotError:
+        return []  # unreadable or changed: it could not recreate anything anyway
+    live = {live_key(p) for p in partnerships}
+    return [sp.label for sp in current.partnerships if sp.key not in live]
 
 
 def _verified(ctx: Context, step: str) -> SRSnapshot:
@@ -577,16 +597,20 @@ async def remove_partnerships(ctx: Context, progress: Progress = no_progress) ->
     if reasons:
         raise Refused(step, reasons)
     live = {live_key(p) for p in state.sr_partnerships}
-    todo = [sp for sp in snapshot.partnerships if sp.key in live]
+    present = [sp for sp in snapshot.partnerships if sp.key in live]
     record = ctx.journal.step(PHASE_SNAPSHOT, REMOVE)
-    resuming = record is not None and record.status in (StepStatus.RUNNING, StepStatus.UNKNOWN)
-    removed: list[str] = list(record.data.get("removed", [])) if resuming and record else []
+    if not present and record is not None and record.status is StepStatus.DONE:
+        return list(record.data.get("removed", []))  # done before: nothing left to remove
     info = snapshot_info(ctx)
+    # Interrupted or failed earlier with this same snapshot: go on, keeping what was removed then.
+    resuming = (record is not None and record.status is not StepStatus.DONE and info is not None
+                and record.data.get("snapshot") == str(info.path))
+    removed: list[str] = list(record.data.get("removed", [])) if resuming and record else []
     ctx.journal.set_step(PHASE_SNAPSHOT, REMOVE, None, StepStatus.RUNNING,
-                         f"removing {len(todo)} partnership{'s' if len(todo) != 1 else ''}",
+                         f"removing {len(present)} partnership{'s' if len(present) != 1 else ''}",
                          data={"snapshot": str(info.path) if info else None, "removed": removed}, fresh=not resuming)
-    for index, sp in enumerate(todo):
-        pending = ", ".join(p.label for p in todo[index:])
+    for index, sp in enumerate(present):
+        pending = ", ".join(p.label for p in present[index:])
         progress(sp.label, "Remove-SRPartnership", None)
         error: RemoteError | None = None
         try:
@@ -605,7 +629,7 @@ async def remove_partnerships(ctx: Context, progress: Progress = no_progress) ->
             raise StepFailed(step, message)
         removed.append(sp.label)
         ctx.journal.set_step(PHASE_SNAPSHOT, REMOVE, None, StepStatus.RUNNING,
-                             f"{index + 1} of {len(todo)} removed", data={"removed": removed})
+                             f"{index + 1} of {len(present)} removed", data={"removed": removed})
         progress(sp.label, "removed: Get-SRPartnership no longer lists it", 1.0)
     ctx.journal.set_step(PHASE_SNAPSHOT, REMOVE, None, StepStatus.DONE,
                          f"{len(removed)} removed; recreate them from the snapshot after the upgrade")
