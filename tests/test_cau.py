@@ -119,7 +119,7 @@ async def test_preflight_fails_until_remoting_is_enabled_then_passes(lab_ctx):
     for node in NODES:  # enabling remoting dropped each session (WinRM restarted); a read proved it
         assert ctx.journal.step(2, cau.REMOTING, node).status is StepStatus.DONE
         assert (node, "WinRM restarted: reconnecting to prove it") in seen.lines
-    assert any("Test-Cluster running" in text for _node, text in seen.lines)  # shown while it runs
+    assert any("Test-Cluster running since" in text for _node, text in seen.lines)  # shown while it runs
     validation = next(c for c in report.checks if c.name == "Test-Cluster")
     assert "hcitui Validation" in validation.reason and ".htm" in validation.reason  # where the report went
     scan = next(c for c in report.checks if c.name == "Scan")
@@ -403,3 +403,35 @@ def test_menu_state_reads_the_journal_alone(tmp_path):
     journal.set_step(5, cau.RUN, None, StepStatus.FAILED, "run 1a2b3c4d ended RunFailed (LAB-A2 Failed: long text)")
     text = cau.menu_state(journal)
     assert text.startswith("FAILED at ") and len(text) <= 46 and text.endswith("...")
+
+
+# ------------------------------------------------------------- over WinRM
+
+
+async def test_preflight_run_and_stop_over_the_winrm_endpoint(tmp_path):
+    """The same workflow through pypsrp and the lab's WinRM endpoint: enabling remoting drops the
+    connection (WinRM restarts), the session reconnects and the read proves it; a run starts and stops."""
+    from hcitui.lab import Lab
+
+    lab = Lab.create(4)
+    fast(lab)
+    live_migration_fix(lab)
+    stage_media(lab)
+    served = wiring.serve_lab(lab, tmp_path)
+    ctx = wiring._psrp_context(served.cluster, tmp_path, read_only=False, password=served.password, lab=True)
+    ctx.poll = 0.05
+    try:
+        report = await asyncio.wait_for(cau.preflight(ctx), GUARD)
+        assert report.passed, report.summary()
+        assert sorted(lab.state.cau.remoting) == NODES
+        enabling = [r["outcome"] for r in ctx.audit.records() if r["operation"] == "enable_remoting"]
+        assert len(enabling) == 4 and set(enabling) != {"ok"}, enabling  # the connections dropped
+        run = await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE)), GUARD)
+        assert run.state == model.CauRunState.RUN_IN_PROGRESS
+        ended = await asyncio.wait_for(cau.stop(ctx), GUARD)
+        assert ended.state == model.CauRunState.RUN_NOT_IN_PROGRESS
+        assert ctx.journal.step(5, cau.RUN).status is StepStatus.FAILED  # stopped before the end
+        assert lab.state.cau.reports[-1].outcome == "Canceled"
+    finally:
+        await ctx.close()
+        served.stop()

@@ -24,7 +24,7 @@ from hcitui.journal import Journal, StepStatus
 from hcitui.screens.menu import EXIT_NUMBER, menu_entries
 
 PROJECT = Path(__file__).resolve().parents[1]
-WAIT = 25.0
+WAIT = 40.0
 MENU_PROMPT = "Enter number to select an option"
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -8,6 +8,7 @@ whenever it opens.
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import datetime, timezone
 
 from rich.text import Text
@@ -23,6 +24,7 @@ from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import cau
+from hcitui.ps import reads
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import observe, problem
 from hcitui.workflow.steps import StepFailed
@@ -137,10 +139,10 @@ class CauScreen(SteppingScreen):
         Binding("p", "preview", "PowerShell", show=False),
     ]
     DEFAULT_CSS = """
-    CauScreen #cau-run { height: 2; padding: 0 1; }
+    CauScreen #cau-run { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-nodes { max-height: 12; margin-bottom: 1; }
-    CauScreen #cau-preflight { height: auto; max-height: 5; padding: 0 1; }
-    CauScreen #cau-progress { height: 1; padding: 0 1; }
+    CauScreen #cau-preflight { height: auto; max-height: 5; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-progress { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-outcome { height: 2; padding: 0 1; }
     """
 
@@ -151,6 +153,7 @@ class CauScreen(SteppingScreen):
         self.watching = False  # the monitor runs (beside one busy action at most: a stop)
         self.preflight: cau.PreflightReport | None = None
         self._live_reading = False
+        self._long: tuple[str, float] | None = None  # a long read running: what, and since when
 
     def compose_body(self) -> ComposeResult:
         yield Static("Reading the CAU run...", id="cau-run")
@@ -167,7 +170,15 @@ class CauScreen(SteppingScreen):
         self.table.focus()
         self.busy = "reading"
         self.run_worker(self._reattach(), group=self.WORKER_GROUP, exit_on_error=False)
-        self.set_interval(1.0, self._show_run)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self._show_run()
+        if self._long is not None:
+            text, since = self._long
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f"{text} ({time.monotonic() - since:.0f} s)", style="bold")
+            self.query_one("#cau-progress", Static).update(line)
 
     # ------------------------------------------------------------------ reading
     async def _reattach(self) -> None:
@@ -204,20 +215,34 @@ class CauScreen(SteppingScreen):
                 table.set_cells(name, **cells)
 
     async def _live_nodes(self) -> None:
-        """While a run is watched: the nodes' states and builds (cluster-wide read), never overlapping."""
+        """While a run is watched: the nodes' states and builds, never overlapping. A node back Up on
+        another build has its OS read, so the table shows its update revision too."""
         if self._live_reading:
             return
         self._live_reading = True
         try:
             state = await observe(self.ctx, ("nodes",))
-            if not problem(state.nodes):
-                with self.app.batch_update():
-                    for node in state.nodes:
-                        current = str(self.table.get_cell(node.name, "build")) if node.name in self.table.rows else ""
-                        cells: dict[str, str] = {"state": str(node.state)}
-                        if node.build_number and not current.startswith(str(node.build_number)):
-                            cells["build"] = str(node.build_number)
-                        self.table.set_cells(node.name, **cells)
+            if problem(state.nodes):
+                return
+            stale = []
+            with self.app.batch_update():
+                for node in state.nodes:
+                    if node.name not in self.table.rows:
+                        continue
+                    shown = str(self.table.get_cell(node.name, "build"))
+                    cells: dict[str, str] = {"state": str(node.state)}
+                    if node.build_number and not shown.startswith(str(node.build_number)):
+                        cells["build"] = str(node.build_number)
+                        shown = cells["build"]
+                    if node.state == model.NodeState.UP and "." not in shown:
+                        stale.append(node.name)
+                    self.table.set_cells(node.name, **cells)
+            if stale:
+                outcomes = await self.ctx.client.fan_out(reads.get_os_version, nodes=stale,
+                                                         timeout=self.ctx.cluster.timeouts.operation)
+                for name, outcome in outcomes.items():
+                    if outcome.ok:
+                        self.table.set_cells(name, build=outcome.value.build)
         finally:
             self._live_reading = False
 
@@ -248,7 +273,7 @@ class CauScreen(SteppingScreen):
             if shown.cancel_pending and not ended:
                 first.append("  STOPPING", style="bold")
         if ended:
-            second.append(watch.outcome)
+            second.append(watch.outcome, style="" if watch.succeeded else "bold")
         elif watch is not None and watch.note:
             second.append(watch.note, style="bold")
         elif self.watching:
@@ -284,6 +309,8 @@ class CauScreen(SteppingScreen):
         self.run_worker(self._live_nodes(), group="cau-live", exit_on_error=False)
 
     def progress(self, node: str, text: str, fraction: float | None = None) -> None:
+        # A long read (Test-Cluster) says once since when it runs: the screen ticks its seconds.
+        self._long = (f"{node}: {text}", time.monotonic()) if " running since " in text else None
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{node}: ", style="bold")
         line.append(text)
@@ -294,7 +321,9 @@ class CauScreen(SteppingScreen):
             super().progress(node, text.split(":")[0], fraction)
 
     def _preflight_text(self) -> Text:
-        text = Text()
+        """One line per check (the remoting and scan lines name every node that fails), and where
+        Test-Cluster's report went on a line of its own."""
+        text = Text(no_wrap=True, overflow="ellipsis")
         report = self.preflight
         if report is None:
             record = self.ctx.journal.step(cau.PREFLIGHT_PHASE, cau.PREFLIGHT)
@@ -309,10 +338,17 @@ class CauScreen(SteppingScreen):
             failing = [c for c in checks if not c.ok]
             word = "FAIL" if failing else ("WARN" if any(c.status == "warn" for c in checks) else "PASS")
             text.append(f"{word:<4} {name:<13} ", style="bold" if failing else "")
+            validation = report.validation if name == "Test-Cluster" else None
             if name == "Remoting":
-                enabled = sum(1 for c in checks if c.ok)
-                reason = f"{enabled}/{len(checks)} nodes enabled" + (
-                    f"; not: {', '.join(c.node or '?' for c in failing)}" if failing else "")
+                reason = f"{sum(1 for c in checks if c.ok)}/{len(checks)} nodes enabled" + (
+                    f"; not on {', '.join(c.node or '?' for c in failing)}" if failing else "")
+            elif isinstance(validation, model.ClusterValidation):
+                reason = (f"{validation.passed} passed, {validation.warnings} warnings, {validation.failed} failed; "
+                          f"report:\n  {validation.report_path}")
+            elif failing and all(c.node for c in failing):
+                reasons = {c.reason for c in failing}
+                reason = (f"{', '.join(c.node or '?' for c in failing)}: "
+                          + (failing[0].reason if len(reasons) == 1 else "; ".join(sorted(reasons))))
             else:
                 first = failing[0] if failing else checks[0]
                 reason = (f"{first.node}: " if first.node else "") + first.reason
@@ -343,7 +379,7 @@ class CauScreen(SteppingScreen):
         finally:
             self.watching = False
         self._show_statuses(watch)
-        self.say(self.outcome or "")
+        self.say("")  # the run's line says how it ended
         self.query_one("#cau-progress", Static).update("")
         self.cau_run = await cau.read_run(self.ctx)
         await self._live_nodes()
@@ -357,6 +393,7 @@ class CauScreen(SteppingScreen):
         report = await cau.preflight(self.ctx, self.progress, on_event=self.table.apply_event,
                                      on_report=self._show_preflight)
         self._show_preflight(report)
+        self.query_one("#cau-progress", Static).update("")
         if not report.passed:
             raise StepFailed("CAU preflight", report.summary())
 

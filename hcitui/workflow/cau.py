@@ -259,7 +259,8 @@ def judge_scan(rows: list[model.CauScanUpdate] | RemoteError | None, nodes: list
     out = []
     empty = [n for n, titles in offered.items() if not titles]
     for node in empty:
-        out.append(Check("Scan", "fail", "offered nothing: is the ISO staged on it (4) ISO staging)?", node))
+        out.append(Check("Scan", "fail", "offered nothing: the ISO is not staged there (4) ISO staging), "
+                                           "or it is already upgraded", node))
     kinds = Counter(frozenset(t) for t in offered.values() if t)
     if len(kinds) > 1:
         common = kinds.most_common(1)[0][0]
@@ -322,13 +323,16 @@ async def enable_remoting(ctx: Context, nodes: list[str] | None = None, progress
 
 
 async def _long_read(ctx: Context, op: Any, params: Any, label: str, progress: Progress) -> Any:
-    """A long cluster-wide read, shown running with its elapsed time until it answers."""
+    """A long cluster-wide read, shown running (since when, then each minute) until it answers."""
     started = time.monotonic()
+    progress(ctx.name, f"{label} running since {datetime.now():%H:%M:%S}", None)
     task = asyncio.ensure_future(ctx.client.invoke_cluster(op, params, timeout=op.timeout))
     try:
         while not task.done():
-            progress(ctx.name, f"{label} running: {time.monotonic() - started:.0f} s", None)
             await asyncio.wait({task}, timeout=ctx.poll)
+            minutes = int((time.monotonic() - started) // 60)
+            if minutes:  # one line a minute: a headless log stays short
+                progress(ctx.name, f"{label} still running: {minutes} min", None)
         return task.result()
     finally:
         if not task.done():
@@ -527,6 +531,7 @@ class RunWatch:
     read_at: datetime | None = None
     ended: bool = False
     outcome: str = ""
+    succeeded: bool | None = None
 
     def update(self, run: model.CauRun) -> list[model.CauNodeStatus]:
         """Take a good read; return the nodes whose status changed."""
@@ -616,8 +621,9 @@ async def monitor(ctx: Context, progress: Progress = no_progress,
                 raise StepFailed(step, f"Get-CauRun has not answered for {ctx.cluster.timeouts.reboot:g} s "
                                        f"({exc.message}); the run may go on: open 5) CAU run to reattach") from None
             watch.blips += 1
-            watch.note = f"blip: {exc.message} (a node restarting or the orchestrator moving); last state kept"
-            progress(ctx.name, "blip: Get-CauRun did not answer; keeping the last state", None)
+            watch.note = (f"blip at {datetime.now().strftime('%H:%M:%S')}: Get-CauRun did not answer (a node "
+                          "restarting or the orchestrator moving); last state kept")
+            progress(ctx.name, f"blip: {exc.message}", None)
             show(watch)
             await asyncio.sleep(ctx.poll)
             continue
@@ -635,7 +641,7 @@ async def monitor(ctx: Context, progress: Progress = no_progress,
                     watch.statuses[node] = model.CauNodeStatus(node=node, status=str(result.status),
                                                                timestamp=datetime.now(timezone.utc))
                     progress(node, f"CAU {result.status}", None)
-            watch.ended, watch.outcome = True, outcome.sentence
+            watch.ended, watch.outcome, watch.succeeded = True, outcome.sentence, outcome.succeeded
             show(watch)
             if not outcome.succeeded and outcome.run_id is not None:
                 raise StepFailed("the CAU run", outcome.sentence)

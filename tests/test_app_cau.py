@@ -1,0 +1,289 @@
+"""5) CAU run at 80x24, keyboard only: preflight, the options form, the PowerShell, the run watched live in the
+table until it ends; read-only hides every change and still watches; the headless CAU steps."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import FakeClock
+from textual.widgets import Input, Static
+
+from hcitui import cli, wiring
+from hcitui.app import HciApp
+from hcitui.journal import StepStatus
+from hcitui.lab import Lab
+from hcitui.lab.state import NEW_BUILD, StagedMedia
+from hcitui.screens.cau import CauOptions, CauScreen
+from hcitui.widgets.confirm import ConfirmStep
+from hcitui.widgets.node_table import NodeTable
+
+SIZE = (80, 24)
+NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
+STAGES = ["Scanning", "Staging", "Suspending", "Installing", "Restarting", "Resuming", "Succeeded"]
+STEP = 0.02  # lab seconds per step: less than the shortest stage (cau_stage)
+
+
+def text_of(widget: Static) -> str:
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def fast(lab) -> None:
+    t = lab.state.timings
+    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
+    t.os_install, t.test_cluster, t.cau_stage, t.cau_orchestrator_move = 0.2, 0.2, 0.05, 0.15
+
+
+def ready(lab) -> None:
+    """The phases before CAU done: the ISO staged on every node, SkipSmallLocalAllocations set."""
+    for node in lab.state.nodes.values():
+        node.vid_parameters_key, node.skip_small_local_allocations = True, 0
+        node.staged[lab.state.staging_path] = StagedMedia(file_count=1187, total_bytes=6174015488)
+
+
+def make_app(tmp_path, *, read_only=False):
+    lab = wiring.open_lab(tmp_path, 4)
+    fast(lab)
+    ready(lab)
+    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
+    ctx.poll = 0.05
+    return HciApp(ctx), ctx, lab
+
+
+async def open_screen(pilot) -> CauScreen:
+    await pilot.press("5")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, CauScreen)
+    await wait_until(pilot, lambda: screen.busy is None)
+    return screen
+
+
+async def wait_until(pilot, predicate, limit: float = 60.0, each=None) -> None:
+    for _ in range(int(limit / 0.05)):
+        if each is not None:
+            each()
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the screen did not get there in time")
+
+
+async def step_lab_until(pilot, screen: CauScreen, clock: FakeClock, done, look) -> None:
+    """Move lab time on in steps shorter than any CAU stage, each only after the screen has read the
+    run again (or had a blip): every stage is on the screen at least once, however slow the machine."""
+    for _ in range(5000):
+        look()
+        if done():
+            return
+        watch = screen.run_watch
+        before = (watch.read_at, watch.blips) if watch is not None else None
+        clock.advance(STEP)
+        for _ in range(400):
+            await pilot.pause(0.01)
+            watch = screen.run_watch
+            if not screen.watching or watch is None or (watch.read_at, watch.blips) != before:
+                break
+    raise AssertionError("the run did not end")
+
+
+async def test_preflight_then_the_run_watched_live_until_it_ends(tmp_path):
+    clock = FakeClock(time.time())
+    lab = Lab.create(4, clock=clock)
+    fast(lab)
+    ready(lab)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.02
+    app = HciApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        assert "RunNotInProgress" in text_of(screen.query_one("#cau-run", Static))
+        assert "not run yet" in text_of(screen.query_one("#cau-preflight", Static))
+
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        assert "Set-WSManQuickConfig" in app.screen.preview and "Enable-PSRemoting" in app.screen.preview
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.busy is None)
+        preflight = text_of(screen.query_one("#cau-preflight", Static))
+        assert "PASS Remoting      4/4 nodes enabled" in preflight
+        assert "PASS Test-CauSetup" in preflight and "PASS Scan" in preflight
+        assert "hcitui Validation" in preflight  # where Test-Cluster's report went
+
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, CauOptions)
+        assert app.screen.query_one("#opt-failed", Input).value == "0"
+        await pilot.press("tab")  # to MaxRetriesPerNode
+        await pilot.press("backspace", "1")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        preview = app.screen.preview
+        assert "Microsoft.RollingUpgradePlugin" in preview and "-MaxRetriesPerNode 1" in preview
+        assert "-MaxFailedNodes 0" in preview and "-RequireAllNodesOnline $true" in preview
+        await pilot.press("y")
+
+        table = screen.query_one("#cau-nodes", NodeTable)
+        seen: dict[str, list[str]] = {n: [] for n in NODES}
+        most_out = 0
+
+        def look() -> None:
+            nonlocal most_out
+            for node in NODES:
+                status = str(table.get_cell(node, "status"))
+                if not seen[node] or seen[node][-1] != status:
+                    seen[node].append(status)
+            most_out = max(most_out, sum(1 for n in NODES if str(table.get_cell(n, "state")) not in ("Up", "?")))
+
+        await wait_until(pilot, lambda: screen.watching, each=look)
+        await step_lab_until(pilot, screen, clock, lambda: not screen.watching and screen.busy is None, look)
+        look()
+        for node in NODES:
+            stages = [s for s in seen[node] if s in STAGES]
+            assert stages == STAGES, (node, seen[node])  # each one on screen, in order, live
+            assert str(table.get_cell(node, "result")) == "ok"
+            assert str(table.get_cell(node, "build")).startswith(str(NEW_BUILD))
+        assert most_out <= 1
+        run_line = text_of(screen.query_one("#cau-run", Static))
+        assert "ended" in run_line and "4/4 nodes succeeded; functional level 12" in run_line
+        assert ctx.journal.step(5, "cau-run").status is StepStatus.DONE
+        assert {n.build for n in lab.state.nodes.values()} == {NEW_BUILD}
+
+
+async def test_the_options_form_refuses_values_out_of_range(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_screen(pilot)
+        await pilot.press("w")  # the monthly Windows Update run: MaxFailedNodes 1 as the update guide
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, CauOptions)
+        assert form.query_one("#opt-failed", Input).value == "1"
+        await pilot.press("backspace", "9", "enter")
+        await pilot.pause()
+        assert app.screen is form
+        assert "MaxFailedNodes 9: choose from 0 to 3" in text_of(form.query_one("#opt-message", Static))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CauScreen)
+        assert lab.state.cau.run is None and not any(r["mutates"] for r in ctx.audit.records())
+
+
+async def test_read_only_hides_every_change_and_still_watches_a_run(tmp_path):
+    app, ctx, lab = make_app(tmp_path, read_only=True)
+    lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate"})  # started elsewhere: it is watched
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        for action in CauScreen.MUTATING_ACTIONS:
+            assert screen.check_action(action, ()) is False
+        await pilot.press("f", "g", "w", "x", "v")
+        await pilot.pause()
+        assert isinstance(app.screen, CauScreen)  # no form, no confirmation was offered
+        await wait_until(pilot, lambda: screen.watching)
+        await wait_until(pilot, lambda: not screen.watching)
+        assert all(str(screen.query_one("#cau-nodes", NodeTable).get_cell(n, "status")) == "Succeeded"
+                   for n in NODES)
+    assert not any(r["mutates"] for r in ctx.audit.records())
+
+
+# ----------------------------------------------------------------- headless
+
+
+@pytest.fixture
+def in_process(monkeypatch, tmp_path, state_home):
+    original = wiring.context_for_lab
+
+    def pinned(lab, **kwargs):
+        kwargs["transport"] = "inprocess"
+        fast(lab)
+        ctx = original(lab, **kwargs)
+        ctx.poll = 0.05
+        return ctx
+
+    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+    lab = wiring.open_lab(state_home, 4)
+    ready(lab)
+    lab.save()
+    return state_home
+
+
+def audit(state_home):
+    path = state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def lab_state(state_home):
+    return wiring.open_lab(state_home, 4).state
+
+
+def test_headless_preflight_tests_only_is_read_only(in_process, capsys):
+    assert cli.main(["--lab", "--read-only", "cau-preflight", "--tests-only"]) == 1  # remoting not enabled yet
+    out = capsys.readouterr().out
+    assert "FAIL  Remoting" in out and "FAIL  Test-CauSetup" in out and "PASS  Scan" in out
+    assert not any(r["mutates"] for r in audit(in_process))
+    assert cli.main(["--lab", "--read-only", "cau-preflight", "--yes"]) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert cli.main(["--lab", "cau-preflight", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "PASSED" in out and "Test-Cluster" in out and "cau-preflight: done" in out
+
+
+def test_headless_run_prints_each_status_change_until_it_ends(in_process, capsys):
+    assert cli.main(["--lab", "cau-run", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Microsoft.RollingUpgradePlugin" in out and "dry run: nothing was sent" in out
+    assert lab_state(in_process).cau.run is None
+    assert cli.main(["--lab", "cau-run", "--max-failed-nodes", "4"]) == 2
+    assert "MaxFailedNodes 4: choose from 0 to 3" in capsys.readouterr().err
+
+    assert cli.main(["--lab", "cau-run", "--yes", "--max-retries-per-node", "2"]) == 0
+    out = capsys.readouterr().out
+    for node in NODES:  # one line per change of the node's status, the last one its result
+        lines = [line for line in out.splitlines() if f" {node} " in line and "CAU " in line]
+        assert len(lines) >= 2 and "CAU Waiting" in lines[0] and "CAU Succeeded" in lines[-1], lines
+        assert len(lines) == len(set(line.split(" ", 1)[1] for line in lines))  # no repeats
+    assert "4/4 nodes succeeded; functional level 12" in out and "cau-run: done" in out
+    assert {n.build for n in lab_state(in_process).nodes.values()} == {NEW_BUILD}
+    started = next(r for r in audit(in_process) if r["operation"] == "start_cau_run")
+    assert started["parameters"]["MaxRetriesPerNode"] == 2
+
+
+def test_headless_no_wait_then_reattach_stop_and_recover(in_process, capsys):
+    assert cli.main(["--lab", "cau-run", "--no-wait", "--yes", "--plugin", "windows-update"]) == 0
+    out = capsys.readouterr().out
+    assert "started; it goes on without hcitui" in out
+    assert lab_state(in_process).cau.run is not None
+    # A second cau-run starts nothing: it reattaches (and --no-wait only says so).
+    assert cli.main(["--lab", "cau-run", "--no-wait", "--yes"]) == 0
+    assert "is in progress on LAB-STRETCH; nothing new was started" in capsys.readouterr().out
+    assert cli.main(["--lab", "cau-stop", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "cau-stop: done" in out and lab_state(in_process).cau.run is None
+    assert cli.main(["--lab", "cau-recover", "--yes"]) == 1
+    assert "no failed run to recover" in capsys.readouterr().err
+    starts = [r for r in audit(in_process) if r["operation"] == "start_cau_run"]
+    assert len(starts) == 1
+
+
+def test_headless_failed_run_then_recover(in_process, capsys, monkeypatch):
+    from hcitui.lab import Lab
+
+    opened = Lab.open
+
+    def with_fault(*args, **kwargs):  # fault knobs belong to one run: set it on every open
+        lab = opened(*args, **kwargs)
+        lab.state.faults.cau_fail_node = "LAB-A1"
+        return lab
+
+    monkeypatch.setattr(Lab, "open", with_fault)
+    assert cli.main(["--lab", "cau-run", "--yes", "--max-retries-per-node", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "RunFailed" in err and "LAB-A1 Failed" in err and "Traceback" not in err
+    assert cli.main(["--lab", "cau-run", "--yes"]) == 1
+    assert "recover it first" in capsys.readouterr().err
+    assert cli.main(["--lab", "cau-recover", "--yes"]) == 0
+    assert lab_state(in_process).cau.run is None
