@@ -151,11 +151,14 @@ class Journal:
 
     # ---------------------------------------------------------------- writing
     def _save(self) -> None:
-        self.state.updated = _now()
         with _write_lock(self.path):
-            self._merge_from_disk()
-            atomic_write_text(self.path, self.state.model_dump_json(indent=1))
-            self._base = self.state.model_dump(mode="json")
+            self._save_holding_write_lock()
+
+    def _save_holding_write_lock(self) -> None:
+        self.state.updated = _now()
+        self._merge_from_disk()
+        atomic_write_text(self.path, self.state.model_dump_json(indent=1))
+        self._base = self.state.model_dump(mode="json")
 
     def _merge_from_disk(self) -> None:
         """Take in what another process wrote since we last read: ours wins where we changed something."""
@@ -220,7 +223,10 @@ class Journal:
         return sorted(rows, key=lambda r: (r.phase, r.step, r.node or ""))
 
     def acquire_lock(self, node: str, reason: str, *, was_paused: bool, operator: str | None = None) -> NodeLock:
-        with self._lock:
+        # Check and take under the cross-process write lock, against what is on disk: two hcitui
+        # processes must never both believe they have a node out.
+        with self._lock, _write_lock(self.path):
+            self._merge_from_disk()
             current = self.state.lock
             if current is not None and current.node != node:
                 raise JournalError(
@@ -230,7 +236,7 @@ class Journal:
             if current is None:
                 self.state.lock = NodeLock(node=node, reason=reason, since=_now(), was_paused=was_paused,
                                            operator=operator or current_operator())
-                self._save()
+                self._save_holding_write_lock()
             return self.state.lock
 
     def release_lock(self, node: str) -> None:

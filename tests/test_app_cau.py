@@ -257,16 +257,24 @@ def test_headless_no_wait_then_reattach_stop_and_recover(in_process, capsys):
     out = capsys.readouterr().out
     assert "started; it goes on without hcitui" in out
     assert lab_state(in_process).cau.run is not None
-    # A second cau-run starts nothing: it reattaches (and --no-wait only says so).
+    # A second cau-run starts nothing: it reattaches (and --no-wait only says so), also read-only.
     assert cli.main(["--lab", "cau-run", "--no-wait", "--yes"]) == 0
     assert "is in progress on LAB-STRETCH; nothing new was started" in capsys.readouterr().out
+    assert cli.main(["--lab", "--read-only", "cau-run"]) == 0
+    out = capsys.readouterr().out
+    assert "watching it; nothing new is started" in out and "4/4 nodes succeeded" in out
+    assert lab_state(in_process).cau.run is None
+
+    assert cli.main(["--lab", "cau-run", "--no-wait", "--yes", "--plugin", "windows-update"]) == 0
+    capsys.readouterr()
     assert cli.main(["--lab", "cau-stop", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "cau-stop: done" in out and lab_state(in_process).cau.run is None
     assert cli.main(["--lab", "cau-recover", "--yes"]) == 1
     assert "no failed run to recover" in capsys.readouterr().err
     starts = [r for r in audit(in_process) if r["operation"] == "start_cau_run"]
-    assert len(starts) == 1
+    assert len(starts) == 2
+    assert not any(r["mutates"] for r in audit(in_process) if r["operation"] not in ("start_cau_run", "stop_cau_run"))
 
 
 def test_headless_failed_run_then_recover(in_process, capsys, monkeypatch):

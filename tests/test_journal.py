@@ -198,3 +198,13 @@ def test_audit_redacts_a_registered_secret(tmp_path, monkeypatch):
     text = log.path.read_text()
     assert "from-the-password-command" not in text
     assert "<redacted>" in text
+
+
+def test_lock_taken_by_another_process_is_seen(tmp_path):
+    """Two journals on one cluster (two hcitui processes): the second cannot take a node out."""
+    first = Journal.open(tmp_path, "C1")
+    second = Journal.open(tmp_path, "C1")  # opened before the first took the lock
+    first.acquire_lock("N1", "restart", was_paused=False)
+    with pytest.raises(JournalError) as caught:
+        second.acquire_lock("N2", "restart", was_paused=False)
+    assert "N1 is out of service" in str(caught.value)

@@ -226,3 +226,27 @@ async def test_killed_mid_rolling_restart_resumes_at_the_right_node(lab_ctx, tmp
     assert ctx.journal.step(1, "rolling-restart").status is StepStatus.DONE
     assert all(lab.state.nodes[n].cluster_state == "Up" for n in NODES)
     assert ctx.journal.state.lock is None
+
+
+async def test_an_interrupted_restart_is_reverified_not_assumed(lab_ctx, tmp_path):
+    from hcitui.workflow import resume
+
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    task = asyncio.ensure_future(maintenance.restart(ctx, "LAB-B1"))
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if restarts(ctx) == ["LAB-B1"]:
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    ctx.journal = Journal.open(tmp_path, ctx.name)  # the next start
+    record = ctx.journal.step(1, "restart", "LAB-B1")
+    assert record.status is StepStatus.UNKNOWN and record in ctx.journal.recovered
+    found = await resume.reverify(ctx, record)
+    assert found.status is None and "stopped part-way" in found.sentence and "press s" in found.sentence
+    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B1"), GUARD)  # resumed, not started over
+    assert restarts(ctx) == ["LAB-B1"]
+    record = ctx.journal.step(1, "restart", "LAB-B1")
+    assert (await resume.reverify(ctx, record)).status is StepStatus.DONE

@@ -28,10 +28,12 @@ from hcitui.lab.upgrade import begin_upgrade
 
 ROLLING_UPGRADE, WINDOWS_UPDATE = "RollingUpgrade", "WindowsUpdate"
 FEATURE_UPDATE = "Azure Stack HCI 23H2 (25398) feature update"
-FEATURE_UPDATE_ID = "5e7a1c52-2509-4398-9a0e-25398a23h2a0"
-MONTHLY_UPDATES = {
-    20349: ("2024-11 Cumulative Update for Azure Stack HCI, version 22H2 (KB5046616)", "7f3b0d2e-2411-4616-a349-20349kb5046616"),
-    NEW_BUILD: ("2024-11 Cumulative Update for Azure Stack HCI, version 23H2 (KB5046618)", "7f3b0d2e-2411-4618-a398-25398kb5046618"),
+FEATURE_UPDATE_ID = "5e7a1c52-2509-4398-9a0e-253980000023"
+MONTHLY_UPDATES = {  # build -> (title, update id): the lab's stand-in for one month's cumulative update
+    20349: ("2024-11 Cumulative Update for Azure Stack HCI, version 22H2 (KB5046616)",
+            "7f3b0d2e-2411-4616-a349-203495046616"),
+    NEW_BUILD: ("2024-11 Cumulative Update for Azure Stack HCI, version 23H2 (KB5046618)",
+                "7f3b0d2e-2411-4618-a398-253985046618"),
 }
 MONTHLY_UBR_STEP = 17  # what one month's cumulative update adds to the update revision (lab stand-in)
 SAFE_STAGES = (None, "Waiting", "Scanning", "Staging")  # stopping here leaves every node as it was

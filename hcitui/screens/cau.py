@@ -24,7 +24,6 @@ from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import cau
-from hcitui.ps import reads
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import observe, problem
 from hcitui.workflow.steps import StepFailed
@@ -238,11 +237,11 @@ class CauScreen(SteppingScreen):
                         stale.append(node.name)
                     self.table.set_cells(node.name, **cells)
             if stale:
-                outcomes = await self.ctx.client.fan_out(reads.get_os_version, nodes=stale,
-                                                         timeout=self.ctx.cluster.timeouts.operation)
-                for name, outcome in outcomes.items():
-                    if outcome.ok:
-                        self.table.set_cells(name, build=outcome.value.build)
+                versions = await observe(self.ctx, (), ("os",), nodes=stale)
+                for name in stale:
+                    version = versions.node_part(name, "os")
+                    if isinstance(version, model.OsVersion):
+                        self.table.set_cells(name, build=version.build)
         finally:
             self._live_reading = False
 

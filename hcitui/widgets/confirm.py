@@ -44,7 +44,8 @@ class ConfirmStep(ModalScreen[str | None]):
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(self.preview, id="confirm-preview", markup=False)
             if self.typed:
-                yield Input(placeholder=f"type {self.typed} to confirm, then Enter", id="confirm-typed")
+                hint = f"type {self.typed} to confirm, then Enter"
+                yield Input("", hint, id="confirm-typed")  # (value, hint shown while empty)
             yield Static("", id="confirm-message", markup=False)
             keys = "y run it   d dry run (sends nothing)   Esc cancel   Up/Down/PgUp/PgDn scroll"
             if self.typed:

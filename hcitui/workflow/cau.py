@@ -409,7 +409,8 @@ def _staging_blockers(staging: dict[str, model.StagingInfo | RemoteError], path:
     if len(counts) > 1:
         (files, size), _ = counts.most_common(1)[0]
         for node, info in staging.items():
-            if isinstance(info, model.StagingInfo) and info.has_setup and (info.file_count, info.total_bytes) != (files, size):
+            counted = isinstance(info, model.StagingInfo) and info.has_setup
+            if counted and (info.file_count, info.total_bytes) != (files, size):
                 reasons.append(f"{node}: {path} holds {info.file_count} files, the others {files}: stage it again")
     return reasons
 
@@ -442,7 +443,8 @@ def start_blockers(state: StartState, options: RunOptions, lock: Any, staging_pa
     reasons += interlocks.storage_blockers(cluster)
     reasons += run_blockers(cluster.cau_run)
     if options.plugin == ROLLING_UPGRADE:
-        reasons += _staging_blockers(state.staging, staging_path)
+        reasons += (_staging_blockers(state.staging, staging_path) if state.staging
+                    else [f"the staged ISO in {staging_path} was not read"])
     return reasons
 
 

@@ -26,7 +26,8 @@ from hcitui.remote import OperationFailed, RemoteError, Unreachable
 from hcitui.workflow import interlocks
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, observe, problem
-from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+from hcitui.workflow.resume import register
+from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, Unfinished, no_progress
 
 PHASE = 1
 DRAIN, RESUME, RESTART, ROLLING = "drain", "resume", "restart", "rolling-restart"
@@ -477,3 +478,60 @@ async def rolling_restart(ctx: Context, nodes: list[str] | None = None, progress
         ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.RUNNING, f"{len(completed)} of {len(order)} nodes",
                              data={"completed": completed})
     ctx.journal.set_step(PHASE, ROLLING, None, StepStatus.DONE, f"{len(order)} nodes restarted")
+
+
+# ------------------------------------------------------------ re-verification
+# After an interruption these read where a step stands; they change nothing on the cluster.
+
+
+async def _cycle_status(ctx: Context, record: Any, kind: CycleKind) -> StepStatus:
+    node = record.node
+    state = await read_state(ctx, node)
+    boot = _boot(state, node)
+    target = state.cluster_node(node)
+    before = record.data.get("boot_before")
+    rebooted = isinstance(boot, str) and before and boot != before
+    build_ok = kind.expect_build is None or (
+        isinstance(state.node_part(node, "os"), model.OsVersion)
+        and state.node_part(node, "os").current_build_number == kind.expect_build)
+    lock = ctx.journal.state.lock
+    settled = (target is not None and (target.state == model.NodeState.UP
+                                       or (lock and lock.node == node and lock.was_paused))
+               and not interlocks.storage_blockers(state))
+    if rebooted and build_ok and settled:
+        ctx.journal.release_lock(node)
+        return StepStatus.DONE
+    raise Unfinished(f"the {kind.label} of {node} stopped part-way (node {target.state if target else '?'}"
+                     f"{', restarted' if rebooted else ''}): resume it on 3) Node drain and restart "
+                     f"(select {node}, press {'s' if kind is RESTART_KIND else 'g'})")
+
+
+@register(RESTART)
+async def _reverify_restart(ctx: Context, record: Any) -> StepStatus:
+    return await _cycle_status(ctx, record, RESTART_KIND)
+
+
+@register(UPGRADE_KIND.step)
+async def _reverify_upgrade(ctx: Context, record: Any) -> StepStatus:
+    return await _cycle_status(ctx, record, UPGRADE_KIND)
+
+
+@register(DRAIN)
+async def _reverify_drain(ctx: Context, record: Any) -> StepStatus:
+    state = await read_state(ctx)
+    if not interlocks.drained(record.node, state):
+        return StepStatus.DONE
+    raise Unfinished(f"the drain of {record.node} did not finish: {'; '.join(interlocks.drained(record.node, state))}; "
+                     "drain it again (n) or resume it (u) on 3) Node drain and restart")
+
+
+@register(ROLLING)
+async def _reverify_rolling(ctx: Context, record: Any) -> StepStatus:
+    order = list(record.data.get("order", []))
+    done = [n for n in order
+            if (step := ctx.journal.step(PHASE, RESTART, n)) is not None and step.status is StepStatus.DONE]
+    if order and len(done) == len(order):
+        return StepStatus.DONE
+    pending = [n for n in order if n not in done]
+    raise Unfinished(f"the rolling restart stopped with {', '.join(pending)} pending: resume it with o on "
+                     "3) Node drain and restart")

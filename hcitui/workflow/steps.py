@@ -36,6 +36,14 @@ class StepFailed(Exception):
         return f"{self.step} failed: {self.message}"
 
 
+class Unfinished(Exception):
+    """A re-verification found the step stopped part-way: it must be resumed, not assumed done."""
+
+    def __init__(self, sentence: str) -> None:
+        self.sentence = sentence
+        super().__init__(sentence)
+
+
 @dataclass(frozen=True)
 class PlannedCall:
     """One remote operation a step will send: what, with which values, where."""
