@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_argument("--latency", type=float, metavar="S", help="seconds added to every WinRM request")
     knobs.add_argument("--pool-open-delay", type=float, metavar="S", help="seconds to open a RunspacePool")
     knobs.add_argument("--reboot-seconds", type=float, metavar="S", help="how long a restart takes (default 6)")
+    knobs.add_argument("--cau-fail-node", metavar="NODE", help="a CAU run fails on NODE (every attempt)")
     for name, what in (("unreachable", "does not answer at all"), ("http-500", "answers HTTP 500"),
                        ("auth-failure", "refuses every credential"), ("hang", "never answers a request")):
         knobs.add_argument(f"--{name}", action="append", metavar="NODE", default=[], help=f"NODE {what}")
@@ -386,6 +387,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return fail(f"--write-config {args.write_config}: the folder does not exist", EXIT_USAGE)
     lab = wiring.open_lab(_state_root(), nodes, reset=args.lab_reset)
     unknown = [n for n in args.unreachable + args.http_500 + args.auth_failure + args.hang if n not in lab.state.nodes]
+    unknown += [args.cau_fail_node] if args.cau_fail_node and args.cau_fail_node not in lab.state.nodes else []
     if unknown:
         return fail(f"no lab node named {unknown[0]} (nodes: {', '.join(lab.state.nodes)})", EXIT_USAGE)
     faults = lab.state.faults
@@ -397,6 +399,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         lab.state.timings.reboot = max(0.5, args.reboot_seconds)
     faults.unreachable, faults.http_500 = list(args.unreachable), list(args.http_500)
     faults.auth_failure, faults.hang = list(args.auth_failure), list(args.hang)
+    faults.cau_fail_node = args.cau_fail_node
     lab.save()
     try:
         served = wiring.serve_lab(lab, _state_root(), base_port=args.port)

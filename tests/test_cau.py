@@ -278,7 +278,9 @@ async def test_stop_ends_the_run_at_a_safe_point_and_keeps_the_results(lab_ctx):
     seen = Seen(lab)
     await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults()), GUARD)
     watcher = asyncio.ensure_future(cau.monitor(ctx, seen.progress, seen.update))
-    await wait_for(lambda: current_stage(lab) == "Installing", lab)
+    lab.state.timings.os_install = 2.0  # a window wide enough to look into, even on a loaded machine
+    await wait_for(lambda: lab.state.cau.run is not None and lab.state.cau.run.current == "LAB-A1"
+                   and current_stage(lab) in ("Installing", "Restarting", "Resuming"), lab)
     ended = await asyncio.wait_for(cau.stop(ctx, seen.progress), GUARD)
     assert ended.state == model.CauRunState.RUN_NOT_IN_PROGRESS
     with pytest.raises(StepFailed, match="stopped before the end"):
@@ -301,7 +303,8 @@ async def test_the_monitor_reattaches_after_the_app_is_killed_mid_run(lab_ctx, t
     lab, ctx = lab_ctx
     run = await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults()), GUARD)
     watcher = asyncio.ensure_future(cau.monitor(ctx))
-    await wait_for(lambda: lab.state.cau.run is not None and lab.state.cau.run.current == "LAB-A2", lab)
+    # Past the first node (a loaded machine may skip over a whole node's stages between two looks).
+    await wait_for(lambda: lab.state.cau.run is not None and lab.state.cau.run.current not in (None, "LAB-A1"), lab)
     watcher.cancel()  # the app is killed: the run goes on in the cluster
     with pytest.raises(asyncio.CancelledError):
         await watcher
@@ -435,3 +438,19 @@ async def test_preflight_run_and_stop_over_the_winrm_endpoint(tmp_path):
     finally:
         await ctx.close()
         served.stop()
+
+
+async def test_no_node_is_taken_out_by_hand_while_a_cau_run_is_in_progress(lab_ctx):
+    from hcitui.workflow import maintenance
+    from hcitui.workflow.steps import Refused
+
+    lab, ctx = lab_ctx
+    await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults()), GUARD)
+    before = {n: node.cluster_state for n, node in lab.state.nodes.items()}
+    for attempt in (maintenance.drain(ctx, "LAB-B2"), maintenance.restart(ctx, "LAB-B2")):
+        with pytest.raises(Refused) as caught:
+            await attempt
+        assert any("a CAU run is in progress" in r for r in caught.value.reasons)
+    assert lab.state.nodes["LAB-B2"].cluster_state == before["LAB-B2"]
+    assert ctx.journal.state.lock is None
+    await asyncio.wait_for(cau.stop(ctx), GUARD)

@@ -28,6 +28,7 @@ def quiet_state(**changes) -> ClusterState:
         disks=[model.VirtualDisk(friendly_name="D1", health_status="Healthy", operational_status=["OK"])],
         sr_groups=[model.SRGroup(name="RG", replicas=[model.SRReplica(
             data_volume="V", replication_status="ContinuouslyReplicating")])],
+        cau_run=model.CauRun(state="RunNotInProgress"),
     )
     for key, value in changes.items():
         setattr(state, key, value)
@@ -58,6 +59,9 @@ def test_one_node_at_a_time():
      "Storage Replica group RG is in InitialBlockCopy, 2.0 GiB left"),
     ({"jobs": Unreachable("C", "get_storage_jobs", "host unreachable")}, "storage jobs: could not read"),
     ({"nodes": None}, "cluster nodes: not read"),
+    ({"cau_run": model.CauRun(state="RunInProgress")}, "a CAU run is in progress"),
+    ({"cau_run": model.CauRun(state="RunFailed")}, "recover it on 5) CAU run first"),
+    ({"cau_run": None}, "CAU run: not read"),
 ])
 def test_each_interlock_refuses(change, words):
     reasons = interlocks.take_out_blockers("LAB-A1", quiet_state(**change), None)

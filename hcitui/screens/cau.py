@@ -25,7 +25,7 @@ from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import cau
 from hcitui.workflow.context import Context
-from hcitui.workflow.observe import observe, problem
+from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import StepFailed
 
 COLUMNS = [Column("at", "At", 8), Column("result", "Result", 6)]
@@ -199,14 +199,13 @@ class CauScreen(SteppingScreen):
             self._show_statuses(self.run_watch)
         self._show_run()
 
-    def _show_nodes(self, state: object) -> None:
-        nodes = getattr(state, "nodes", None)
+    def _show_nodes(self, state: ClusterState) -> None:
         table = self.table
         with self.app.batch_update():
             for name in table.node_names():
-                info = None if problem(nodes) else next((n for n in nodes if n.name.lower() == name.lower()), None)
+                info = state.cluster_node(name)
                 cells: dict[str, str | Text] = {"state": str(info.state) if info else "?"}
-                os_info = state.node_part(name, "os") if hasattr(state, "node_part") else None
+                os_info = state.node_part(name, "os")
                 if isinstance(os_info, model.OsVersion):
                     cells["build"] = os_info.build
                 elif info is not None and info.build_number:

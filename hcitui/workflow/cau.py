@@ -623,8 +623,9 @@ async def monitor(ctx: Context, progress: Progress = no_progress,
                 raise StepFailed(step, f"Get-CauRun has not answered for {ctx.cluster.timeouts.reboot:g} s "
                                        f"({exc.message}); the run may go on: open 5) CAU run to reattach") from None
             watch.blips += 1
-            watch.note = (f"blip at {datetime.now().strftime('%H:%M:%S')}: Get-CauRun did not answer (a node "
-                          "restarting or the orchestrator moving); last state kept")
+            # A node restarting or the orchestrator moving: not a failure (the screen's help says so).
+            watch.note = (f"blip at {datetime.now():%H:%M:%S}: Get-CauRun did not answer; "
+                          "last state kept (not a failure)")
             progress(ctx.name, f"blip: {exc.message}", None)
             show(watch)
             await asyncio.sleep(ctx.poll)

@@ -11,6 +11,7 @@ from hcitui.journal import NodeLock
 from hcitui.workflow.observe import ClusterState, problem
 
 PART_LABEL = {
+    "cau_run": "CAU run",
     "nodes": "cluster nodes",
     "jobs": "storage jobs",
     "disks": "virtual disks",
@@ -54,9 +55,21 @@ def storage_blockers(state: ClusterState) -> list[str]:
     return reasons
 
 
+def cau_blockers(state: ClusterState) -> list[str]:
+    """A CAU run takes nodes out by itself: never take one out beside it, nor after a failed run."""
+    reasons = _unreadable(state, ("cau_run",))
+    if not reasons:
+        run = state.cau_run
+        if run.state == model.CauRunState.RUN_IN_PROGRESS:
+            reasons.append("a CAU run is in progress and takes nodes out itself: wait for it, or stop it on 5) CAU run")
+        elif run.state == model.CauRunState.RUN_FAILED:
+            reasons.append("the last CAU run failed (RunFailed): recover it on 5) CAU run first")
+    return reasons
+
+
 def take_out_blockers(node: str, state: ClusterState, lock: NodeLock | None) -> list[str]:
     """May ``node`` be drained or restarted now? (RUNBOOK 4.1 and 4.2)"""
-    reasons: list[str] = []
+    reasons: list[str] = cau_blockers(state)
     if lock is not None and lock.node.lower() != node.lower():
         reasons.append(f"{lock.node} is out of service since {lock.since} ({lock.reason}): one node at a time")
     reasons += _unreadable(state, ("nodes",))

@@ -31,7 +31,7 @@ from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, Unfinishe
 
 PHASE = 1
 DRAIN, RESUME, RESTART, ROLLING = "drain", "resume", "restart", "rolling-restart"
-STATE_PARTS = ("nodes", "groups", "jobs", "disks", "sr_groups")
+STATE_PARTS = ("nodes", "groups", "jobs", "disks", "sr_groups", "cau_run")
 
 
 @dataclass(frozen=True)
