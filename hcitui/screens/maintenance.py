@@ -13,27 +13,19 @@ from textual.widgets import DataTable, Static
 from hcitui import model
 from hcitui.journal import StepStatus
 from hcitui.remote import RemoteError
-from hcitui.screens.base import HciScreen
-from hcitui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
+from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import interlocks, maintenance
 from hcitui.workflow.observe import ClusterState, observe, problem
-from hcitui.workflow.steps import Plan, Refused, StepFailed
-
 
 DRAIN_WORDS = {"NotInitiated": "-", "InProgress": "draining", "Completed": "drained", "Failed": "FAILED"}
 
 
-def text_bar(fraction: float | None, width: int = 20) -> str:
-    if fraction is None:
-        return ""
-    done = max(0, min(width, round(fraction * width)))
-    return "[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}"
-
-
-class MaintenanceScreen(HciScreen):
+class MaintenanceScreen(SteppingScreen):
     TITLE_TEXT = "3) Node drain and restart"
+    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "mnt-nodes", "mnt-summary", "maintenance"
+    LIVE_POLL = True
     ABOUT = ("Takes one node out at a time. n drains the selected node (roles move off, it pauses). s "
              "restarts it: drain, restart, wait for WinRM and for the cluster to show it Paused, resume with "
              "failback (unless you had paused it yourself), wait for repair jobs and Healthy disks. g upgrades "
@@ -56,9 +48,6 @@ class MaintenanceScreen(HciScreen):
         super().__init__()
         self.start = start
         self.state: ClusterState | None = None
-        self.busy: str | None = None  # what is running now (one thing at a time)
-        self.outcome: Text | None = None  # how the last action ended, shown until the next one
-        self._live_reading = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="mnt-lock")
@@ -69,38 +58,30 @@ class MaintenanceScreen(HciScreen):
         yield Static("", id="mnt-summary")
 
     def on_mount(self) -> None:
-        self.query_one("#mnt-nodes", NodeTable).focus()
+        self.table.focus()
         self.action_refresh()
 
     # ------------------------------------------------------------------- reading
-    def action_refresh(self) -> None:
-        if self.busy:
-            return
-        self.busy = "refresh"
-        self.run_worker(self._refresh(), group="maintenance", exit_on_error=False)
-
-    async def _refresh(self) -> None:
-        await self._read()
+    async def read(self, *, live: bool = True) -> None:
+        """One read of everything the screen shows: cluster parts and every node's OS."""
+        events = self.table.apply_event if live else None
+        self.state = await observe(self.ctx, maintenance.STATE_PARTS, ("os",), on_event=events)
+        self._show()
         if self.start == "rolling":
             self.start = None
-            self.action_rolling()
+            self.call_later(self.action_rolling)
 
-    async def _read(self) -> None:
-        """One read of everything the screen shows: cluster parts and every node's OS."""
-        self.busy = self.busy or "refresh"
-        table = self.query_one("#mnt-nodes", NodeTable)
-        try:
-            self.state = await observe(self.ctx, maintenance.STATE_PARTS, ("os",), on_event=table.apply_event)
-        finally:
-            if self.busy == "refresh":
-                self.busy = None
-        self._show()
+    async def live_read(self) -> None:
+        fresh = await observe(self.ctx, ("nodes", "groups"))
+        if self.state is not None:
+            self.state.nodes, self.state.groups = fresh.nodes, fresh.groups
+            self._show()
 
     def _show(self) -> None:
         state = self.state
         if state is None:
             return
-        table = self.query_one("#mnt-nodes", NodeTable)
+        table = self.table
         with self.app.batch_update():
             for node in table.node_names():
                 info = state.cluster_node(node)
@@ -131,11 +112,12 @@ class MaintenanceScreen(HciScreen):
         self.query_one("#mnt-lock", Static).update(lock_text)
         self._show_check()
         if not self.busy:
-            self.query_one("#mnt-summary", Static).update(self.outcome or Text(
-                "n drain, u resume, s restart the selected node; o rolling restart; p PowerShell"))
+            self.say(self.outcome or Text(
+                "n drain, u resume, s restart, g upgrade by hand (setup) the selected node; "
+                "o rolling restart; p PowerShell"))
 
     def _show_check(self) -> None:
-        node = self.query_one("#mnt-nodes", NodeTable).selected_node
+        node = self.selected
         if not node or self.state is None:
             return
         lock = self.ctx.journal.state.lock
@@ -155,95 +137,45 @@ class MaintenanceScreen(HciScreen):
         self._show_check()
 
     # ------------------------------------------------------------------- changing
-    def _progress(self, node: str, text: str, fraction: float | None = None) -> None:
-        table = self.query_one("#mnt-nodes", NodeTable)
+    def progress(self, node: str, text: str, fraction: float | None = None) -> None:
         word = "done" if fraction == 1.0 else text.split(":")[0]
-        table.set_cells(node, status=Text(word, no_wrap=True, overflow="ellipsis"))
+        self.table.set_cells(node, status=Text(word, no_wrap=True, overflow="ellipsis"))
         line = Text(f"{node}: ", style="bold")
         line.append(text)
         if fraction is not None:
             line.append("  " + text_bar(fraction))
         self.query_one("#mnt-progress", Static).update(line)
 
-    def _confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]]) -> None:
-        if self.busy:
-            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
-            return
-
-        def chosen(choice: str | None) -> None:
-            if choice == DRY_RUN:
-                self.outcome = Text(f"Dry run of {label}: nothing was sent.")
-                self.query_one("#mnt-summary", Static).update(self.outcome)
-            elif choice == RUN:
-                self.busy = label
-                self.run_worker(self._run(label, work), group="maintenance", exit_on_error=False)
-
-        self.app.push_screen(ConfirmStep(plan.title, plan.preview()), callback=chosen)
-
-    async def _live_read(self) -> None:
-        """While a step runs: the nodes' states and roles, so the table moves as the cluster does."""
-        if self._live_reading:
-            return  # polls never overlap
-        self._live_reading = True
-        try:
-            fresh = await observe(self.ctx, ("nodes", "groups"))
-            if self.state is not None:
-                self.state.nodes, self.state.groups = fresh.nodes, fresh.groups
-                self._show()
-        finally:
-            self._live_reading = False
-
-    async def _run(self, label: str, work: Callable[[], Awaitable[Any]]) -> None:
-        self.outcome = None
-        self.query_one("#mnt-summary", Static).update(f"Running: {label} ...")
-        live = self.set_interval(self.ctx.poll * 3, lambda: self.run_worker(
-            self._live_read(), group="maintenance-live", exit_on_error=False))
-        try:
-            await work()
-        except (Refused, StepFailed) as exc:
-            self.outcome = Text(exc.sentence, style="bold")
-            self.app.report_error(exc.sentence)
-        else:
-            self.outcome = Text(f"Done: {label}.", style="bold")
-        finally:
-            live.stop()
-            self.busy = None
+    async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
+        await super()._run(label, work, done)
         self.query_one("#mnt-progress", Static).update("")
-        await self._read()
-
-    def _selected(self) -> str | None:
-        return self.query_one("#mnt-nodes", NodeTable).selected_node
 
     def action_drain(self) -> None:
-        node = self._selected()
-        if node:
-            self._confirm(maintenance.plan_drain(self.ctx, node), f"drain {node}",
-                          lambda: maintenance.drain(self.ctx, node, self._progress))
+        if node := self.selected:
+            self.confirm(maintenance.plan_drain(self.ctx, node), f"drain {node}",
+                         lambda: maintenance.drain(self.ctx, node, self.progress))
 
     def action_resume(self) -> None:
-        node = self._selected()
-        if node:
-            self._confirm(maintenance.plan_resume(self.ctx, node), f"resume {node}",
-                          lambda: maintenance.resume(self.ctx, node, self._progress))
+        if node := self.selected:
+            self.confirm(maintenance.plan_resume(self.ctx, node), f"resume {node}",
+                         lambda: maintenance.resume(self.ctx, node, self.progress))
 
     def action_restart(self) -> None:
-        node = self._selected()
-        if node:
-            self._confirm(maintenance.plan_restart(self.ctx, node), f"restart {node}",
-                          lambda: maintenance.restart(self.ctx, node, self._progress))
+        if node := self.selected:
+            self.confirm(maintenance.plan_restart(self.ctx, node), f"restart {node}",
+                         lambda: maintenance.restart(self.ctx, node, self.progress))
 
     def action_upgrade(self) -> None:
-        node = self._selected()
-        if node:
-            self._confirm(maintenance.plan_upgrade(self.ctx, node), f"upgrade {node}",
-                          lambda: maintenance.manual_upgrade(self.ctx, node, self._progress))
+        if node := self.selected:
+            self.confirm(maintenance.plan_upgrade(self.ctx, node), f"upgrade {node}",
+                         lambda: maintenance.manual_upgrade(self.ctx, node, self.progress))
 
     def action_rolling(self) -> None:
         nodes = self.ctx.client.node_names
-        self._confirm(maintenance.plan_rolling(self.ctx, nodes), "rolling restart",
-                      lambda: maintenance.rolling_restart(self.ctx, nodes, self._progress))
+        self.confirm(maintenance.plan_rolling(self.ctx, nodes), "rolling restart",
+                     lambda: maintenance.rolling_restart(self.ctx, nodes, self.progress))
 
     def action_preview(self) -> None:
-        node = self._selected() or self.ctx.client.node_names[0]
+        node = self.selected or self.ctx.client.node_names[0]
         self.app.push_screen(PowerShellPreview(f"PowerShell of a restart of {node}",
                                                maintenance.plan_restart(self.ctx, node).preview()))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,17 +9,16 @@ from textual.widgets import Static
 
 from hcitui import model
 from hcitui.remote import RemoteError
-from hcitui.screens.base import HciScreen
-from hcitui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
+from hcitui.screens.stepping import SteppingScreen
 from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import post
 from hcitui.workflow.observe import problem
-from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 
-class PostUpgradeScreen(HciScreen):
+class PostUpgradeScreen(SteppingScreen):
     TITLE_TEXT = "8) Post-upgrade"
+    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "post-nodes", "post-summary", "post"
     ABOUT = ("The last steps, and they cannot be undone: l raises the cluster functional level (only when "
              "every node is on 25398), s upgrades every non-primordial storage pool (after the level), m "
              "updates the configuration version of the VMs that are shut down. Each asks you to type the "
@@ -40,8 +36,6 @@ class PostUpgradeScreen(HciScreen):
     def __init__(self) -> None:
         super().__init__()
         self.state: post.PostState | None = None
-        self.busy: str | None = None
-        self.outcome: Text | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="post-level")
@@ -50,22 +44,11 @@ class PostUpgradeScreen(HciScreen):
         yield Static("", id="post-summary")
 
     def on_mount(self) -> None:
-        self.query_one("#post-nodes", NodeTable).focus()
+        self.table.focus()
         self.action_refresh()
 
-    def action_refresh(self) -> None:
-        if self.busy:
-            return
-        self.busy = "refresh"
-        self.run_worker(self._read(), group="post", exit_on_error=False)
-
-    async def _read(self) -> None:
-        table = self.query_one("#post-nodes", NodeTable)
-        try:
-            self.state = await post.read(self.ctx, on_event=table.apply_event)
-        finally:
-            if self.busy == "refresh":
-                self.busy = None
+    async def read(self, *, live: bool = True) -> None:
+        self.state = await post.read(self.ctx, on_event=self.table.apply_event if live else None)
         self._show()
 
     def _show(self) -> None:
@@ -100,70 +83,43 @@ class PostUpgradeScreen(HciScreen):
                                                        for p in state.pools if not p.is_primordial) or "none")
         self.query_one("#post-pools", Static).update(pools)
         if not self.busy:
-            self.query_one("#post-summary", Static).update(self.outcome or Text(
+            self.say(self.outcome or Text(
                 "l level, s pools, m VM versions (each typed), t Test-Cluster, p PowerShell"))
 
     # ---------------------------------------------------------------- actions
-    def _progress(self, node: str, text: str, fraction: float | None = None) -> None:
-        self.query_one("#post-summary", Static).update(f"{node}: {text}")
-
-    def _confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], *, typed: bool) -> None:
-        if self.busy:
-            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
-            return
-
-        def chosen(choice: str | None) -> None:
-            if choice == DRY_RUN:
-                self.outcome = Text(f"Dry run of {label}: nothing was sent.")
-                self._show()
-            elif choice == RUN:
-                self.busy = label
-                self.run_worker(self._run(label, work), group="post", exit_on_error=False)
-
-        self.app.push_screen(ConfirmStep(plan.title, plan.preview(), typed=self.ctx.name if typed else None),
-                             callback=chosen)
-
-    async def _run(self, label: str, work: Callable[[], Awaitable[Any]]) -> None:
-        self.outcome = None
-        self.query_one("#post-summary", Static).update(f"Running: {label} ...")
-        try:
-            result = await work()
-        except (Refused, StepFailed) as exc:
-            self.outcome = Text(exc.sentence, style="bold")
-            self.app.report_error(exc.sentence)
-        else:
-            done = f"Done: {label}."
-            if isinstance(result, model.ClusterValidation):
-                done = (f"Test-Cluster: {result.passed} passed, {result.warnings} warnings, {result.failed} failed. "
-                        f"Report: {result.report_path}")
-            elif isinstance(result, list) and result:
-                done = f"Done: {label}; not updated: {'; '.join(result)}"
-            self.outcome = Text(done, style="bold")
-        finally:
-            self.busy = None
-        await self._read()
+    def progress(self, node: str, text: str, fraction: float | None = None) -> None:
+        self.say(f"{node}: {text}")
 
     def action_level(self) -> None:
-        self._confirm(post.plan_level(self.ctx), "raise the functional level",
-                      lambda: post.update_level(self.ctx, self._progress), typed=True)
+        self.confirm(post.plan_level(self.ctx), "raise the functional level",
+                     lambda: post.update_level(self.ctx, self.progress), typed=True)
 
     def action_pools(self) -> None:
         names = post.pool_names(self.state) if self.state else []
-        self._confirm(post.plan_pools(self.ctx, names), "upgrade the storage pools",
-                      lambda: post.update_pools(self.ctx, self._progress), typed=True)
+        self.confirm(post.plan_pools(self.ctx, names), "upgrade the storage pools",
+                     lambda: post.update_pools(self.ctx, self.progress), typed=True)
 
     def action_vms(self) -> None:
         vms = self.state.outdated_vms() if self.state else []
-        self._confirm(post.plan_vms(self.ctx, vms), "update VM configuration versions",
-                      lambda: post.update_vms(self.ctx, self._progress), typed=True)
+
+        async def work() -> str:
+            skipped = await post.update_vms(self.ctx, self.progress)
+            return "Done: update VM configuration versions." + (
+                f" Not updated: {'; '.join(skipped)}" if skipped else "")
+
+        self.confirm(post.plan_vms(self.ctx, vms), "update VM configuration versions", work, typed=True)
 
     def action_validate(self) -> None:
-        if self.busy:
-            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
+        if self.is_busy():
             return
+
+        async def work() -> str:
+            result = await post.validate(self.ctx, self.progress)
+            return (f"Test-Cluster: {result.passed} passed, {result.warnings} warnings, {result.failed} failed. "
+                    f"Report: {result.report_path}")
+
         self.busy = "Test-Cluster"
-        self.run_worker(self._run("Test-Cluster", lambda: post.validate(self.ctx, self._progress)),
-                        group="post", exit_on_error=False)
+        self.run_worker(self._run("Test-Cluster", work, ""), group=self.WORKER_GROUP, exit_on_error=False)
 
     def action_preview(self) -> None:
         names = post.pool_names(self.state) if self.state else []

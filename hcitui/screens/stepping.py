@@ -16,8 +16,10 @@ from hcitui.widgets.node_table import NodeTable
 from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 
-def text_bar(fraction: float, width: int = 20) -> str:
+def text_bar(fraction: float | None, width: int = 20) -> str:
     """A progress bar in characters, readable without colour: ``[#########...........]  45%``."""
+    if fraction is None:
+        return ""
     done = max(0, min(width, int(fraction * width)))
     return "[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}"
 
@@ -28,11 +30,13 @@ class SteppingScreen(HciScreen):
     TABLE_ID: ClassVar[str] = ""
     OUTCOME_ID: ClassVar[str] = ""
     WORKER_GROUP: ClassVar[str] = ""
+    LIVE_POLL: ClassVar[bool] = False  # read (live_read) while a change runs
 
     def __init__(self) -> None:
         super().__init__()
         self.busy: str | None = None  # what runs now: one thing at a time
         self.outcome: Text | None = None  # how the last action ended, shown until the next one
+        self._live_reading = False
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -77,8 +81,15 @@ class SteppingScreen(HciScreen):
             self.busy = None
 
     # ----------------------------------------------------------------- changing
-    def confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], done: str = "") -> None:
-        """Show the plan's PowerShell; on "run" do ``work`` in a worker, on "dry-run" send nothing."""
+    async def live_read(self) -> None:
+        """Read while a change runs (LIVE_POLL screens), so the table moves as the cluster does."""
+        return None
+
+    def confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], done: str = "", *,
+                typed: bool = False) -> None:
+        """Show the plan's PowerShell; on "run" do ``work`` in a worker, on "dry-run" send nothing.
+        ``typed``: the step cannot be undone, so the cluster's name must be typed to run it.
+        If ``work`` returns a string, that sentence is the outcome shown afterwards."""
         if self.ctx.read_only:  # the keys are hidden; this guards a direct call too
             self.say(f"Read-only: {label} changes the cluster; nothing was sent.")
             return
@@ -98,21 +109,42 @@ class SteppingScreen(HciScreen):
                 self.outcome = Text(f"Cancelled {label}: nothing was sent.")
                 self.say(self.outcome)
 
-        self.app.push_screen(ConfirmStep(plan.title, plan.preview()), callback=chosen)
+        self.app.push_screen(ConfirmStep(plan.title, plan.preview(), typed=self.ctx.name if typed else None),
+                             callback=chosen)
+
+    async def _live_tick(self) -> None:
+        if self._live_reading:
+            return  # polls never overlap
+        self._live_reading = True
+        try:
+            await self.live_read()
+        except RemoteError:
+            pass  # a missed look while the cluster moves; the step's own reads decide
+        finally:
+            self._live_reading = False
 
     async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
         self.outcome = None
         self.say(f"Running: {label} ...")
+        live = None
+        if self.LIVE_POLL:
+            live = self.set_interval(self.ctx.poll * 3, lambda: self.run_worker(
+                self._live_tick(), group=f"{self.WORKER_GROUP}-live", exit_on_error=False))
         try:
             try:
-                await work()
+                result = await work()
             except (Refused, StepFailed, RemoteError) as exc:
                 self.outcome = Text(exc.sentence, style="bold")
                 self.app.report_error(exc.sentence)
             else:
-                self.outcome = Text(f"Done: {label}." + (f" {done}" if done else ""), style="bold")
+                text = result if isinstance(result, str) else f"Done: {label}." + (f" {done}" if done else "")
+                self.outcome = Text(text, style="bold")
+            if live is not None:
+                live.stop()
             self.say(self.outcome)
             await self.read(live=False)
         finally:
+            if live is not None:
+                live.stop()
             self.busy = None
         self.say(self.outcome or "")
