@@ -205,7 +205,6 @@ async def test_hung_node_times_out_and_the_next_call_is_not_stuck_behind_it(serv
 
 
 async def test_reboot_mid_session_then_back_rebuilds_the_pool(served, tmp_path):
-    lab = served.lab
     ctx = make_ctx(served, tmp_path)
     session = ctx.client.sessions["LAB-B1"]
     try:

@@ -8,7 +8,6 @@ import json
 import pytest
 from conftest import example_params
 from pydantic import Field
-from pydantic.alias_generators import to_pascal
 
 from hcitui import ps
 from hcitui.lab.inprocess import InProcessSession

@@ -139,3 +139,19 @@ async def test_history_export_writes_markdown_and_json(state_home, tmp_path):
     assert md_path.name == "audit-test.md" and "```powershell" in md_path.read_text()
     payload = json.loads(json_path.read_text())
     assert len(payload["operations"]) == 11 and payload["operations"][0]["operation"] == "set_registry_values"
+
+
+async def test_builds_before_come_from_the_first_read_of_any_step(tmp_path):
+    """The change record's 'build before' is the first build any step read, not the first verification."""
+    from hcitui import wiring
+    from hcitui.workflow import prereq, verify
+
+    lab = wiring.open_lab(tmp_path, 4)
+    ctx = wiring.context_for_lab(lab, read_only=True, state_root=tmp_path)
+    await prereq.run_prerequisites(ctx)  # reads every node's OS on 20349
+    for node in lab.state.nodes.values():
+        node.build, node.ubr = 25398, 1913
+    await verify.run_verification(ctx)
+    inventory = ctx.journal.state.inventory
+    assert {n: (b.first_build, b.last_build) for n, b in inventory.items()} == {
+        n: ("20349.2655", "25398.1913") for n in ("LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2")}

@@ -13,7 +13,7 @@ from hcitui.journal import StepStatus
 from hcitui.screens.post import PostUpgradeScreen
 from hcitui.widgets.confirm import ConfirmStep
 from hcitui.workflow import maintenance, post, verify
-from hcitui.workflow.steps import Refused, StepFailed
+from hcitui.workflow.steps import Refused
 
 GUARD = 60
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hcitui import model
-from hcitui.journal import JournalError
 from hcitui.remote import NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
@@ -147,21 +146,7 @@ class Monitor:
         else:
             self.failures = 0
             self.last_error = None
-        self._record_builds(state)
         return snapshot
-
-    def _record_builds(self, state: ClusterState) -> None:
-        builds = {}
-        for node in self.ctx.client.node_names:
-            version = state.node_part(node, "os")
-            if isinstance(version, model.OsVersion):
-                builds[node] = version.build
-        if not builds:
-            return
-        try:
-            self.ctx.journal.record_builds(builds)
-        except (JournalError, OSError):
-            return  # the builds are for the report; a journal that cannot be written now is not the monitor's failure
 
     # ------------------------------------------------------------------ digest
     def digest(self, state: ClusterState) -> Snapshot:

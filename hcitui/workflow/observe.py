@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hcitui import model
+from hcitui.journal import JournalError
 from hcitui.ps import Operation, reads
 from hcitui.remote import EventKind, NodeCall, NodeEvent, RemoteError
 from hcitui.workflow.context import Context
@@ -136,4 +137,19 @@ async def observe(
     if wanted_cluster:
         emit(NodeEvent(ctx.name, EventKind.OK, None, "cluster-wide reads done"))
     state.read_at = datetime.now(timezone.utc)
+    if "os" in wanted_node:
+        _record_builds(ctx, state)
     return state
+
+
+def _record_builds(ctx: Context, state: ClusterState) -> None:
+    """Every read of the nodes' OS feeds the change record: the first build seen of each node is
+    its build before, the last its build after (whichever step happened to read it)."""
+    builds = {node: value.build for node, parts in state.per_node.items()
+              if isinstance(value := parts.get("os"), model.OsVersion)}
+    if not builds:
+        return
+    try:
+        ctx.journal.record_builds(builds)
+    except (JournalError, OSError):
+        return  # the builds are for the report; a journal that cannot be written now fails no read

@@ -239,8 +239,6 @@ async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] |
         ctx.journal.set_step(PHASE, "verification", None, StepStatus.UNKNOWN, "interrupted")
         raise
     report = VerificationReport(ctx.name, checks, started, datetime.now(timezone.utc), observed)
-    ctx.journal.record_builds({n: v.build for n in ctx.client.node_names
-                               if isinstance(v := observed.node_part(n, "os"), model.OsVersion)})
     ctx.journal.set_step(PHASE, "verification", None, StepStatus.DONE if report.passed else StepStatus.FAILED,
                          report.summary())
     ctx.journal.record_verification(report.as_json())
