@@ -285,84 +285,57 @@ def _event_printer(stream: Any) -> Any:
     return emit
 
 
-def cmd_verify(args: argparse.Namespace, ctx: Any) -> int:
-    from hcitui.workflow import verify
+STATUS_WORDS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "UNKN"}
 
+
+def _checks_step(args: argparse.Namespace, ctx: Any, name: str, run: Any, cluster_reads: Any, node_reads: Any,
+                 extra_reads: Any = (), note: str = "") -> int:
+    """A read-only step that judges checks (verify, prereq): dry run, progress, table or JSON, exit status."""
     if args.node and args.node.lower() not in {n.lower() for n in ctx.client.node_names}:
         return fail(f"--node {args.node}: not a node of {ctx.name} ({', '.join(ctx.client.node_names)})", EXIT_USAGE)
     if args.dry_run:
-        print(f"# verify on {ctx.name}: read-only; these operations would run (nothing was run)")
-        for op in verify.CLUSTER_READS.values():
+        print(f"# {name} on {ctx.name}: read-only; these operations would run (nothing was run)")
+        for op in cluster_reads:
             print(op.render(node=f"any node of {ctx.name}") + "\n")
         for node in ctx.client.node_names:
             if args.node and node.lower() != args.node.lower():
                 continue
-            for op in verify.NODE_READS:
-                print(op.render(node=node) + "\n")
+            for op, params in [*((op, None) for op in node_reads), *extra_reads]:
+                print(op.render(params, node=node) + "\n")
+        if note:
+            print(f"# {note}")
         return EXIT_OK
     progress = sys.stderr if args.json else sys.stdout
-    report = asyncio.run(_run_and_close(ctx, verify.run_verification(ctx, on_event=_event_printer(progress))))
-    checks = [c for c in report.checks if not args.node or c.node is None or c.node.lower() == args.node.lower()]
+    report = asyncio.run(_run_and_close(ctx, run(ctx, on_event=_event_printer(progress)))).for_node(args.node)
     if args.json:
-        payload = report.as_json()
-        payload["checks"] = [c.as_json() for c in checks]
-        payload["passed"] = all(c["status"] in ("pass", "warn") for c in payload["checks"])
-        print(json.dumps(payload, indent=2))
-        return EXIT_OK if payload["passed"] else EXIT_FAILED
+        print(json.dumps(report.as_json(), indent=2))
+        return EXIT_OK if report.passed else EXIT_FAILED
     print()
-    width = max(len(c.name) for c in checks)
-    for check in checks:
-        print(f"{check.status.value.upper():<7} {check.name:<{width}}  {check.node or '(cluster)':<16} {check.reason}")
-    passed = all(c.status.value in ("pass", "warn") for c in checks)
+    width = max(len(c.name) for c in report.checks)
+    for check in report.checks:
+        print(f"{STATUS_WORDS[check.status.value]:<5} {check.name:<{width}}  {check.node or '(cluster)':<16} "
+              f"{check.reason}")
+        if check.remediation and check.status.value != "pass":
+            print(f"{'':<5} {'':<{width}}  {'':<16} fix: {check.remediation}")
     print()
-    print(report.summary() if not args.node else ("PASSED" if passed else "NOT PASSED"))
-    return EXIT_OK if passed else EXIT_FAILED
+    print(report.summary())
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def cmd_verify(args: argparse.Namespace, ctx: Any) -> int:
+    from hcitui.workflow import verify
+
+    return _checks_step(args, ctx, "verify", verify.run_verification, verify.CLUSTER_READS.values(),
+                        verify.NODE_READS)
 
 
 def cmd_prereq(args: argparse.Namespace, ctx: Any) -> int:
     from hcitui.workflow import prereq
 
-    if args.node and args.node.lower() not in {n.lower() for n in ctx.client.node_names}:
-        return fail(f"--node {args.node}: not a node of {ctx.name} ({', '.join(ctx.client.node_names)})", EXIT_USAGE)
-    if args.dry_run:
-        print(f"# prereq on {ctx.name}: read-only; these operations would run (nothing was run)")
-        for op in prereq.CLUSTER_READS.values():
-            print(op.render(node=f"any node of {ctx.name}") + "\n")
-        for node in ctx.client.node_names:
-            if args.node and node.lower() != args.node.lower():
-                continue
-            for op in prereq.NODE_READS:
-                print(op.render(node=node) + "\n")
-            if ctx.cluster.iso_path:
-                print(prereq.ISO_READ.render({"path": ctx.cluster.iso_path}, node=node) + "\n")
-        if not ctx.cluster.iso_path:
-            print("# no iso_path in the config: the ISO would not be looked up")
-        return EXIT_OK
-    progress = sys.stderr if args.json else sys.stdout
-    report = asyncio.run(_run_and_close(ctx, prereq.run_prerequisites(ctx, on_event=_event_printer(progress))))
-    checks = [c for c in report.checks if not args.node or c.node is None or c.node.lower() == args.node.lower()]
-    passed = all(c.status.value in ("pass", "warn") for c in checks)
-    if args.json:
-        payload = report.as_json()
-        payload["checks"] = [c.as_json() for c in checks]
-        payload["passed"] = passed
-        print(json.dumps(payload, indent=2))
-        return EXIT_OK if passed else EXIT_FAILED
-    words = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "UNKN"}
-    print()
-    width = max(len(c.name) for c in checks)
-    for check in checks:
-        print(f"{words[check.status.value]:<5} {check.name:<{width}}  {check.node or '(cluster)':<16} {check.reason}")
-        if check.remediation and check.status.value != "pass":
-            print(f"{'':<5} {'':<{width}}  {'':<16} fix: {check.remediation}")
-    print()
-    warned = sum(1 for c in checks if c.status.value == "warn")
-    if args.node:
-        plural = "s" if warned != 1 else ""
-        print(("PASSED" + (f" with {warned} warning{plural}" if warned else "")) if passed else "NOT PASSED")
-    else:
-        print(report.summary())
-    return EXIT_OK if passed else EXIT_FAILED
+    iso = ctx.cluster.iso_path
+    return _checks_step(args, ctx, "prereq", prereq.run_prerequisites, prereq.CLUSTER_READS.values(),
+                        prereq.NODE_READS, [(prereq.ISO_READ, {"path": iso})] if iso else [],
+                        "" if iso else "no iso_path in the config: the ISO would not be looked up")
 
 
 async def _run_and_close(ctx: Any, coro: Any) -> Any:

@@ -23,7 +23,7 @@ from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
-from hcitui.workflow.verify import CheckResult, Status
+from hcitui.workflow.verify import CheckResult, ChecksReport, Status
 
 PHASE = 0
 STEP = "prerequisites"
@@ -273,45 +273,16 @@ def evaluate(state: ClusterState, node_names: list[str], iso_path: str | None, *
 
 
 @dataclass
-class PrereqReport:
-    cluster: str
-    checks: list[CheckResult]
-    started: datetime
-    finished: datetime
-    observed: ClusterState
+class PrereqReport(ChecksReport):
+    """Prerequisites pass with warnings (Secure Boot, running VMs): the summary says how many."""
+
     iso_path: str | None = None
 
-    @property
-    def passed(self) -> bool:
-        """No check failed or unknown; warnings are allowed."""
-        return all(c.status in (Status.PASS, Status.WARN) for c in self.checks)
-
-    def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for check in self.checks:
-            out[check.status.value] += 1
-        return out
-
     def summary(self) -> str:
-        c = self.counts()
-        if self.passed:
-            warn = c["warn"]
-            return "PASSED" + (f" with {warn} warning{'s' if warn != 1 else ''}" if warn else "")
-        parts = [f"{c['pass']} pass", f"{c['fail']} fail"]
-        if c["unknown"]:
-            parts.append(f"{c['unknown']} unknown")
-        if c["warn"]:
-            parts.append(f"{c['warn']} warn")
-        return "NOT PASSED: " + ", ".join(parts)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "passed": self.passed,
-            "started": self.started.isoformat(timespec="seconds"),
-            "finished": self.finished.isoformat(timespec="seconds"),
-            "checks": [c.as_json() for c in self.checks],
-        }
+        if not self.passed:
+            return super().summary()
+        warn = self.counts()["warn"]
+        return "PASSED" + (f" with {warn} warning{'s' if warn != 1 else ''}" if warn else "")
 
 
 def iso_reader(iso_path: str, timeout: float) -> Callable[[NodeCall], Any]:

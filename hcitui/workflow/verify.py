@@ -8,6 +8,7 @@ whichever node answers) and records the outcome in the journal.
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -184,7 +185,9 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
 
 
 @dataclass
-class VerificationReport:
+class ChecksReport:
+    """A set of judged checks (verification, prerequisites): passed when none failed or is unknown."""
+
     cluster: str
     checks: list[CheckResult]
     started: datetime
@@ -201,15 +204,21 @@ class VerificationReport:
             out[check.status.value] += 1
         return out
 
+    def for_node(self, node: str | None) -> ChecksReport:
+        """The same report limited to one node's checks and the cluster-wide ones (``--node``)."""
+        if not node:
+            return self
+        kept = [c for c in self.checks if c.node is None or c.node.lower() == node.lower()]
+        return dataclasses.replace(self, checks=kept)
+
     def summary(self) -> str:
         c = self.counts()
-        verdict = "PASSED" if self.passed else "NOT PASSED"
         parts = [f"{c['pass']} pass", f"{c['fail']} fail"]
         if c["unknown"]:
             parts.append(f"{c['unknown']} unknown")
         if c["warn"]:
             parts.append(f"{c['warn']} warn")
-        return f"{verdict}: " + ", ".join(parts)
+        return ("PASSED: " if self.passed else "NOT PASSED: ") + ", ".join(parts)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -219,6 +228,9 @@ class VerificationReport:
             "finished": self.finished.isoformat(timespec="seconds"),
             "checks": [c.as_json() for c in self.checks],
         }
+
+
+VerificationReport = ChecksReport
 
 
 CLUSTER_PARTS = ("nodes", "groups", "csv", "jobs", "disks", "sr_groups")
