@@ -288,22 +288,14 @@ def _event_printer(stream: Any) -> Any:
 STATUS_WORDS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "UNKN"}
 
 
-def _checks_step(args: argparse.Namespace, ctx: Any, name: str, run: Any, cluster_reads: Any, node_reads: Any,
-                 extra_reads: Any = (), note: str = "") -> int:
+def _checks_step(args: argparse.Namespace, ctx: Any, run: Any, read_plan: Any) -> int:
     """A read-only step that judges checks (verify, prereq): dry run, progress, table or JSON, exit status."""
     if args.node and args.node.lower() not in {n.lower() for n in ctx.client.node_names}:
         return fail(f"--node {args.node}: not a node of {ctx.name} ({', '.join(ctx.client.node_names)})", EXIT_USAGE)
     if args.dry_run:
-        print(f"# {name} on {ctx.name}: read-only; these operations would run (nothing was run)")
-        for op in cluster_reads:
-            print(op.render(node=f"any node of {ctx.name}") + "\n")
-        for node in ctx.client.node_names:
-            if args.node and node.lower() != args.node.lower():
-                continue
-            for op, params in [*((op, None) for op in node_reads), *extra_reads]:
-                print(op.render(params, node=node) + "\n")
-        if note:
-            print(f"# {note}")
+        nodes = [n for n in ctx.client.node_names if not args.node or n.lower() == args.node.lower()]
+        print(read_plan(ctx, nodes).preview(), end="")
+        print(f"# dry run: nothing was sent to {ctx.name}")
         return EXIT_OK
     progress = sys.stderr if args.json else sys.stdout
     report = asyncio.run(_run_and_close(ctx, run(ctx, on_event=_event_printer(progress)))).for_node(args.node)
@@ -325,17 +317,13 @@ def _checks_step(args: argparse.Namespace, ctx: Any, name: str, run: Any, cluste
 def cmd_verify(args: argparse.Namespace, ctx: Any) -> int:
     from hcitui.workflow import verify
 
-    return _checks_step(args, ctx, "verify", verify.run_verification, verify.CLUSTER_READS.values(),
-                        verify.NODE_READS)
+    return _checks_step(args, ctx, verify.run_verification, verify.read_plan)
 
 
 def cmd_prereq(args: argparse.Namespace, ctx: Any) -> int:
     from hcitui.workflow import prereq
 
-    iso = ctx.cluster.iso_path
-    return _checks_step(args, ctx, "prereq", prereq.run_prerequisites, prereq.CLUSTER_READS.values(),
-                        prereq.NODE_READS, [(prereq.ISO_READ, {"path": iso})] if iso else [],
-                        "" if iso else "no iso_path in the config: the ISO would not be looked up")
+    return _checks_step(args, ctx, prereq.run_prerequisites, prereq.read_plan)
 
 
 async def _run_and_close(ctx: Any, coro: Any) -> Any:

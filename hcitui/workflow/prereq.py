@@ -23,7 +23,8 @@ from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
-from hcitui.workflow.verify import CheckResult, ChecksReport, Status
+from hcitui.workflow.steps import Plan
+from hcitui.workflow.verify import CheckResult, ChecksReport, Status, checks_plan
 
 PHASE = 0
 STEP = "prerequisites"
@@ -51,6 +52,16 @@ CLUSTER_READS: dict[str, Operation] = {part: observe_mod.CLUSTER_PARTS[part] for
 NODE_READS: list[Operation] = [observe_mod.NODE_PARTS[part] for part in NODE_PARTS]
 ISO_READ: Operation = reads.get_path_info
 OPERATIONS: list[Operation] = [*CLUSTER_READS.values(), *NODE_READS, ISO_READ]
+
+
+def read_plan(ctx: Context, nodes: list[str] | None = None) -> Plan:
+    """What the prerequisites read, as PowerShell (the ISO lookup only with an iso_path)."""
+    iso = ctx.cluster.iso_path
+    plan = checks_plan(ctx, "Prerequisite", CLUSTER_READS.values(), NODE_READS, nodes,
+                       [(ISO_READ, {"path": iso})] if iso else [])
+    if not iso:
+        plan.notes.append("No iso_path in the config: the ISO is not looked up.")
+    return plan
 
 RECOMMENDED = "recommended, not required"
 REPAIR_REGISTRATION = (

@@ -20,6 +20,7 @@ from hcitui.remote import NodeEvent
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
+from hcitui.workflow.steps import Plan
 
 PHASE = 7
 
@@ -238,6 +239,24 @@ NODE_PARTS = ("os",)
 CLUSTER_READS = {part: observe_mod.CLUSTER_PARTS[part] for part in CLUSTER_PARTS}
 NODE_READS = [observe_mod.NODE_PARTS[part] for part in NODE_PARTS]
 OPERATIONS = [*CLUSTER_READS.values(), *NODE_READS]
+
+
+def read_plan(ctx: Context, nodes: list[str] | None = None) -> Plan:
+    """What verification reads, as PowerShell: per node in ``nodes``, or once for every node."""
+    return checks_plan(ctx, "Verification", CLUSTER_READS.values(), NODE_READS, nodes)
+
+
+def checks_plan(ctx: Context, title: str, cluster_reads: Any, node_reads: Any, nodes: list[str] | None,
+                extra: Any = ()) -> Plan:
+    """A read-only plan: cluster-wide reads on any node, node reads (and ``extra`` (op, params)) per node."""
+    plan = Plan(f"{title} reads on {ctx.name}: read-only, nothing is changed")
+    for op in cluster_reads:
+        plan.add(op, None, "any node (the first that answers)")
+    where = nodes if nodes is not None else ["each node: " + ", ".join(ctx.client.node_names)]
+    for node in where:
+        for op, params in [*((op, None) for op in node_reads), *extra]:
+            plan.add(op, params, node)
+    return plan
 
 
 async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] | None = None) -> VerificationReport:
