@@ -149,6 +149,9 @@ def cmd_ops(args: argparse.Namespace) -> int:
             if field.is_required():
                 defaults[name] = f"<{field.alias or name}>"
         print(op.render(op.params.model_construct(**defaults)))
+        from hcitui.lab import propreads
+
+        print("\n".join(propreads.evidence(op.script)))
         return EXIT_OK
     return fail("usage: hcitui ops [show NAME]", EXIT_USAGE)
 

@@ -56,7 +56,7 @@ from psrpcore.types import (
     add_note_property,
 )
 
-from hcitui.lab import wsman
+from hcitui.lab import frontdoor, wsman
 from hcitui.lab.cluster import Lab, LabPowerShellError, LabUnreachable
 from hcitui.ps import OPERATIONS, Operation, script_parameter_names
 
@@ -234,6 +234,43 @@ def _bind(op: Operation, parameters: list[tuple[str | None, Any]]) -> dict[str, 
                 f"Cannot bind argument to parameter '{name}' because it is {why}.",
                 "ParameterArgumentValidationErrorNullNotAllowed"))
     return bound
+
+
+def refusal_record(refusal: frontdoor.Refusal) -> ErrorRecord:
+    """The error record a node answers a script with that it will not run (see lab.frontdoor)."""
+    if refusal.kind == "parse":
+        return _error_record(
+            refusal.message,
+            exception_types=["System.Management.Automation.ParseException",
+                             "System.Management.Automation.RuntimeException", "System.SystemException"],
+            category=ErrorCategory.ParserError, reason="ParseException", error_id=refusal.error_id)
+    if refusal.kind == "not-found":
+        return command_not_found(refusal.message.split("'")[1])
+    if refusal.kind == "prompt":
+        return _error_record(
+            str(refusal),
+            exception_types=["System.Management.Automation.PSInvalidOperationException",
+                             "System.InvalidOperationException", "System.SystemException"],
+            category=ErrorCategory.InvalidOperation, reason="PSInvalidOperationException",
+            error_id=refusal.error_id)
+    return _binding_error(str(refusal), refusal.error_id)
+
+
+def _front_door(commands: list[Any]) -> None:
+    """Refuse, as a node would, a pipeline Windows PowerShell 5.1 would not run (lab.frontdoor)."""
+    for index, cmd in enumerate(commands):
+        text = str(cmd.command_text)
+        if cmd.is_script:
+            try:
+                frontdoor.admit(text)
+            except frontdoor.Refusal as refusal:
+                raise _PowerShellFailure(refusal_record(refusal)) from None
+            continue
+        named = [str(name) for name, _ in cmd.parameters if name is not None]
+        positional = sum(1 for name, _ in cmd.parameters if name is None)
+        refusal = frontdoor.check_call(text.strip(), named, positional, piped=index > 0)
+        if refusal is not None:
+            raise _PowerShellFailure(refusal_record(refusal))
 
 
 def _term(commands: list[Any]) -> str:
@@ -733,6 +770,7 @@ class NodeEndpoint:
         pipeline.complete()
 
     def _execute(self, commands: list[Any]) -> list[Any]:
+        _front_door(commands)
         if len(commands) == 1 and commands[0].is_script:
             op = _SCRIPTS.get(str(commands[0].command_text).strip())
             if op is not None:

@@ -1,7 +1,7 @@
 """A session that runs declared operations straight against an in-process lab.
 
-Used by tests for speed and by ``hcitui --lab`` until the WinRM endpoint serves the lab.
-It goes through :class:`BaseSession`, so the read-only guard, the timeout and the audit
+Used by tests for speed. Every script passes the lab's PowerShell front door first, as it
+does at the WinRM endpoint. It goes through :class:`BaseSession`, so the read-only guard, the timeout and the audit
 record are exactly those of a real session; only the carrier differs.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hcitui.lab import frontdoor
 from hcitui.lab.cluster import Lab, LabPowerShellError, LabUnreachable
 from hcitui.ps import Operation
 from hcitui.remote.errors import OperationFailed, Rebooting, Unreachable
@@ -26,6 +27,11 @@ class InProcessSession(BaseSession):
     async def _run(self, op: Operation, parameters: dict[str, Any], timeout: float) -> str | None:
         if self.latency:
             await asyncio.sleep(self.latency)
+        try:
+            # The same front door as the WinRM endpoint: what a node would refuse, the lab refuses.
+            frontdoor.admit(op.script)
+        except frontdoor.Refusal as refusal:
+            raise OperationFailed(self.node, op.name, str(refusal)) from None
         try:
             # In a thread: an operation such as a drain waits on lab time, as a real cmdlet blocks.
             return await asyncio.to_thread(self.lab.execute, self.node, op.name, parameters)

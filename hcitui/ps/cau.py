@@ -206,6 +206,8 @@ _RUNNER_LINES = [
     "}",
 ]
 _RUNNER = "\n".join(f"    '{line}'" for line in _RUNNER_LINES)
+RUNNER = "\n".join(_RUNNER_LINES).replace("''", "'")
+"""The runner's text as the task runs it (single quotes undoubled): the lab's front door checks it."""
 
 start_cau_run = Operation(
     name="start_cau_run",

@@ -35,7 +35,7 @@ if ($folder -and -not (Test-Path -LiteralPath $folder)) {{ New-Item -ItemType Di
 $mode = if ($Offset -eq 0) {{ [System.IO.FileMode]::Create }} else {{ [System.IO.FileMode]::Open }}
 $stream = [System.IO.File]::Open($Path, $mode, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
 try {{
-    if ($stream.Length -ne $Offset) {{ throw "'$Path' is $($stream.Length) bytes long, not $Offset: the copy must resume at its end." }}
+    if ($stream.Length -ne $Offset) {{ throw "'$Path' is $($stream.Length) bytes long, not $($Offset): the copy must resume at its end." }}
     [void]$stream.Seek($Offset, [System.IO.SeekOrigin]::Begin)
     $stream.Write($bytes, 0, $bytes.Length)
     $length = $stream.Length

@@ -20,7 +20,7 @@ ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{
     State             = [string]$n.State
     DrainStatus       = [string]$n.DrainStatus
     StatusInformation = [string]$n.StatusInformation
-    FaultDomain       = @($n.FaultDomain | ForEach-Object { [string]$_ })
+    FaultDomain       = @(foreach ($fd in $n.FaultDomain) { [string]$fd })
     BuildNumber       = [int]$n.BuildNumber
 })
 """
@@ -60,7 +60,8 @@ resume_node = Operation(
     script=rf"""
 param([Parameter(Mandatory)][string]$Name, [string]$Failback = 'Immediate')
 {STOP}
-Resume-ClusterNode -Name $Name -Failback $Failback -Confirm:$false | Out-Null
+# Resume-ClusterNode has no -Confirm/-WhatIf (no ShouldProcess; FailoverClusters/Resume-ClusterNode.md).
+Resume-ClusterNode -Name $Name -Failback $Failback | Out-Null
 {_NODE_JSON}""",
 )
 

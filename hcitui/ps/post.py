@@ -70,7 +70,7 @@ ConvertTo-Json -Compress -Depth 3 -InputObject ([pscustomobject]@{{
     FriendlyName      = [string]$pool.FriendlyName
     IsPrimordial      = [bool]$pool.IsPrimordial
     HealthStatus      = [string]$pool.HealthStatus
-    OperationalStatus = @($pool.OperationalStatus | ForEach-Object {{ [string]$_ }})
+    OperationalStatus = @(foreach ($status in $pool.OperationalStatus) {{ [string]$status }})
     Version           = [string]$pool.Version
 }})
 """,
@@ -140,9 +140,18 @@ param()
 {STOP}
 $stamp = Get-Date -Format 'yyyy.MM.dd \A\t HH.mm.ss'
 $name = Join-Path $env:SystemRoot "Cluster\Reports\hcitui Validation $stamp"
-$report = Test-Cluster -ReportName $name -WarningAction SilentlyContinue
-$xml = [xml](Get-Content -LiteralPath ($name + '.xml') -ErrorAction SilentlyContinue)
-$results = @($xml.SelectNodes('//Channel[@Type="Summary"]//ResultDescription') | ForEach-Object {{ [string]$_.'#text' }})
+# Test-Cluster asks for confirmation by default, and a remote pipeline cannot answer: -Force. Without
+# -Disk or -Pool it takes no disk offline (FailoverClusters/Test-Cluster.md, -Force). It writes the
+# report's FileInfo (OUTPUTS: System.IO.FileInfo).
+$report = Test-Cluster -ReportName $name -Force -WarningAction SilentlyContinue
+# The XML beside the report can be missing (validation cut short): then there are no counts, not a
+# method called on $null.
+$xmlPath = $name + '.xml'
+$results = @()
+if (Test-Path -LiteralPath $xmlPath -PathType Leaf) {{
+    $xml = [xml](Get-Content -LiteralPath $xmlPath -Raw)
+    $results = @(foreach ($n in $xml.SelectNodes('//Channel[@Type="Summary"]//ResultDescription')) {{ [string]$n.'#text' }})
+}}
 ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
     ReportPath = [string]$report.FullName
     Passed     = @($results | Where-Object {{ $_ -eq 'Success' }}).Count

@@ -31,7 +31,7 @@ $rows = @(Get-ClusterNode | ForEach-Object {{
         State             = [string]$_.State
         DrainStatus       = [string]$_.DrainStatus
         StatusInformation = [string]$_.StatusInformation
-        FaultDomain       = @($_.FaultDomain | ForEach-Object {{ [string]$_ }})
+        FaultDomain       = @(foreach ($fd in $_.FaultDomain) {{ [string]$fd }})
         BuildNumber       = [int]$_.BuildNumber
         NodeWeight        = [int]$_.NodeWeight
         DynamicWeight     = [int]$_.DynamicWeight
@@ -129,7 +129,7 @@ $rows = @(Get-VirtualDisk | ForEach-Object {{
     [pscustomobject]@{{
         FriendlyName      = [string]$_.FriendlyName
         HealthStatus      = [string]$_.HealthStatus
-        OperationalStatus = @($_.OperationalStatus | ForEach-Object {{ [string]$_ }})
+        OperationalStatus = @(foreach ($status in $_.OperationalStatus) {{ [string]$status }})
     }}
 }})
 ConvertTo-Json -InputObject $rows -Depth 3 -Compress
@@ -152,7 +152,7 @@ $rows = @(Get-StoragePool -IsPrimordial $false | ForEach-Object {{
         FriendlyName      = [string]$_.FriendlyName
         IsPrimordial      = [bool]$_.IsPrimordial
         HealthStatus      = [string]$_.HealthStatus
-        OperationalStatus = @($_.OperationalStatus | ForEach-Object {{ [string]$_ }})
+        OperationalStatus = @(foreach ($status in $_.OperationalStatus) {{ [string]$status }})
         Version           = [string]$_.Version
     }}
 }})
@@ -184,14 +184,14 @@ $rows = @(Get-SRGroup | ForEach-Object {{
         IsEncrypted     = [bool]$_.IsEncrypted
         IsCluster       = [bool]$_.IsCluster
         IsWriteConsistency = [bool]$_.IsWriteConsistency
-        Replicas        = @($_.Replicas | ForEach-Object {{
+        Replicas        = @(foreach ($replica in $_.Replicas) {{
             [pscustomobject]@{{
-                DataVolume          = [string]$_.DataVolume
-                PartitionId         = [string]$_.PartitionId
-                PartitionSize       = [int64]$_.PartitionSize
-                ReplicationStatus   = [string]$_.ReplicationStatus
-                NumOfBytesRemaining = [int64]$_.NumOfBytesRemaining
-                LastInSyncTime      = if ($_.LastInSyncTime) {{ $_.LastInSyncTime.ToUniversalTime().ToString('o') }} else {{ $null }}
+                DataVolume          = [string]$replica.DataVolume
+                PartitionId         = [string]$replica.PartitionId
+                PartitionSize       = [int64]$replica.PartitionSize
+                ReplicationStatus   = [string]$replica.ReplicationStatus
+                NumOfBytesRemaining = [int64]$replica.NumOfBytesRemaining
+                LastInSyncTime      = if ($replica.LastInSyncTime) {{ $replica.LastInSyncTime.ToUniversalTime().ToString('o') }} else {{ $null }}
             }}
         }})
     }}
@@ -244,15 +244,15 @@ if ($run) {{
     $result.RunStartTime = $run.RunStartTime.ToUniversalTime().ToString('o')
     $result.CurrentOrchestrator = [string]$run.CurrentOrchestrator
     $result.CancelPending = [bool]$run.CancelPending
-    $result.NodeStatusNotifications = @($run.NodeStatusNotifications | ForEach-Object {{
-        [pscustomobject]@{{ Node = [string]$_.Node; Status = [string]$_.Status
-                            Timestamp = $_.Timestamp.ToUniversalTime().ToString('o') }}
+    $result.NodeStatusNotifications = @(foreach ($note in $run.NodeStatusNotifications) {{
+        [pscustomobject]@{{ Node = [string]$note.Node; Status = [string]$note.Status
+                            Timestamp = $note.Timestamp.ToUniversalTime().ToString('o') }}
     }})
-    $result.NodeResults = @($run.NodeResults | ForEach-Object {{
-        [pscustomobject]@{{ Node = [string]$_.Node; Status = [string]$_.Status
-                            ErrorRecordData = [string]$_.ErrorRecordData
-                            NumberOfSucceededUpdates = [int]$_.NumberOfSucceededUpdates
-                            NumberOfFailedUpdates = [int]$_.NumberOfFailedUpdates }}
+    $result.NodeResults = @(foreach ($result in $run.NodeResults) {{
+        [pscustomobject]@{{ Node = [string]$result.Node; Status = [string]$result.Status
+                            ErrorRecordData = [string]$result.ErrorRecordData
+                            NumberOfSucceededUpdates = [int]$result.NumberOfSucceededUpdates
+                            NumberOfFailedUpdates = [int]$result.NumberOfFailedUpdates }}
     }})
 }}
 ConvertTo-Json -InputObject ([pscustomobject]$result) -Depth 5 -Compress
