@@ -27,6 +27,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "lab": False,
     "lab_nodes": 4,
     "lab_reset": False,
+    "lab_no_coordinator": False,
     "config": None,
     "cluster": None,
     "read_only": False,
@@ -45,6 +46,9 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lab", action="store_true", default=s, help="use the embedded lab cluster (LAB-STRETCH)")
     g.add_argument("--lab-nodes", type=int, metavar="N", default=s, help="lab size: an even number 2-16 (default 4)")
     g.add_argument("--lab-reset", action="store_true", default=s, help="start the lab over from a fresh 22H2 cluster")
+    g.add_argument("--lab-no-coordinator", action="store_true", default=s,
+                   help="the lab without its CAU coordinator (LAB-MGMT): the CAU run starts on a node, as the "
+                        "CAU preflight warns")
     g.add_argument("--config", type=Path, metavar="PATH", default=s, help="config file (default: the platform config folder)")
     g.add_argument("--cluster", metavar="NAME", default=s, help="which cluster of the config")
     g.add_argument("--read-only", action="store_true", default=s, help="watch only: every change is refused")
@@ -91,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("words", nargs="*", metavar="serve")
     lab.add_argument("--nodes", type=int, metavar="N", help="lab size: an even number 2-16 (default: --lab-nodes, 4)")
     lab.add_argument("--port", type=int, metavar="P", default=None,
-                     help="first port: node i listens on P+i (default: free ports)")
+                     help="first port: node i listens on P+i, the CAU coordinator after the nodes "
+                          "(default: free ports)")
     lab.add_argument("--write-config", type=Path, metavar="PATH", help="also write an hcitui config for this lab")
     knobs = lab.add_argument_group("fault knobs")
     knobs.add_argument("--latency", type=float, metavar="S", help="seconds added to every WinRM request")
@@ -189,11 +194,15 @@ def make_context(args: argparse.Namespace) -> Any:
         raise ConfigError(["--lab and --config exclude each other"])
     if args.lab:
         lab = wiring.open_lab(_state_root(), args.lab_nodes, reset=args.lab_reset)
-        return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root(), transport="winrm")
+        return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root(), transport="winrm",
+                                      coordinator=not args.lab_no_coordinator)
     cluster = wiring.select_cluster(args.config, args.cluster)
     if args.insecure:
         transport = cluster.transport.model_copy(update={"insecure": True, "ca_file": None})
-        cluster = cluster.model_copy(update={"transport": transport})
+        changes: dict[str, Any] = {"transport": transport}
+        if cluster.coordinator is not None:
+            changes["coordinator"] = cluster.coordinator.model_copy(update={"insecure": True, "ca_file": None})
+        cluster = cluster.model_copy(update=changes)
     return wiring.context_for_config(cluster, read_only=args.read_only, state_root=_state_root())
 
 
@@ -345,15 +354,21 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if args.words != ["serve"]:
         return fail("usage: hcitui lab serve [--nodes N] [--port P] [--write-config PATH] [fault knobs]", EXIT_USAGE)
     nodes = args.nodes or args.lab_nodes
-    if args.port is not None and not 0 < args.port < 65536 - nodes:
-        return fail(f"--port {args.port}: choose a port from 1024 to {65535 - nodes}", EXIT_USAGE)
+    coordinator = not args.lab_no_coordinator
+    endpoints = nodes + (1 if coordinator else 0)  # the CAU coordinator listens after the nodes
+    if args.port is not None and not 0 < args.port < 65536 - endpoints:
+        return fail(f"--port {args.port}: choose a port from 1024 to {65535 - endpoints}", EXIT_USAGE)
     if args.write_config is not None and not args.write_config.expanduser().parent.is_dir():
         return fail(f"--write-config {args.write_config}: the folder does not exist", EXIT_USAGE)
     lab = wiring.open_lab(_state_root(), nodes, reset=args.lab_reset)
-    unknown = [n for n in args.unreachable + args.http_500 + args.auth_failure + args.hang if n not in lab.state.nodes]
+    from hcitui.lab.state import COORDINATOR
+
+    # The per-node knobs also take the CAU coordinator's name (it is served too, unless --lab-no-coordinator).
+    computers = [*lab.state.nodes, *([COORDINATOR] if coordinator else [])]
+    unknown = [n for n in args.unreachable + args.http_500 + args.auth_failure + args.hang if n not in computers]
     unknown += [args.cau_fail_node] if args.cau_fail_node and args.cau_fail_node not in lab.state.nodes else []
     if unknown:
-        return fail(f"no lab node named {unknown[0]} (nodes: {', '.join(lab.state.nodes)})", EXIT_USAGE)
+        return fail(f"no lab node named {unknown[0]} (nodes: {', '.join(computers)})", EXIT_USAGE)
     faults = lab.state.faults
     if args.latency is not None:
         faults.latency = max(0.0, args.latency)
@@ -366,7 +381,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     faults.cau_fail_node = args.cau_fail_node
     lab.save()
     try:
-        served = wiring.serve_lab(lab, _state_root(), base_port=args.port)
+        served = wiring.serve_lab(lab, _state_root(), base_port=args.port, coordinator=coordinator)
     except OSError as exc:
         return fail(f"cannot listen: {exc.strerror or exc}", EXIT_FAILED)
     stop = threading.Event()

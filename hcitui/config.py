@@ -155,6 +155,67 @@ class TransportConfig(_Strict):
         return secret
 
 
+# What a coordinator's session may authenticate with. From the coordinator, CAU reaches every node with
+# the credentials of the session that started it: the double hop. CredSSP delegates them by design;
+# Kerberos does when the coordinator is trusted for delegation (hcitui then asks pypsrp to delegate the
+# ticket, negotiate_delegate). Negotiate, NTLM and certificate logons cannot pass credentials on.
+# Basic (a password logon) is accepted for the lab; on Windows, WinRM takes Basic for local accounts only,
+# which the preflight then shows failing to reach the nodes.
+COORDINATOR_AUTHS = ("credssp", "kerberos", "basic")
+
+
+class CoordinatorConfig(_Strict):
+    """The management server that runs the CAU run: outside the cluster, as the update guide runs it.
+
+    Its transport settings default to the cluster's (``[clusters.transport]``); any given here win.
+    """
+
+    host: HostName = Field(description="Its computer name (DNS or NetBIOS), as for a node")
+    address: Annotated[str | None, BeforeValidator(_address)] = Field(
+        None, description="host or host:port of its WinRM endpoint, when it is not reachable by its name"
+    )
+    port: int | None = Field(None, ge=1, le=65535)
+    scheme: Literal["https", "http"] | None = None
+    auth: AuthMethod | None = Field(None, description="credssp or kerberos (with delegation); default: the cluster's")
+    username: str | None = Field(None, min_length=1)
+    password_command: str | None = Field(None, min_length=1)
+    ca_file: Path | None = None
+    insecure: bool | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _netbios(cls, value: str) -> str:
+        if "." not in value and len(value) > NETBIOS_MAX:
+            raise ValueError(f"{value!r} is longer than 15 characters, the NetBIOS limit for a computer name")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _delegating(cls, value: str | None) -> str | None:
+        if value is not None and value not in COORDINATOR_AUTHS:
+            raise ValueError(_no_delegation(value))
+        return value
+
+    def transport(self, cluster: TransportConfig) -> TransportConfig:
+        """The coordinator's transport: the cluster's, with what is set here instead."""
+        own = {k: v for k, v in self.model_dump(include={"port", "scheme", "auth", "username", "password_command",
+                                                          "ca_file", "insecure"}).items() if v is not None}
+        if "ca_file" in own:
+            own.setdefault("insecure", False)
+        if own.get("insecure"):
+            own.setdefault("ca_file", None)
+        return TransportConfig.model_validate({**cluster.model_dump(), **own})
+
+    def endpoint(self, transport: TransportConfig) -> tuple[str, int]:
+        """The (host, port) to connect to, as :meth:`NodeConfig.endpoint` for a node."""
+        return NodeConfig.model_construct(name=self.host, address=self.address).endpoint(transport)
+
+
+def _no_delegation(auth: str) -> str:
+    return (f"auth {auth!r} cannot pass your credentials on: from the coordinator, CAU reaches every node "
+            "(the double hop); use 'credssp' or 'kerberos' (with Kerberos delegation)")
+
+
 class Timeouts(_Strict):
     connect: float = Field(30, gt=0, le=600, description="Opening a session to a node, seconds")
     operation: float = Field(120, gt=0, le=7200, description="Default bound on one read, seconds")
@@ -174,6 +235,9 @@ class ClusterConfig(_Strict):
     read_only: bool = False
     concurrency: int = Field(16, ge=1, le=32)
     monitor_interval: float = Field(5, ge=1, le=3600, description="Seconds between the monitor's refreshes")
+    coordinator: CoordinatorConfig | None = Field(
+        None, description="The management server outside the cluster that runs Invoke-CauRun (recommended)"
+    )
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -213,6 +277,31 @@ class ClusterConfig(_Strict):
                 raise ValueError(f"node {node.name!r} is listed twice")
             seen.add(key)
         return self
+
+    @model_validator(mode="after")
+    def _coordinator_outside(self) -> ClusterConfig:
+        coordinator = self.coordinator
+        if coordinator is None:
+            return self
+        short = coordinator.host.split(".")[0].lower()
+        if any(node.name.split(".")[0].lower() == short for node in self.nodes):
+            raise ValueError(f"coordinator.host {coordinator.host!r} is a node of this cluster: the coordinator "
+                             "runs the CAU run from outside it (a management server)")
+        if coordinator.auth is None and self.transport.auth not in COORDINATOR_AUTHS:
+            raise ValueError("coordinator.auth: " + _no_delegation(self.transport.auth)
+                             + " (transport.auth applies when coordinator.auth is not set)")
+        try:
+            coordinator.transport(self.transport)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise ValueError(f"coordinator: {where + ': ' if where else ''}{message}") from None
+        return self
+
+    def coordinator_transport(self) -> TransportConfig | None:
+        """How to reach the coordinator (None when there is none)."""
+        return self.coordinator.transport(self.transport) if self.coordinator else None
 
     @property
     def sites(self) -> list[str]:
@@ -383,4 +472,16 @@ operation = 120                     # one read on a node
 drain = 1800                        # Suspend-ClusterNode -Drain -Wait
 reboot = 3600                       # a restart, until the node is back in the cluster
 storage_sync = 21600                # repair jobs / Storage Replica initial sync
+
+# The CAU coordinator (recommended): a Windows management server outside the cluster, with the
+# Failover Clustering Tools, that runs Invoke-CauRun as the update guide does. Without one, the run
+# starts on a cluster node as SYSTEM and reaches the other nodes as that node's computer account,
+# which clusters usually refuse (and from a WinRM session it would meet the double hop).
+# Its settings default to [clusters.transport]; its auth must pass your credentials on to the nodes:
+# "credssp", or "kerberos" with the server trusted for Kerberos delegation.
+# [clusters.coordinator]
+# host = "HCI-MGMT01.contoso.com"   # its computer name, checked like a node's
+# address = "10.20.0.5:5986"        # host or host:port, when WinRM is not reachable by its name
+# auth = "credssp"                  # credssp | kerberos
+# username = 'CONTOSO\hciadmin'     # default: transport.username (and its password)
 '''

@@ -214,7 +214,8 @@ def cmd_sr_recreate(args: argparse.Namespace, ctx: Context) -> int:
 
 def _cau_preflight_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tests-only", action="store_true",
-                        help="only the checks (remoting state, Test-CauSetup, Test-Cluster, Invoke-CauScan): "
+                        help="only the checks (remoting state, the CAU coordinator, Test-CauSetup, Test-Cluster, "
+                             "Invoke-CauScan): "
                              "nothing is changed, so it also runs --read-only")
 
 
@@ -222,6 +223,8 @@ def _print_preflight(report: Any) -> None:
     print()
     for check in report.checks:
         print(f"{check.status.upper():<5} {check.name:<13} {check.node or '(cluster)':<16} {check.reason}")
+        if check.remedy and check.status != "pass":
+            print(f"{'':<37}fix: {check.remedy}")
     print()
     print(report.summary())
 

@@ -12,12 +12,13 @@ import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hcitui.config import (
     ClusterConfig,
     Config,
     ConfigError,
+    CoordinatorConfig,
     NodeConfig,
     TransportConfig,
     load_config,
@@ -27,9 +28,12 @@ from hcitui.config import (
 from hcitui.fsutil import atomic_write_text
 from hcitui.journal import AuditLog, Journal
 from hcitui.lab import Lab
-from hcitui.lab.state import ISO_SIZE
+from hcitui.lab.state import COORDINATOR, ISO_SIZE
 from hcitui.remote import ClusterClient, NodeInfo, Session
 from hcitui.workflow.context import Context
+
+if TYPE_CHECKING:
+    from hcitui.remote.psrp import PsrpSessionFactory
 
 LAB_CLUSTER = "LAB-STRETCH"
 LAB_USER = "lab-operator"
@@ -68,7 +72,9 @@ def lab_iso_source(lab: Lab) -> Path | None:
 
 
 def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_file: Path | None = None,
-                       password_command: str | None = None) -> ClusterConfig:
+                       password_command: str | None = None, *, coordinator: bool = True) -> ClusterConfig:
+    """The lab as a cluster config; ``coordinator``: with its CAU coordinator (``LAB-MGMT``, outside the
+    cluster), the recommended setup, which the lab shows unless told not to (``--lab-no-coordinator``)."""
     addresses = addresses or {}
     return ClusterConfig(
         name=lab.state.cluster_name,
@@ -78,6 +84,8 @@ def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_fil
         iso_path=lab.state.iso_path,
         staging_path=lab.state.staging_path,
         iso_source=lab_iso_source(lab),
+        # Its transport is the lab's (Basic over HTTPS): the lab's WinRM takes nothing else.
+        coordinator=CoordinatorConfig(host=COORDINATOR, address=addresses.get(COORDINATOR)) if coordinator else None,
     )
 
 
@@ -101,7 +109,10 @@ class ServedLab:
     password_file: Path
 
     def lines(self) -> list[str]:
-        out = [f"{name} {endpoint.url}" for name, endpoint in self.server.endpoints.items()]
+        """One line per node (``LAB-A1 URL``), one for the CAU coordinator (``coordinator LAB-MGMT URL``)
+        when it is served, then the credentials."""
+        out = [f"{'coordinator ' if name == COORDINATOR else ''}{name} {endpoint.url}"
+               for name, endpoint in self.server.endpoints.items()]
         out.append(f"user {LAB_USER} password {self.password} ca {self.ca_file}")
         return out
 
@@ -121,8 +132,9 @@ class ServedLab:
         self._ticker.join(timeout=5)
 
 
-def serve_lab(lab: Lab, state_root: Path, *, base_port: int | None = None) -> ServedLab:
-    """Start one HTTPS WinRM endpoint per lab node on 127.0.0.1, with a fresh CA and password."""
+def serve_lab(lab: Lab, state_root: Path, *, base_port: int | None = None, coordinator: bool = True) -> ServedLab:
+    """Start one HTTPS WinRM endpoint per lab node on 127.0.0.1, with a fresh CA and password; with
+    ``coordinator``, one more for the lab's CAU coordinator (after the nodes: base_port + node count)."""
     from hcitui.lab.certs import make_lab_certs, server_ssl_context
     from hcitui.lab.endpoint import LabServer
 
@@ -132,11 +144,11 @@ def serve_lab(lab: Lab, state_root: Path, *, base_port: int | None = None) -> Se
     password_file = folder / "password"
     atomic_write_text(password_file, password, mode=0o600)  # only the user can read it
     server = LabServer(lab, username=LAB_USER, password=password, ssl_context=server_ssl_context(certs),
-                       base_port=base_port)
+                       base_port=base_port, coordinator=coordinator)
     server.start()
     addresses = {name: f"127.0.0.1:{endpoint.port}" for name, endpoint in server.endpoints.items()}
     cluster = lab_cluster_config(lab, addresses, certs.ca_file,
-                                 password_command="cat " + shlex.quote(str(password_file)))
+                                 password_command="cat " + shlex.quote(str(password_file)), coordinator=coordinator)
     return ServedLab(lab, server, cluster, password, certs.ca_file, password_file)
 
 
@@ -165,6 +177,10 @@ def served_config_text(served: ServedLab) -> str:
     for node in c.nodes:
         lines += ["", "[[clusters.nodes]]", f"name = {q(node.name)}", f"site = {q(node.site or '')}",
                   f"address = {q(node.address or '')}"]
+    if c.coordinator is not None:
+        lines += ["", "# The CAU coordinator: a management server outside the cluster that runs the CAU run.",
+                  "[clusters.coordinator]", f"host = {q(c.coordinator.host)}",
+                  f"address = {q(c.coordinator.address or '')}"]
     text = "\n".join(lines) + "\n"
     parse_config(text, "generated lab config")  # never write a config hcitui would refuse
     return text
@@ -174,20 +190,22 @@ def served_config_text(served: ServedLab) -> str:
 
 
 def _context(cluster: ClusterConfig, sessions: dict[str, Session], audit: AuditLog, root: Path, *,
-             read_only: bool, lab: bool, note: str) -> Context:
+             read_only: bool, lab: bool, note: str, coordinator: Session | None = None) -> Context:
     client = ClusterClient(cluster.name, [NodeInfo(n.name, n.site) for n in cluster.nodes], sessions,
-                           read_only=read_only, concurrency=cluster.concurrency)
+                           read_only=read_only, concurrency=cluster.concurrency, coordinator=coordinator)
     return Context(cluster=cluster, client=client, journal=Journal.open(root, cluster.name), audit=audit,
                    state_root=root, read_only=read_only, lab=lab, transport_note=note,
                    poll=0.5 if lab else 2.0)  # the lab's time runs fast
 
 
 def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None,
-                    transport: Literal["winrm", "inprocess"] = "inprocess") -> Context:
-    """A context on the lab: over WinRM on loopback (what ``--lab`` uses), or in-process (tests)."""
+                    transport: Literal["winrm", "inprocess"] = "inprocess", coordinator: bool = True) -> Context:
+    """A context on the lab: over WinRM on loopback (what ``--lab`` uses), or in-process (tests).
+    ``coordinator``: the CAU run goes through the lab's CAU coordinator (the recommended setup);
+    without, it starts on a node (the path the CAU preflight warns about)."""
     root = Path(state_root) if state_root else state_dir()
     if transport == "winrm":
-        served = serve_lab(lab, root)
+        served = serve_lab(lab, root, coordinator=coordinator)
         try:
             ctx = _psrp_context(served.cluster, root, read_only=read_only, password=served.password, lab=True)
         except BaseException:
@@ -199,14 +217,17 @@ def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None
 
     from hcitui.lab.inprocess import InProcessSession
 
-    cluster = lab_cluster_config(lab)
+    cluster = lab_cluster_config(lab, coordinator=coordinator)
     audit = AuditLog.open(root, cluster.name)
     sessions: dict[str, Session] = {
         node.name: InProcessSession(lab, node.name, read_only=read_only, audit=audit,
                                     default_timeout=cluster.timeouts.operation)
         for node in cluster.nodes
     }
-    return _context(cluster, sessions, audit, root, read_only=read_only, lab=True, note="lab (in-process)")
+    coordinator_session = InProcessSession(lab, cluster.coordinator.host, read_only=read_only, audit=audit,
+                                           default_timeout=cluster.timeouts.operation) if cluster.coordinator else None
+    return _context(cluster, sessions, audit, root, read_only=read_only, lab=True, note="lab (in-process)",
+                    coordinator=coordinator_session)
 
 
 def _psrp_context(cluster: ClusterConfig, root: Path, *, read_only: bool, password: str | None = None,
@@ -219,7 +240,32 @@ def _psrp_context(cluster: ClusterConfig, root: Path, *, read_only: bool, passwo
     sessions: dict[str, Session] = {
         node.name: factory.session(node, read_only=read_only, audit=audit) for node in cluster.nodes
     }
-    return _context(cluster, sessions, audit, root, read_only=read_only, lab=lab, note=factory.describe())
+    coordinator = _coordinator_session(cluster, factory, read_only=read_only, audit=audit)
+    return _context(cluster, sessions, audit, root, read_only=read_only, lab=lab, note=factory.describe(),
+                    coordinator=coordinator)
+
+
+def _coordinator_session(cluster: ClusterConfig, factory: PsrpSessionFactory, *, read_only: bool,
+                         audit: AuditLog) -> Session | None:
+    """The session to the cluster's CAU coordinator, with its own transport (the cluster's, overridden by
+    what ``[clusters.coordinator]`` sets) and credential delegation on; None when there is none."""
+    from hcitui.remote.psrp import PsrpSessionFactory
+
+    coordinator = cluster.coordinator
+    transport = cluster.coordinator_transport()
+    if coordinator is None or transport is None:
+        return None
+    nodes_transport = cluster.transport
+    same_account = (transport.username, transport.password_command) == (nodes_transport.username,
+                                                                        nodes_transport.password_command)
+    # One password prompt when the coordinator takes the nodes' account (it usually does).
+    password = factory.password if same_account else None
+    view = cluster.model_copy(update={"transport": transport,
+                                      "nodes": [NodeConfig.model_construct(name=coordinator.host,
+                                                                           address=coordinator.address, site=None)]})
+    coordinator_factory = PsrpSessionFactory(view, password=password, delegate=True)
+    audit.add_secret(coordinator_factory.password)
+    return coordinator_factory.session(view.nodes[0], read_only=read_only, audit=audit)
 
 
 def context_for_config(cluster: ClusterConfig, *, read_only: bool, state_root: Path | None = None) -> Context:

@@ -83,6 +83,8 @@ def example_values(lab: Lab | None = None) -> dict[str, object]:
         "DestinationLogVolumeName": _volume_path("log-b-01"),
         # Cluster-Aware Updating: monthly updates need no staged media (tests/test_wsman.py runs the upgrade)
         "Plugin": "WindowsUpdate",
+        # The CAU coordinator's preflight: which nodes it must reach over WinRM
+        "NodeNames": ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"],
     }
 
 

@@ -43,11 +43,11 @@ def ready(lab) -> None:
         node.staged[lab.state.staging_path] = StagedMedia(file_count=1187, total_bytes=6174015488)
 
 
-def make_app(tmp_path, *, read_only=False):
+def make_app(tmp_path, *, read_only=False, coordinator=True):
     lab = wiring.open_lab(tmp_path, 4)
     fast(lab)
     ready(lab)
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
+    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path, coordinator=coordinator)
     ctx.poll = 0.05
     return HciApp(ctx), ctx, lab
 
@@ -171,6 +171,43 @@ async def test_the_options_form_refuses_values_out_of_range(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, CauScreen)
         assert lab.state.cau.run is None and not any(r["mutates"] for r in ctx.audit.records())
+
+
+@pytest.mark.parametrize("coordinator", [True, False])
+async def test_the_preflight_and_the_form_say_where_the_run_runs(tmp_path, coordinator):
+    """With the lab's coordinator: its checks pass on one line. Without: a WARN line, the outcome names the
+    risk and the fix, and the options form starts with a WARNING. Either way the form explains
+    -ForceSelfUpdate."""
+    app, ctx, lab = make_app(tmp_path, coordinator=coordinator)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        assert ("WARNING: no CAU coordinator" in app.screen.preview) is not coordinator
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.busy is None)
+        preflight = text_of(screen.query_one("#cau-preflight", Static)).splitlines()
+        outcome = text_of(screen.query_one("#cau-outcome", Static))
+        if coordinator:
+            assert preflight[0] == "PASS Coordinator   LAB-MGMT: outside the cluster, CAU module, reaches 4/4 nodes"
+            assert "no CAU coordinator" not in outcome
+        else:
+            assert preflight[0].startswith("WARN Coordinator   none: the run starts on a node as SYSTEM")
+            assert "no CAU coordinator, so the run starts on a node as SYSTEM" in outcome
+            assert "Fix: [clusters.coordinator]" in outcome
+        await pilot.press("g")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, CauOptions)
+        where = text_of(form.query_one("#opt-where", Static))
+        assert "ForceSelfUpdate" in where
+        assert where.startswith("WARNING: no CAU coordinator") is not coordinator
+        assert ("LAB-MGMT" in where) is coordinator
+        # The form still fits 80x24: its button is on the screen.
+        button = form.query_one("#opt-go")
+        assert button.region.bottom <= SIZE[1] - 1
+        await pilot.press("escape")
 
 
 async def test_read_only_hides_every_change_and_still_watches_a_run(tmp_path):

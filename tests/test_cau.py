@@ -38,15 +38,26 @@ def live_migration_fix(lab) -> None:
         node.vid_parameters_key, node.skip_small_local_allocations = True, 0
 
 
-@pytest.fixture
-def lab_ctx(tmp_path):
+def make_ctx(tmp_path, *, coordinator: bool = True):
     lab = wiring.open_lab(tmp_path, 4)
     fast(lab)
     live_migration_fix(lab)
     stage_media(lab)
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path, coordinator=coordinator)
     ctx.poll = 0.05
     return lab, ctx
+
+
+@pytest.fixture
+def lab_ctx(tmp_path):
+    """The lab as --lab runs it: the CAU run goes through its coordinator, LAB-MGMT."""
+    return make_ctx(tmp_path)
+
+
+@pytest.fixture
+def node_ctx(tmp_path):
+    """The lab without a CAU coordinator: the run starts on a node (what the preflight warns about)."""
+    return make_ctx(tmp_path, coordinator=False)
 
 
 class Seen:
@@ -152,8 +163,9 @@ def test_judge_scan_flags_nodes_offered_something_else():
 # ------------------------------------------------------------------ the full run
 
 
-async def test_rolling_upgrade_run_node_by_node_to_25398_and_the_refs_trap(lab_ctx):
-    lab, ctx = lab_ctx
+async def test_rolling_upgrade_run_node_by_node_to_25398_and_the_refs_trap(node_ctx):
+    """Started on a node (no coordinator): the orchestrator is the CAU role's node and moves with it."""
+    lab, ctx = node_ctx
     seen = Seen(lab)
     options = cau.RunOptions.defaults()
     run = await asyncio.wait_for(cau.start(ctx, options, seen.progress), GUARD)
@@ -235,6 +247,8 @@ async def test_an_error_that_is_no_blip_fails_the_watch(lab_ctx, monkeypatch):
         raise lab_cluster.LabPowerShellError("Get-CauRun : Access is denied.")
 
     monkeypatch.setitem(lab_cluster.HANDLERS, "get_cau_run", denied)
+    monkeypatch.setitem(lab_cluster.COORDINATOR_HANDLERS, "get_cau_run",
+                        lambda lab_, params: denied(lab_, None, params))
     with pytest.raises(StepFailed, match="Access is denied"):
         await asyncio.wait_for(cau.monitor(ctx), GUARD)
     assert ctx.journal.step(5, cau.RUN).status is StepStatus.RUNNING  # the run goes on; watching it again works
@@ -381,8 +395,8 @@ def test_options_are_checked_against_the_cluster():
     assert cau.RunOptions.defaults().problems(4) == []
 
 
-def test_the_plan_shows_the_guides_run_with_values_only_as_parameters(lab_ctx):
-    lab, ctx = lab_ctx
+def test_the_plan_shows_the_guides_run_with_values_only_as_parameters(node_ctx):
+    lab, ctx = node_ctx
     preview = cau.plan_start(ctx, cau.RunOptions(max_failed_nodes=1, max_retries_per_node=2)).preview()
     for words in ("Microsoft.RollingUpgradePlugin", "WuConnected = 'false'", "PathToSetupMedia = $MediaPath",
                   "UpdateClusterFunctionalLevel", "$run.EnableFirewallRules = $true", "$run.ForceSelfUpdate = $true",

@@ -270,3 +270,64 @@ def test_password_command_missing_program(tmp_path):
 def test_password_command_prints_nothing():
     with pytest.raises(ConfigError, match="printed nothing"):
         TransportConfig(password_command="true").password(environ={})
+
+
+# ------------------------------------------------------------- the CAU coordinator
+
+
+def coordinator(body: str, transport: str = "") -> str:
+    return toml(transport=transport) + "\n[clusters.coordinator]\n" + body + "\n"
+
+
+def test_the_example_shows_the_coordinator_commented():
+    assert "# [clusters.coordinator]" in EXAMPLE
+    assert parse_config(EXAMPLE).cluster(None).coordinator is None  # commented: not set
+    lines = EXAMPLE.splitlines()
+    start = lines.index("# [clusters.coordinator]")
+    uncommented = lines[:start] + [line[2:] if line.startswith("# ") else line for line in lines[start:]]
+    cluster = parse_config("\n".join(uncommented)).cluster(None)
+    assert cluster.coordinator.host == "HCI-MGMT01.contoso.com"
+    transport = cluster.coordinator_transport()
+    assert transport.auth == "credssp" and transport.username == "CONTOSO\\hciadmin"
+    assert cluster.coordinator.endpoint(transport) == ("10.20.0.5", 5986)
+
+
+def test_a_coordinator_inherits_the_transport_and_overrides_it():
+    cluster = parse_config(coordinator('host = "MGMT01"\nauth = "kerberos"\nport = 15986',
+                                       '[clusters.transport]\nusername = "CONTOSO\\\\ops"\n')).cluster(None)
+    transport = cluster.coordinator_transport()
+    assert (transport.auth, transport.username, transport.scheme) == ("kerberos", "CONTOSO\\ops", "https")
+    assert cluster.transport.auth == "negotiate"  # the nodes keep theirs
+    assert cluster.coordinator.endpoint(transport) == ("MGMT01", 15986)
+    inherited = parse_config(coordinator('host = "mgmt01.contoso.com"',
+                                         '[clusters.transport]\nauth = "credssp"\nusername = "u"\n')).cluster(None)
+    assert inherited.coordinator_transport().auth == "credssp"
+    assert parse_config(toml()).cluster(None).coordinator is None  # optional
+
+
+@pytest.mark.parametrize("host", ["MGMT01; Remove-Item C:\\ -Recurse", "mgmt$(whoami)", "-MGMT01",
+                                  "MGMT-SERVER-0123456"])
+def test_a_bad_coordinator_host_is_one_line_naming_the_field(host):
+    problem = one_problem(coordinator(f"host = '{host}'\nauth = 'kerberos'"))
+    assert re.search(r"clusters\[0\]( \([^)]*\))?\.coordinator\.host: ", problem), problem
+    assert "\n" not in problem
+
+
+def test_a_coordinator_needs_its_host():
+    problem = one_problem(coordinator('auth = "kerberos"'))
+    assert re.search(r"coordinator\.host: is required$", problem), problem
+
+
+def test_a_coordinator_auth_must_pass_the_credentials_on():
+    problem = one_problem(coordinator('host = "MGMT01"\nauth = "negotiate"'))
+    assert "coordinator.auth" in problem and "double hop" in problem and "'credssp' or 'kerberos'" in problem
+    # Not set: the cluster's auth (negotiate by default) applies, and is refused the same way.
+    problem = one_problem(coordinator('host = "MGMT01"'))
+    assert "coordinator.auth" in problem and "double hop" in problem and "transport.auth applies" in problem
+    problem = one_problem(coordinator('host = "MGMT01"\nauth = "credssp"'))  # CredSSP needs an account
+    assert "coordinator" in problem and "needs a username" in problem
+
+
+def test_a_coordinator_is_not_a_node():
+    problem = one_problem(coordinator('host = "hci-a1.contoso.com"\nauth = "kerberos"'))
+    assert "coordinator.host 'hci-a1.contoso.com' is a node of this cluster" in problem

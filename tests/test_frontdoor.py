@@ -159,6 +159,12 @@ def test_every_declared_script_passes_the_front_door(op_name):
     accepted(OPERATIONS[op_name].script)
 
 
+def test_the_os_upgrade_runner_passes():
+    from hcitui.ps import upgrade as upgrade_ops
+
+    accepted(upgrade_ops.RUNNER)
+
+
 def test_the_cau_runner_passes_and_its_splat_binds_to_invoke_caurun():
     accepted(cau_ops.RUNNER)
     keys = frontdoor.splat_keys(cau_ops.start_cau_run.script, "run")
@@ -173,3 +179,62 @@ def test_every_cmdlet_a_script_calls_is_in_the_catalogue_with_its_source():
     for op in OPERATIONS.values():
         for line in propreads.evidence(op.script):
             assert "NOT IN THE CATALOGUE" not in line, (op.name, line)
+
+
+# ------------------------------------------------------------ property reads
+
+
+def _unconfirmed(script: str) -> list[propreads.Verdict]:
+    return [v for v in propreads.judge(propreads.reads(script)) if not v.confirmed]
+
+
+@pytest.mark.parametrize("op_name", sorted(OPERATIONS))
+def test_every_property_read_is_confirmed_or_marked_unconfirmed(op_name):
+    """A read of cmdlet output either has public evidence in the catalogue, or is listed there as
+    unconfirmed (one place) and the script says UNCONFIRMED next to it, naming the property."""
+    script = OPERATIONS[op_name].script
+    table = load().properties["cmdlets"]
+    for verdict in _unconfirmed(script):
+        read = verdict.read
+        entry = (table.get(read.cmdlet) or {}).get("properties", {}).get(read.path)
+        assert entry and entry.get("unconfirmed"), f"{op_name}: {read.cmdlet} .{read.path} has no evidence and " \
+                                                   "is not listed as unconfirmed in properties.json"
+        leaf = read.path.rsplit(".", 1)[-1]
+        assert any("UNCONFIRMED" in line and leaf in line for line in script.splitlines()), \
+            f"{op_name}: reads unconfirmed {read.cmdlet} .{read.path} without saying UNCONFIRMED"
+
+
+def test_a_planted_wrong_read_is_found_and_unconfirmed():
+    # get_cau_report's defect: the run's status is under .ClusterResult, not on the report.
+    wrong = "$report = @(Get-CauReport -ClusterName c -Last -Detailed) | Select-Object -First 1\n[string]$report.Status"
+    assert [(v.read.cmdlet, v.read.path) for v in _unconfirmed(wrong)] == [("Get-CauReport", "Status")]
+    right = "$report = @(Get-CauReport -ClusterName c -Last -Detailed) | Select-Object -First 1\n" \
+            "foreach ($r in $report.ClusterResult.NodeResults) { [string]$r.Node.NodeName }"
+    assert _unconfirmed(right) == []
+    found = {v.read.path for v in propreads.judge(propreads.reads(right))}
+    assert "ClusterResult.NodeResults.Node.NodeName" in found
+
+
+def test_dollar_underscore_is_the_upstream_object_and_writes_are_not_reads():
+    script = "Get-SRGroup | ForEach-Object {\n  foreach ($x in $_.Replicas) { $x.NumOfBytesRemaining }\n}\n" \
+             "$h = @{}\n$h.State = 1"
+    paths = {(r.cmdlet, r.path) for r in propreads.reads(script)}
+    assert ("Get-SRGroup", "Replicas.NumOfBytesRemaining") in paths
+    assert not any(p == "State" for _, p in paths)
+
+
+def test_a_property_piped_into_foreach_object_is_found():
+    # $null | ForEach-Object runs once: a node with no fault domain reported one empty fault domain.
+    assert propreads.null_pipes("$n = Get-ClusterNode -Name a\n@($n.FaultDomain | ForEach-Object { [string]$_ })")
+    assert not propreads.null_pipes("$n = Get-ClusterNode -Name a\n@(foreach ($f in $n.FaultDomain) { [string]$f })")
+
+
+@pytest.mark.parametrize("op_name", sorted(OPERATIONS))
+def test_no_declared_script_pipes_a_property_into_foreach_object(op_name):
+    assert propreads.null_pipes(OPERATIONS[op_name].script) == []
+
+
+def test_ops_show_marks_unconfirmed_reads_and_names_sources():
+    lines = propreads.evidence(OPERATIONS["get_cluster_nodes"].script)
+    assert any("Get-ClusterNode: MicrosoftDocs/windows-powershell-docs:" in line for line in lines)
+    assert any(line.startswith("#   UNCONFIRMED Get-ClusterNode .BuildNumber") for line in lines)

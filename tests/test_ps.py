@@ -23,25 +23,6 @@ def _aliases(params_cls) -> list[str]:
     return [info.alias or to_pascal(name) for name, info in params_cls.model_fields.items()]
 
 
-def _strip_ps_strings(script: str) -> str:
-    """The script without the contents of its quoted strings (so quotes cannot unbalance braces)."""
-    out, quote, i = [], "", 0
-    while i < len(script):
-        ch = script[i]
-        if quote:
-            if ch == quote:
-                if i + 1 < len(script) and script[i + 1] == quote:  # '' or "" inside a literal
-                    i += 2
-                    continue
-                quote = ""
-            i += 1
-            continue
-        if ch in "'\"":
-            quote = ch
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
 
 
 def _lines_after_last_convertto_json(script: str) -> list[str]:
@@ -104,14 +85,10 @@ def test_script_ends_its_output_with_convertto_json(op):
 def test_script_has_no_format_leftovers_and_balanced_brackets(op):
     script = op.script
     assert "{{" not in script and "}}" not in script, "an f-string placeholder was not rendered"
-    code = _strip_ps_strings(script)
-    for opening, closing in ("{}", "()", "[]"):
-        assert code.count(opening) == code.count(closing), f"{op.name}: unbalanced {opening}{closing}"
-    depth = 0
-    for ch in code:
-        depth += ch == "{"
-        depth -= ch == "}"
-        assert depth >= 0, f"{op.name}: '}}' before its '{{'"
+    # Brackets, strings and comments as PowerShell reads them: the lab's front door parses the script.
+    from hcitui.lab import frontdoor
+
+    assert [str(r) for r in frontdoor.check(script) if r.kind == "parse"] == []
 
 
 @pytest.mark.parametrize("op", ALL_OPS, ids=OP_IDS)

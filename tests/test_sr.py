@@ -13,7 +13,8 @@ import pytest
 from hcitui import cli, model, ps, wiring
 from hcitui.journal import Journal, StepStatus
 from hcitui.lab import Lab, LabPowerShellError
-from hcitui.lab.sr import NON_INTERACTIVE
+from hcitui.lab import frontdoor
+from hcitui.lab.frontdoor import NON_INTERACTIVE
 from hcitui.lab.state import _volume_path
 from hcitui.ps import sr as sr_ops
 from hcitui.workflow import sr
@@ -336,12 +337,8 @@ async def test_the_prompt_trap(lab_ctx, monkeypatch):
     # The guide's typo is no cmdlet at all.
     typo = dataclasses.replace(declared, script=declared.script.replace("Remove-SRPartnership @",
                                                                         "Remove-SRPartnerships @"))
-    monkeypatch.setitem(ps.OPERATIONS, "remove_sr_partnership", typo)
-    with pytest.raises(LabPowerShellError, match="'Remove-SRPartnerships' is not recognized"):
-        lab.execute("LAB-A1", "remove_sr_partnership", {"SourceRGName": "SiteA-Data01-RG",
-                                                         "DestinationComputerName": "LAB-B1",
-                                                         "DestinationRGName": "SiteB-Replica01-RG"})
-    assert len(lab.state.partnerships) == 1  # still there
+    refusals = frontdoor.check(typo.script)
+    assert refusals and "'Remove-SRPartnerships' is not recognized" in str(refusals[0])
 
 
 async def test_killed_mid_recreate_resumes_without_creating_twice(lab_ctx, tmp_path):

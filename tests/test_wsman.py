@@ -161,7 +161,13 @@ def _cau_failed(lab: Lab) -> None:
     lab.state.cau.run = LabCauRun(run_id="0f0f0f0f-run", plugin="RollingUpgrade", started=lab.now, state="RunFailed")
 
 
+def _setup_running(lab: Lab) -> None:
+    _staged(lab)
+    lab.execute("LAB-A1", "start_os_upgrade", {"MediaPath": lab.state.staging_path})
+
+
 SETUP.update(
+    get_os_upgrade_status=_setup_running,  # setup installing in its task: there is something to read
     enable_remoting=lambda lab: lab.state.cau.remoting.append("LAB-A1"),
     start_cau_run=_staged,
     get_cau_scan=_staged,
@@ -189,6 +195,11 @@ def test_every_declared_operation_runs_through_the_endpoint(op_name, lab, server
         assert lab.state.nodes["LAB-A2"].cluster_state == "Up"
     elif op_name == "set_registry_values":
         assert lab.state.nodes["LAB-A1"].skip_small_local_allocations == 0
+    elif op_name == "start_os_upgrade":
+        assert lab.state.nodes["LAB-A1"].setup_task.state == "Running"  # setup runs in its task
+    elif op_name == "get_os_upgrade_status":
+        status = op.parse_result(ps.output[0])
+        assert status.running and status.task_name == "hcitui OS upgrade" and not status.exit_recorded
     if op_name == "restart_node":
         assert lab.state.nodes["LAB-A1"].power == "rebooting"
         assert pool.is_alive() is False  # the node dropped the connection: nothing to close

@@ -14,6 +14,12 @@ makes that node fail every attempt; past ``MaxFailedNodes`` failures the run end
 and stays so (a new run is refused) until ``Invoke-CauRun -ForceRecovery``. ``Stop-CauRun`` sets
 CancelPending: the run ends at the next safe point (before a node is drained, or once the node
 being updated is back and resumed), and its results stay in the history (``Get-CauReport``).
+
+The lab's CAU coordinator (``LAB-MGMT``, a management server outside the cluster) answers the run's
+operations too, named by ``ClusterName`` as a non-member must: a run started there is orchestrated
+there (remote-updating mode), so the orchestrator never moves with the CAU role and ``Get-CauRun``
+from it does not blip while the role's node is drained. Its preflight read (``get_coordinator_state``)
+reports the CAU module and which nodes it reaches over WinRM (the fault knobs decide).
 """
 
 from __future__ import annotations
@@ -21,9 +27,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from hcitui.lab.cluster import HANDLERS, Lab, LabNode, LabPowerShellError, LabUnreachable, Timer, handles, iso, on_timer
+from hcitui.lab.cluster import (
+    HANDLERS,
+    Lab,
+    LabNode,
+    LabPowerShellError,
+    LabUnreachable,
+    Timer,
+    coordinator_handles,
+    handles,
+    iso,
+    on_timer,
+)
 from hcitui.lab.post import NEW_LEVEL
-from hcitui.lab.state import NEW_BUILD, LabCauResult, LabCauRun, LabCauStatus
+from hcitui.lab.state import COORDINATOR, NEW_BUILD, LabCauResult, LabCauRun, LabCauStatus
 from hcitui.lab.upgrade import begin_upgrade
 
 ROLLING_UPGRADE, WINDOWS_UPDATE = "RollingUpgrade", "WindowsUpdate"
@@ -267,9 +284,30 @@ def _get_remoting_state(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     return _remoting(lab, node)
 
 
+def _cluster_named(lab: Lab, params: dict[str, Any]) -> None:
+    """On the coordinator the script names the cluster (it has none to ask Get-Cluster for)."""
+    name = params.get("ClusterName")
+    if not name:
+        raise LabPowerShellError(f"Get-Cluster : {COORDINATOR} is not a node of a failover cluster: name the "
+                                 "cluster with -ClusterName.")
+    if str(name).lower() != lab.state.cluster_name.lower():
+        raise LabPowerShellError(f"Failed to connect to the cluster '{name}': the name does not resolve to a "
+                                 "failover cluster.")
+
+
 @handles("test_cau_setup")
 def _test_cau_setup(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _setup_rules(lab)
+
+
+@coordinator_handles("test_cau_setup")
+def _test_cau_setup_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _setup_rules(lab)
+
+
+def _setup_rules(lab: Lab) -> list[dict[str, Any]]:
     nodes = list(lab.state.nodes.values())
     no_remoting = [n.name for n in nodes if n.name not in lab.state.cau.remoting]
     offline = [n.name for n in nodes if n.cluster_state != "Up" or n.power != "on"]
@@ -298,6 +336,16 @@ def _test_cau_setup(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 @handles("get_cau_scan")
 def _get_cau_scan(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _scan(lab, params)
+
+
+@coordinator_handles("get_cau_scan")
+def _get_cau_scan_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _scan(lab, params)
+
+
+def _scan(lab: Lab, params: dict[str, Any]) -> Any:
     plugin, media = params.get("Plugin"), (params.get("MediaPath") or "").rstrip("\\").lower()
     down = [n.name for n in lab.state.nodes.values() if n.power != "on"]
     if down:
@@ -327,6 +375,34 @@ def _bool(value: Any, default: bool) -> bool:
 @handles("start_cau_run")
 def _start_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _start(lab, params, node)
+
+
+@coordinator_handles("start_cau_run")
+def _start_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _start(lab, params, None)
+
+
+def _runner_admitted() -> None:
+    """The scheduled task runs a script of its own, and splats data the operation wrote: the front door
+    holds both to what a node accepts, as a real task would fail (its log says FAILED: ...)."""
+    from hcitui.lab import frontdoor
+    from hcitui.ps import cau as cau_ops
+
+    try:
+        frontdoor.admit(cau_ops.RUNNER)
+    except frontdoor.Refusal as refusal:
+        raise LabPowerShellError(f"Invoke-CauRun did not start: {refusal}") from None
+    keys = frontdoor.splat_keys(cau_ops.start_cau_run.script, "run") or set()
+    refusal = frontdoor.check_call("Invoke-CauRun", sorted(keys))
+    if refusal is not None:
+        raise LabPowerShellError(f"Invoke-CauRun did not start: {refusal}")
+
+
+def _start(lab: Lab, params: dict[str, Any], node: LabNode | None) -> Any:
+    """Invoke-CauRun handed to the scheduled task, on ``node`` or (None) on the CAU coordinator."""
+    _runner_admitted()
     name = lab.state.cluster_name
     plugin, media = params.get("Plugin"), params.get("MediaPath")
     if plugin not in (ROLLING_UPGRADE, WINDOWS_UPDATE):
@@ -335,11 +411,13 @@ def _start_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     if current is not None:
         raise LabPowerShellError(f"Get-CauRun says {current.state} on '{name}': stop that run, or recover a "
                                  "failed one (-ForceRecovery), first.")
-    if plugin == ROLLING_UPGRADE:
+    if plugin == ROLLING_UPGRADE and node is not None:  # on a node the script checks its own copy
         wanted = (media or "").rstrip("\\").lower()
         if not any(k.rstrip("\\").lower() == wanted and m.has_setup for k, m in node.staged.items()):
             raise LabPowerShellError(f"setup.exe was not found in '{media}': stage the ISO there on every node first.")
-    if not lab.state.cau_role:
+    # The CAU clustered role is for self-updating mode; remote-updating mode (from the coordinator) needs
+    # none (the update guide, "Choose an updating mode").
+    if node is not None and not lab.state.cau_role:
         raise LabPowerShellError(f"Invoke-CauRun did not start: The cluster '{name}' is not configured with a "
                                  "Cluster-Aware Updating clustered role.")
     if _bool(params.get("RequireAllNodesOnline"), False):
@@ -357,7 +435,10 @@ def _start_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
         update_functional_level=_bool(params.get("UpdateFunctionalLevel"), True),
         max_failed_nodes=int(max_failed) if max_failed is not None else max(0, count // 3),
         max_retries_per_node=int(retries) if retries is not None else 3,
-        started=lab.now, orchestrator=group.owner if group else node.name, order=list(lab.state.nodes),
+        started=lab.now, order=list(lab.state.nodes),
+        # From the coordinator, the coordinator orchestrates; from a node, the CAU role's node does.
+        orchestrator=COORDINATOR if node is None else (group.owner if group else node.name),
+        coordinator=COORDINATOR if node is None else None,
     )
     for name_ in run.order:
         _status(run, name_, "Waiting", lab.now)
@@ -378,10 +459,20 @@ def _cau_next(lab: Lab, timer: Timer) -> None:
 @handles("get_cau_run")
 def _get_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _run_state(lab)
+
+
+@coordinator_handles("get_cau_run")
+def _get_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _run_state(lab)
+
+
+def _run_state(lab: Lab) -> Any:
     run = lab.state.cau.run
     if run is None:
         return {"State": "RunNotInProgress"}
-    if run.state == "RunInProgress":
+    if run.state == "RunInProgress" and run.coordinator is None:
         group = _cau_group(lab)
         if group is not None and group.owner != run.orchestrator:
             # The CAU role moved (its node is being drained): the orchestrator restarts elsewhere.
@@ -396,6 +487,16 @@ def _get_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 @handles("stop_cau_run")
 def _stop_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _stop(lab)
+
+
+@coordinator_handles("stop_cau_run")
+def _stop_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _stop(lab)
+
+
+def _stop(lab: Lab) -> Any:
     run = lab.state.cau.run
     if run is None or run.state != "RunInProgress":
         raise LabPowerShellError(f"Stop-CauRun : There is no Updating Run in progress on cluster "
@@ -408,6 +509,16 @@ def _stop_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 @handles("recover_cau_run")
 def _recover_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _recover(lab)
+
+
+@coordinator_handles("recover_cau_run")
+def _recover_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _recover(lab)
+
+
+def _recover(lab: Lab) -> Any:
     run = lab.state.cau.run
     if run is not None and run.state == "RunInProgress":
         raise LabPowerShellError("Invoke-CauRun : An Updating Run is in progress and its orchestrator answers: "
@@ -422,9 +533,47 @@ def _recover_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 @handles("get_cau_report")
 def _get_cau_report(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    return _report(lab)
+
+
+@coordinator_handles("get_cau_report")
+def _get_cau_report_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    _cluster_named(lab, params)
+    return _report(lab)
+
+
+def _report(lab: Lab) -> Any:
     if not lab.state.cau.reports:
         return {"Present": False}
     last = lab.state.cau.reports[-1]
     view = run_view(lab, last)
     return {"Present": True, "RunId": last.run_id, "RunStartTime": iso(last.started), "Status": last.outcome,
             "NodeResults": view["NodeResults"]}
+
+
+# ------------------------------------------------------------- the coordinator's preflight
+
+# What Test-WSMan says when the computer does not answer (its exception's message on Windows).
+WSMAN_UNREACHABLE = ("WinRM cannot complete the operation. Verify that the specified computer name is valid, that "
+                     "the computer is accessible over the network, and that a firewall exception for the WinRM "
+                     "service is enabled and allows access from this computer.")
+
+
+def _coordinator_state(lab: Lab, computer: str, params: dict[str, Any]) -> Any:
+    """The CAU module is there (on every lab computer), and Test-WSMan to each named node: a node that
+    is powered on and not made unreachable by a knob answers; any other name does not."""
+    reach = []
+    for name in params.get("NodeNames") or []:
+        ok = name in lab.state.nodes and lab.answers(name)
+        reach.append({"Node": name, "Reachable": ok, "Error": None if ok else WSMAN_UNREACHABLE})
+    return {"ComputerName": computer, "CauModule": True, "Nodes": reach}
+
+
+@handles("get_coordinator_state")
+def _get_coordinator_state(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+    return _coordinator_state(lab, node.name, params)
+
+
+@coordinator_handles("get_coordinator_state")
+def _get_coordinator_state_remote(lab: Lab, params: dict[str, Any]) -> Any:
+    return _coordinator_state(lab, COORDINATOR, params)

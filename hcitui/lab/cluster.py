@@ -25,6 +25,7 @@ from typing import Any
 
 from hcitui.fsutil import atomic_write_text
 from hcitui.lab.state import (
+    COORDINATOR,
     ISO_FILE_COUNT,
     ISO_SIZE,
     ISO_TOTAL_BYTES,
@@ -72,6 +73,9 @@ class Pending:
 
 Handler = Callable[["Lab", LabNode, dict[str, Any]], Any]
 HANDLERS: dict[str, Handler] = {}
+# What the lab's CAU coordinator (a management server outside the cluster) answers, by operation name.
+CoordinatorHandler = Callable[["Lab", dict[str, Any]], Any]
+COORDINATOR_HANDLERS: dict[str, CoordinatorHandler] = {}
 TimerHandler = Callable[["Lab", Timer], None]
 TIMERS: dict[str, TimerHandler] = {}
 
@@ -80,6 +84,15 @@ def handles(name: str) -> Callable[[Handler], Handler]:
     """Register the lab's answer to a declared operation (any module of hcitui.lab may)."""
     def register(fn: Handler) -> Handler:
         HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def coordinator_handles(name: str) -> Callable[[CoordinatorHandler], CoordinatorHandler]:
+    """Register what the lab's CAU coordinator answers to a declared operation."""
+    def register(fn: CoordinatorHandler) -> CoordinatorHandler:
+        COORDINATOR_HANDLERS[name] = fn
         return fn
 
     return register
@@ -152,17 +165,21 @@ class Lab:
         with self._lock:
             self.tick()
             node = self.state.nodes.get(node_name)
-            if node is None:
-                raise LabUnreachable(node_name)
-            self.check_reachable(node)
-            handler = HANDLERS.get(operation)
-            if handler is None:
-                raise LabPowerShellError(
-                    f"The term '{operation}' is not recognized as the name of a cmdlet, function, "
-                    "script file, or operable program."
-                )
+            if node is None and node_name == COORDINATOR:
+                call = self._coordinator_call(operation, params)
+            else:
+                if node is None:
+                    raise LabUnreachable(node_name)
+                self.check_reachable(node)
+                handler = HANDLERS.get(operation)
+                if handler is None:
+                    raise LabPowerShellError(
+                        f"The term '{operation}' is not recognized as the name of a cmdlet, function, "
+                        "script file, or operable program."
+                    )
+                call = lambda: handler(self, node, params)  # noqa: E731
             try:
-                result = handler(self, node, params)
+                result = call()
             finally:
                 if self._dirty:
                     self.save()
@@ -184,6 +201,32 @@ class Lab:
                 if self.now > deadline:
                     raise LabPowerShellError("The operation did not finish within its time limit.")
             self.sleep(0.05)
+
+    def _coordinator_call(self, operation: str, params: dict[str, Any]) -> Callable[[], Any]:
+        """The CAU coordinator answers the CAU run's operations and its own preflight read; it is no
+        node, so whatever needs a cluster member (Get-Cluster, Get-ClusterNode ...) fails there."""
+        if COORDINATOR in self.state.faults.unreachable:
+            raise LabUnreachable(COORDINATOR)
+        handler = COORDINATOR_HANDLERS.get(operation)
+        if handler is None:
+            raise LabPowerShellError(f"Get-Cluster : {COORDINATOR} is not a node of a failover cluster: "
+                                     f"'{operation}' runs on a node of {self.state.cluster_name}.")
+        return lambda: handler(self, params)
+
+    def answers(self, name: str) -> bool:
+        """Does ``name`` (a node, or the CAU coordinator) answer on WinRM now?"""
+        if name in self.state.faults.unreachable:
+            return False
+        node = self.state.nodes.get(name)
+        return name == COORDINATOR if node is None else node.power == "on"
+
+    def boot_time(self, name: str) -> float | None:
+        """When ``name`` last booted (its WinRM shells die with a restart); None for no such computer.
+        The coordinator never restarts in the lab."""
+        node = self.state.nodes.get(name)
+        if node is None:
+            return 0.0 if name == COORDINATOR else None
+        return node.last_boot
 
     def check_reachable(self, node: LabNode) -> None:
         if node.name in self.state.faults.unreachable:

@@ -58,6 +58,7 @@ from psrpcore.types import (
 
 from hcitui.lab import frontdoor, wsman
 from hcitui.lab.cluster import Lab, LabPowerShellError, LabUnreachable
+from hcitui.lab.state import COORDINATOR
 from hcitui.ps import OPERATIONS, Operation, script_parameter_names
 
 log = logging.getLogger(__name__)
@@ -568,8 +569,7 @@ class NodeEndpoint:
 
     def _reachable(self) -> bool:
         self.lab.tick()
-        node = self.lab.state.nodes.get(self.node)
-        return node is not None and node.power == "on" and self.node not in self.lab.state.faults.unreachable
+        return self.lab.answers(self.node)  # a node powered on, or the CAU coordinator; knobs permitting
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, but end the connection at once if the server stops meanwhile."""
@@ -617,10 +617,10 @@ class NodeEndpoint:
     def _shell(self, shell_id: str | None) -> _Shell:
         """The shell a request names: unknown, closed, or from before the node's last boot -> not found."""
         shell = self._shells.get(shell_id)
-        node = self.lab.state.nodes.get(self.node)
-        if shell is None or node is None:
+        boot = self.lab.boot_time(self.node)
+        if shell is None or boot is None:
             raise wsman.shell_not_found(shell_id)
-        if node.last_boot != shell.last_boot:
+        if boot != shell.last_boot:
             self._close_shell(shell)
             raise wsman.shell_not_found(shell_id)
         return shell
@@ -636,9 +636,9 @@ class NodeEndpoint:
     def _create(self, request: wsman.WSManRequest, handler: _Handler) -> bytes:
         wanted_id, creation = wsman.create_payload(request.body)
         self._sleep(self.lab.state.faults.pool_open_delay)
-        node = self.lab.state.nodes[self.node]
+        last_boot = self.lab.boot_time(self.node) or 0.0
         shell_id = wsman.normalize_id(wanted_id or str(uuid.uuid4()))
-        shell = _Shell(shell_id, request.resource_uri, self.node, node.last_boot, owner=self.username,
+        shell = _Shell(shell_id, request.resource_uri, self.node, last_boot, owner=self.username,
                        client_ip=handler.client_address[0])
         with shell.cond:
             self._feed(shell, creation, None)
@@ -805,13 +805,16 @@ def _config_body() -> str:
 
 
 class LabServer:
-    """One NodeEndpoint per lab node, sharing one SSL context and credentials."""
+    """One NodeEndpoint per lab node, sharing one SSL context and credentials; with ``coordinator``, one
+    more for the lab's CAU coordinator (a management server outside the cluster), after the nodes."""
 
     def __init__(self, lab: Lab, *, username: str, password: str, ssl_context: ssl.SSLContext | None,
-                 ports: dict[str, int] | None = None, base_port: int | None = None) -> None:
+                 ports: dict[str, int] | None = None, base_port: int | None = None,
+                 coordinator: bool = False) -> None:
         self.lab = lab
         self.endpoints: dict[str, NodeEndpoint] = {}
-        for index, name in enumerate(lab.state.nodes):
+        names = [*lab.state.nodes, *([COORDINATOR] if coordinator else [])]
+        for index, name in enumerate(names):
             if ports and name in ports:
                 port = ports[name]
             elif base_port is not None:

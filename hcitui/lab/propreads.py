@@ -62,12 +62,14 @@ def reads(source: str, catalogue: Catalogue | None = None) -> list[Read]:
         if node.type != "member_access":
             continue
         member = _member_name(script, node)
-        if member is None or member.lower() in _IGNORED:
+        if member is None or member.lower() in _IGNORED or _written(node):
             continue
         base = finder.origin(node.children[0])
         if base is None:
             continue
         cmdlet, path = base
+        if any(part.lower() in _IGNORED for part in path.split(".")):
+            continue
         read = Read(cmdlet, f"{path}.{member}" if path else member, node.start_point[0] + 1)
         seen.setdefault(read.key, read)
     return list(seen.values())
@@ -78,13 +80,28 @@ def judge(found: list[Read], catalogue: Catalogue | None = None) -> list[Verdict
     table = cat.properties.get("cmdlets", {})
     out = []
     for read in found:
-        entry = (table.get(read.cmdlet) or {}).get("properties", {}).get(read.path)
+        known = (table.get(read.cmdlet) or {}).get("properties", {})
+        entry = known.get(read.path)
+        if entry is None:
+            # `.Node` is confirmed by evidence for `.Node.NodeName`: the object it names exists.
+            entry = next((e for path, e in known.items()
+                          if path.startswith(read.path + ".") and not e.get("unconfirmed") and e.get("evidence")), None)
         if entry and not entry.get("unconfirmed") and entry.get("evidence"):
             out.append(Verdict(read, True, list(entry["evidence"]), entry.get("note")))
         else:
             note = (entry or {}).get("note") or "not in the catalogue's properties: nothing public was found"
             out.append(Verdict(read, False, [], note))
     return out
+
+
+def _written(node: Node) -> bool:
+    """``$x.Key = ...``: the left side of an assignment is a write, not a read."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type != "assignment_expression":
+        if parent.type in ("pipeline", "statement_list", "script_block"):
+            return False
+        child, parent = parent, parent.parent
+    return parent is not None and parent.children[0] == child
 
 
 def _member_name(script: psparse.Script, node: Node) -> str | None:
@@ -173,12 +190,17 @@ class _Finder:
                 expand = _parameter_value(self.script, command, "expandproperty")
                 if expand:
                     return (upstream[0], f"{upstream[1]}.{expand}" if upstream[1] else expand) if upstream else None
-                if any(e.kind == "argument" for e in command.elements) or _parameter_value(
-                        self.script, command, "property"):
+                if _positionals(command, cmdlet) or _parameter_value(self.script, command, "property"):
                     return None  # new objects with the properties named
             return upstream
         if low in _NOT_TRACKED or low == "foreach-object":
             return None
+        if low in ("get-childitem", "get-item"):
+            path = _parameter_value(self.script, command, "path") or next(
+                (e.text for e in command.elements if e.kind == "argument"), None)
+            if path and not path.startswith(("$", "(")):
+                return f"{cmdlet.name} {path.strip(chr(39) + chr(34))}", ""  # a provider path: its own items
+            return cmdlet.name, ""
         if low == "get-ciminstance":
             cls = _parameter_value(self.script, command, "classname") or next(
                 (e.text.strip("'\"") for e in command.elements if e.kind == "argument"), None)
@@ -265,3 +287,21 @@ def null_pipes(source: str) -> list[tuple[int, str]]:
         if upstream is not None and _unwrap(upstream).type == "member_access":
             found.append((command.node.start_point[0] + 1, script.text(upstream)))
     return found
+
+
+def _positionals(command: psparse.Command, cmdlet: Any) -> list[str]:
+    """The arguments no parameter name takes (-First 1 takes its 1; a switch takes nothing)."""
+    params = cmdlet.all_parameters()
+    out: list[str] = []
+    skip = False
+    for element in command.elements:
+        if skip:
+            skip = False
+            continue
+        if element.kind == "parameter":
+            written = element.text.lstrip("-").rstrip(":").lower()
+            match = [p for p in params.values() if p.name.lower().startswith(written)]
+            skip = bool(match) and not match[0].switch and not element.colon_value
+        elif element.kind == "argument":
+            out.append(element.text)
+    return out

@@ -8,13 +8,12 @@ InitialBlockCopy with NumOfBytesRemaining falling (computed by ``get_sr_groups``
 ``sync_started``), and ``timings.sr_initial_sync`` later both groups are ContinuouslyReplicating.
 
 The prompt trap (RUNBOOK 5): ``Remove-SRPartnership`` without ``-Force`` asks for confirmation, and
-a remote pipeline has no one to answer. The handler looks at the declared script itself and fails
-the way a non-interactive host does when it does not pass ``-Force``.
+a remote pipeline has no one to answer. The lab's front door (``lab.frontdoor``) refuses such a
+script before this handler runs, as it does for every cmdlet whose page says it asks.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -26,7 +25,6 @@ MIN_ASYNC_RPO = 30
 DEFAULT_LOG_SIZE = 8 * GIB
 CSV_PREFIX = "c:\\clusterstorage\\"
 CSV_SIZE = 2 * 1024**4
-NON_INTERACTIVE = "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available."
 
 
 def _norm(path: str) -> str:
@@ -65,24 +63,9 @@ def _computer(lab: Lab, name: str, what: str) -> LabNode:
     return node
 
 
-def _require_force(op_name: str, cmdlet: str) -> None:
-    """The declared script must pass -Force to ``cmdlet``, or a non-interactive host fails it."""
-    from hcitui import ps
-
-    lines = [line.strip() for line in ps.get(op_name).script.splitlines()]
-    calls = [line for line in lines if not line.startswith("#") and re.search(rf"\b{cmdlet}s?\b", line, re.I)]
-    if any(re.search(rf"\b{cmdlet}s\b", line, re.I) for line in calls):
-        raise LabPowerShellError(f"The term '{cmdlet}s' is not recognized as the name of a cmdlet, function, "
-                                 "script file, or operable program.")
-    for line in calls:
-        if not re.search(r"(?<![\w-])-Force\b(?!:\s*\$false)", line, re.I):
-            raise LabPowerShellError(f"{cmdlet} : {NON_INTERACTIVE}")
-
-
 @handles("remove_sr_partnership")
 def _remove_sr_partnership(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
-    _require_force("remove_sr_partnership", "Remove-SRPartnership")
     source_rg, destination_rg = params["SourceRGName"], params["DestinationRGName"]
     what = "Remove-SRPartnership"
     source = _group(lab, source_rg)

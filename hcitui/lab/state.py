@@ -20,6 +20,11 @@ OLD_UBR = 2655
 NEW_BUILD = 25398
 NEW_UBR = 1913
 
+# The lab's CAU coordinator: a management server outside the cluster (no node), which runs the CAU run as
+# the update guide does. It is always there; hcitui uses it when its config names it (--lab does unless
+# --lab-no-coordinator). The per-node fault knobs take its name (unreachable, http_500, auth_failure, hang).
+COORDINATOR = "LAB-MGMT"
+
 
 class Timings(BaseModel):
     """How long things take in the lab, in real seconds (fast time)."""
@@ -46,6 +51,12 @@ class Faults(BaseModel):
     auth_failure: list[str] = Field(default_factory=list)
     hang: list[str] = Field(default_factory=list)
     cau_fail_node: str | None = None
+    # The manual upgrade (hcitui.lab.upgrade): setup on this node exits with setup_fail_code (unsigned, as
+    # Windows writes it; default 0xC1900208 MOSETUP_E_COMPAT_INSTALLREQ_BLOCK) and the node is not upgraded.
+    setup_fail_node: str | None = None
+    setup_fail_code: int = 0xC1900208
+    # Nodes where setup and the task's runner die before an exit code is recorded (the node never restarts).
+    setup_dies: list[str] = Field(default_factory=list)
 
 
 class Timer(BaseModel):
@@ -64,6 +75,18 @@ class StagedMedia(BaseModel):
     file_count: int
     total_bytes: int
     has_setup: bool = True
+
+
+class LabSetupTask(BaseModel):
+    """The "hcitui OS upgrade" scheduled task on one node, and what its runner recorded (hcitui.lab.upgrade)."""
+
+    media: str
+    state: str = "Running"  # Get-ScheduledTask State: Running while the runner waits on setup, then Ready
+    last_run: float
+    last_result: int = 0x41301  # Get-ScheduledTaskInfo LastTaskResult: SCHED_S_TASK_RUNNING while it runs
+    runner_started: float | None = None
+    exit_code: int | None = None  # setup's exit code as the runner records it (a signed Int32)
+    finished: float | None = None
 
 
 class LabNode(BaseModel):
@@ -90,6 +113,8 @@ class LabNode(BaseModel):
     connection_status: str = "Connected"
     files: dict[str, int] = Field(default_factory=dict)  # path -> size in bytes (-1 = folder)
     staged: dict[str, StagedMedia] = Field(default_factory=dict)  # staging folder -> what was extracted there
+    setup_task: LabSetupTask | None = None  # the manual upgrade's scheduled task (hcitui.lab.upgrade)
+    setup_errors: list[str] = Field(default_factory=list)  # setuperr.log in $WINDOWS.~BT\Sources\Panther
 
 
 class LabGroup(BaseModel):
@@ -184,6 +209,7 @@ class LabCauRun(BaseModel):
     outcome: str | None = None  # as the report says: Succeeded, Failed, Canceled
     orchestrator: str | None = None
     orchestrator_moving_until: float = 0.0
+    coordinator: str | None = None  # started from the CAU coordinator (remote-updating): it orchestrates
     cancel_pending: bool = False
     order: list[str] = Field(default_factory=list)
     current: str | None = None  # the node being updated

@@ -173,10 +173,17 @@ class Operation(Generic[P, R]):
     mutates: bool
     scope: Scope = Scope.NODE
     timeout: float = 60.0
+    # A cluster-wide operation of the CAU run (RUNBOOK phase 5): it runs on the cluster's CAU coordinator,
+    # a management server outside the cluster, when the config names one (else on any node, as CLUSTER).
+    # Such a script takes ``ClusterName`` (it cannot ask ``Get-Cluster`` there: the server is no member);
+    # the ClusterClient fills it in when it routes the call to the coordinator.
+    coordinator: bool = False
     _adapter: TypeAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_adapter", TypeAdapter(self.result))
+        if self.coordinator and (self.scope is not Scope.CLUSTER or "cluster_name" not in self.params.model_fields):
+            raise TypeError(f"{self.name}: a coordinator operation is cluster-wide and takes ClusterName")
 
     # ---------------------------------------------------------------- parameters
     def make_params(self, values: P | dict[str, Any] | None = None) -> P:

@@ -7,17 +7,27 @@ shows the run: an SSH drop or a closed console never stops the upgrade. The valu
 as data only: the operation's script writes its parameters to a JSON file, and the task runs a
 fixed script that reads that file and splats it into ``Invoke-CauRun``. Progress is then read with
 ``get_cau_run``.
+
+Where the run is coordinated: the update guide runs ``Invoke-CauRun`` "from a separate server or VM
+outside the cluster" (CAU's remote-updating mode). The operations of the run (``coordinator=True``)
+therefore run on the cluster's CAU coordinator when the config names one, and on a cluster node only
+when it does not. The coordinator is no member of the cluster, so these scripts take ``ClusterName``
+(filled in by the ClusterClient when it routes a call there) and ask ``Get-Cluster`` only when it is
+empty, on a node. ``get_coordinator_state`` is the coordinator's own preflight read.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from hcitui import model
 from hcitui.ps.base import NoParams, Operation, Params, Scope
-from hcitui.ps.reads import STOP
+from hcitui.ps.reads import CAU_CLUSTER as _CLUSTER
+from hcitui.ps.reads import CAU_RUN_JSON as _RUN_JSON
+from hcitui.ps.reads import STOP, CauClusterParams
 
 ROLLING_UPGRADE, WINDOWS_UPDATE = "RollingUpgrade", "WindowsUpdate"
 PLUGIN_NAMES = {ROLLING_UPGRADE: "Microsoft.RollingUpgradePlugin", WINDOWS_UPDATE: "Microsoft.WindowsUpdatePlugin"}
@@ -35,31 +45,6 @@ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{
     Listeners         = $listeners
     PSRemotingEnabled = [bool]($config -and [string]$config.Enabled -eq 'True')
 })
-"""
-
-# Get-CauRun as get_cau_run reads it (the state first, then the run object while there is one).
-_RUN_JSON = r"""
-$out = @(Get-CauRun -ClusterName $cluster)
-$run = $out | Where-Object { $_ -isnot [string] -and $_.PSObject.Properties['RunId'] } | Select-Object -First 1
-$state = [string]($out | Where-Object { -not $_.PSObject.Properties['RunId'] } | Select-Object -First 1)
-$result = [ordered]@{ State = $state }
-if ($run) {
-    $result.RunId = [string]$run.RunId
-    $result.RunStartTime = $run.RunStartTime.ToUniversalTime().ToString('o')
-    $result.CurrentOrchestrator = [string]$run.CurrentOrchestrator
-    $result.CancelPending = [bool]$run.CancelPending
-    $result.NodeStatusNotifications = @($run.NodeStatusNotifications | ForEach-Object {
-        [pscustomobject]@{ Node = [string]$_.Node; Status = [string]$_.Status
-                           Timestamp = $_.Timestamp.ToUniversalTime().ToString('o') }
-    })
-    $result.NodeResults = @($run.NodeResults | ForEach-Object {
-        [pscustomobject]@{ Node = [string]$_.Node; Status = [string]$_.Status
-                           ErrorRecordData = [string]$_.ErrorRecordData
-                           NumberOfSucceededUpdates = [int]$_.NumberOfSucceededUpdates
-                           NumberOfFailedUpdates = [int]$_.NumberOfFailedUpdates }
-    })
-}
-ConvertTo-Json -InputObject ([pscustomobject]$result) -Depth 5 -Compress
 """
 
 _CHECK_PLUGIN = (
@@ -108,14 +93,17 @@ test_cau_setup = Operation(
     name="test_cau_setup",
     summary="Is the cluster set up for CAU (Test-CauSetup, then its Best Practices Analyzer results)",
     scope=Scope.CLUSTER,
-    params=NoParams,
+    coordinator=True,
+    params=CauClusterParams,
     result=list[model.CauSetupResult],
     mutates=False,
     timeout=900,
     script=rf"""
-param()
+param([string]$ClusterName)
 {STOP}
-$cluster = (Get-Cluster).Name
+{_CLUSTER}
+# Test-CauSetup runs the CAU Best Practices Analyzer model from this computer; its results are read back
+# with Get-BpaResult here (Test-CauSetup.md, above).
 Test-CauSetup -ClusterName $cluster | Out-Null
 $rows = @(Get-BpaResult -ModelId 'Microsoft/Windows/ClusterAwareUpdating' | Where-Object {{ -not $_.Excluded }} | ForEach-Object {{
     [pscustomobject]@{{
@@ -136,6 +124,7 @@ class CauPluginParams(Params):
         description="RollingUpgrade (the 23H2 OS upgrade from the staged ISO) or WindowsUpdate (monthly updates)")
     media_path: str | None = Field(None, min_length=3, max_length=32767,
                                    description="The staged ISO folder: the same local path on every node")
+    cluster_name: str | None = CauClusterParams.model_fields["cluster_name"]
 
     @model_validator(mode="after")
     def _media_for_the_upgrade(self) -> CauPluginParams:
@@ -148,30 +137,35 @@ get_cau_scan = Operation(
     name="get_cau_scan",
     summary="Preview what each node would be offered (Invoke-CauScan with the run's plug-in and arguments)",
     scope=Scope.CLUSTER,
+    coordinator=True,
     params=CauPluginParams,
     result=list[model.CauScanUpdate],
     mutates=False,
     timeout=1800,
     script=rf"""
-param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath)
+param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath, [string]$ClusterName)
 {STOP}
 {_CHECK_PLUGIN}
-$cluster = (Get-Cluster).Name
+{_CLUSTER}
 if ($Plugin -eq 'RollingUpgrade') {{
     $updates = @(Invoke-CauScan -ClusterName $cluster -CauPluginName 'Microsoft.RollingUpgradePlugin' -CauPluginArguments @{{
         WuConnected = 'false'; PathToSetupMedia = $MediaPath; UpdateClusterFunctionalLevel = 'true' }})
 }} else {{
     $updates = @(Invoke-CauScan -ClusterName $cluster -CauPluginName 'Microsoft.WindowsUpdatePlugin')
 }}
-# One row per node; a node offered nothing gets a row without a title. CauUpdateInfo's property
-# names are UNCONFIRMED (RUNBOOK): NodeName, UpdateTitle, UpdateId; the KB number comes from the title.
+# One row per node; a node offered nothing gets a row without a title. The Windows Update plug-in writes
+# UpdateInfo objects (NodeName, UpdateTitle: ClusterAwareUpdating/Invoke-CauScan.md's example;
+# UNCONFIRMED: UpdateId, read only when present). The rolling-upgrade plug-in writes UpgradeSetupInfo objects (Invoke-CauScan.md OUTPUTS)
+# whose properties for local media are UNCONFIRMED: read only if present, else the object's own text.
 $rows = foreach ($node in @(Get-ClusterNode)) {{
-    $mine = @($updates | Where-Object {{ [string]$_.NodeName -eq [string]$node.Name }})
+    $mine = @($updates | Where-Object {{ $_.PSObject.Properties['NodeName'] -and [string]$_.NodeName -eq [string]$node.Name }})
+    if (-not $mine -and $Plugin -eq 'RollingUpgrade' -and $updates) {{ $mine = @($updates) }}
     if (-not $mine) {{ [pscustomobject]@{{ Node = [string]$node.Name; UpdateTitle = $null; UpdateId = $null; KBArticle = $null }} }}
     foreach ($update in $mine) {{
-        $title = [string]$update.UpdateTitle
+        $title = if ($update.PSObject.Properties['UpdateTitle']) {{ [string]$update.UpdateTitle }} else {{ [string]$update }}
+        $id = if ($update.PSObject.Properties['UpdateId']) {{ [string]$update.UpdateId }} else {{ $null }}
         $kb = if ($title -match 'KB\d+') {{ $Matches[0] }} else {{ $null }}
-        [pscustomobject]@{{ Node = [string]$node.Name; UpdateTitle = $title; UpdateId = [string]$update.UpdateId; KBArticle = $kb }}
+        [pscustomobject]@{{ Node = [string]$node.Name; UpdateTitle = $title; UpdateId = $id; KBArticle = $kb }}
     }}
 }}
 ConvertTo-Json -InputObject @($rows) -Depth 3 -Compress
@@ -213,23 +207,27 @@ start_cau_run = Operation(
     name="start_cau_run",
     summary="Start a CAU run that outlives this session (a scheduled task runs Invoke-CauRun); returns at once",
     scope=Scope.CLUSTER,
+    coordinator=True,
     params=StartRunParams,
     result=model.CauRunStarted,
     mutates=True,
     timeout=240,
     script=rf"""
-param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath, [Nullable[int]]$MaxFailedNodes = $null,
-      [Nullable[int]]$MaxRetriesPerNode = $null, [bool]$RequireAllNodesOnline = $false,
-      [bool]$UpdateFunctionalLevel = $true)
+param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath, [string]$ClusterName,
+      [Nullable[int]]$MaxFailedNodes = $null, [Nullable[int]]$MaxRetriesPerNode = $null,
+      [bool]$RequireAllNodesOnline = $false, [bool]$UpdateFunctionalLevel = $true)
 {STOP}
 {_CHECK_PLUGIN}
-$cluster = (Get-Cluster).Name
+# On the CAU coordinator (ClusterName given) the staged media is on the nodes, not here: hcitui proved
+# setup.exe on every node before it started. On a node (no ClusterName) this node's copy is checked too.
+$onNode = -not $ClusterName
+{_CLUSTER}
 $state = [string](@(Get-CauRun -ClusterName $cluster) | Where-Object {{ -not $_.PSObject.Properties['RunId'] }} | Select-Object -First 1)
 if ($state -ne 'RunNotInProgress') {{ throw "Get-CauRun says $state on '$cluster': stop that run, or recover a failed one (-ForceRecovery), first." }}
 # Invoke-CauRun's parameters as data; the guide's run: -EnableFirewallRules -ForceSelfUpdate -Force.
 $run = [ordered]@{{ ClusterName = $cluster }}
 if ($Plugin -eq 'RollingUpgrade') {{
-    if (-not (Test-Path -LiteralPath (Join-Path $MediaPath 'setup.exe') -PathType Leaf)) {{ throw "setup.exe was not found in '$MediaPath': stage the ISO there on every node first." }}
+    if ($onNode -and -not (Test-Path -LiteralPath (Join-Path $MediaPath 'setup.exe') -PathType Leaf)) {{ throw "setup.exe was not found in '$MediaPath': stage the ISO there on every node first." }}
     $run.CauPluginName = 'Microsoft.RollingUpgradePlugin'
     $run.CauPluginArguments = [ordered]@{{ WuConnected = 'false'; PathToSetupMedia = $MediaPath
         UpdateClusterFunctionalLevel = $(if ($UpdateFunctionalLevel) {{ 'true' }} else {{ 'false' }}) }}
@@ -241,6 +239,9 @@ if ($null -ne $MaxFailedNodes) {{ $run.MaxFailedNodes = $MaxFailedNodes }}
 if ($null -ne $MaxRetriesPerNode) {{ $run.MaxRetriesPerNode = $MaxRetriesPerNode }}
 if ($RequireAllNodesOnline) {{ $run.RequireAllNodesOnline = $true }}
 $run.EnableFirewallRules = $true
+# -ForceSelfUpdate "Specifies whether to update the CAU plugin on the local computer before running the
+# update" (MicrosoftDocs/windows-powershell-docs docset/winserver2022-ps/ClusterAwareUpdating/Invoke-CauRun.md):
+# it refreshes the CAU plug-in on the computer that runs Invoke-CauRun (the coordinator), not on the nodes.
 $run.ForceSelfUpdate = $true
 $run.Force = $true
 $folder = Join-Path $env:ProgramData 'hcitui'
@@ -249,7 +250,9 @@ $spec = Join-Path $folder 'cau-run.json'
 $log = Join-Path $folder 'cau-run.log'
 ConvertTo-Json -InputObject ([pscustomobject]$run) -Depth 4 | Set-Content -LiteralPath $spec -Encoding UTF8
 Remove-Item -LiteralPath $log -ErrorAction Ignore
-# The task runs this fixed script as SYSTEM, outside this session: it reads $spec and splats it.
+# The task runs this fixed script as SYSTEM, outside this session (so the run outlives it): it reads $spec
+# and splats it. As SYSTEM, Invoke-CauRun reaches the nodes as this computer's account: on the CAU
+# coordinator, one management server's account; on a node, that node's, which clusters usually refuse.
 $runner = @(
 {_RUNNER}
 ) -join "`n"
@@ -283,14 +286,15 @@ stop_cau_run = Operation(
     name="stop_cau_run",
     summary="Ask the CAU run in progress to stop (Stop-CauRun -Force); it ends at its next safe point",
     scope=Scope.CLUSTER,
-    params=NoParams,
+    coordinator=True,
+    params=CauClusterParams,
     result=model.CauRun,
     mutates=True,
     timeout=300,
     script=rf"""
-param()
+param([string]$ClusterName)
 {STOP}
-$cluster = (Get-Cluster).Name
+{_CLUSTER}
 Stop-CauRun -ClusterName $cluster -Force
 {_RUN_JSON}""",
 )
@@ -299,14 +303,15 @@ recover_cau_run = Operation(
     name="recover_cau_run",
     summary="Clear a stale failed CAU run that left the cluster locked (Invoke-CauRun -ForceRecovery -Force)",
     scope=Scope.CLUSTER,
-    params=NoParams,
+    coordinator=True,
+    params=CauClusterParams,
     result=model.CauRun,
     mutates=True,
     timeout=600,
     script=rf"""
-param()
+param([string]$ClusterName)
 {STOP}
-$cluster = (Get-Cluster).Name
+{_CLUSTER}
 Invoke-CauRun -ClusterName $cluster -ForceRecovery -Force | Out-Null
 {_RUN_JSON}""",
 )
@@ -315,30 +320,92 @@ get_cau_report = Operation(
     name="get_cau_report",
     summary="How the most recent CAU run ended, per node (Get-CauReport -Last -Detailed)",
     scope=Scope.CLUSTER,
-    params=NoParams,
+    coordinator=True,
+    params=CauClusterParams,
     result=model.CauReport,
     mutates=False,
     timeout=120,
     script=rf"""
-param()
+param([string]$ClusterName)
 {STOP}
-$report = @(Get-CauReport -ClusterName (Get-Cluster).Name -Last -Detailed) | Select-Object -First 1
+{_CLUSTER}
+$report = @(Get-CauReport -ClusterName $cluster -Last -Detailed) | Select-Object -First 1
 if (-not $report) {{ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Present = $false }}); return }}
-# The report's Status property and its values are UNCONFIRMED (RUNBOOK): shown as they come.
+# A detailed report keeps the run's result under ClusterResult: RunId, StartTimestamp, Status and
+# NodeResults (each with Node.NodeName, Status, ErrorRecordData, InstallResults); Microsoft's TSGs read
+# it so (Azure/AzureLocal-Supportability TSG/Update/Previous-CAU-run-status-was-canceled.md). Status
+# values seen there: Succeeded, PartiallyFailed, Failed, Canceled; others are shown as they come.
+$run = $report.ClusterResult
+if (-not $run) {{ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Present = $false }}); return }}
 ConvertTo-Json -Compress -Depth 5 -InputObject ([pscustomobject]@{{
     Present      = $true
-    RunId        = [string]$report.RunId
-    RunStartTime = $(if ($report.RunStartTime) {{ $report.RunStartTime.ToUniversalTime().ToString('o') }} else {{ $null }})
-    Status       = [string]$report.Status
-    NodeResults  = @($report.NodeResults | ForEach-Object {{
-        [pscustomobject]@{{ Node = [string]$_.Node; Status = [string]$_.Status
-                            ErrorRecordData = [string]$_.ErrorRecordData
-                            NumberOfSucceededUpdates = [int]$_.NumberOfSucceededUpdates
-                            NumberOfFailedUpdates = [int]$_.NumberOfFailedUpdates }}
+    RunId        = [string]$run.RunId
+    RunStartTime = $(if ($run.StartTimestamp) {{ ([datetime]$run.StartTimestamp).ToUniversalTime().ToString('o') }} else {{ $null }})
+    Status       = [string]$run.Status
+    NodeResults  = @(foreach ($result in $run.NodeResults) {{
+        # UNCONFIRMED: per-update counts are documented on Get-CauRun's results, not on a report's, so
+        # they are counted here from InstallResults' UpdateResultCode (its values are UNCONFIRMED too).
+        $codes = @(foreach ($install in $result.InstallResults) {{ [string]$install.UpdateResultCode }})
+        [pscustomobject]@{{ Node = [string]$result.Node.NodeName; Status = [string]$result.Status
+                            ErrorRecordData = [string]$result.ErrorRecordData
+                            NumberOfSucceededUpdates = @($codes | Where-Object {{ $_ -match 'Succeeded' }}).Count
+                            NumberOfFailedUpdates = @($codes | Where-Object {{ $_ -match 'Fail' }}).Count }}
     }})
 }})
 """,
 )
 
+# ------------------------------------------------------------- the coordinator
+
+
+# A DNS/NetBIOS host name (config.HOST_NAME_RE's rule): a node name reaches Test-WSMan only as data.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+
+
+class CoordinatorParams(Params):
+    node_names: list[str] = Field(min_length=1, max_length=16, description="The cluster's nodes, as WinRM reaches them")
+
+    @model_validator(mode="after")
+    def _host_names(self) -> CoordinatorParams:
+        for name in self.node_names:
+            if not _HOST.match(name) or len(name) > 253:
+                raise ValueError(f"{name!r} is not a host name")
+        return self
+
+
+get_coordinator_state = Operation(
+    name="get_coordinator_state",
+    summary="The CAU coordinator's preflight: its name, the ClusterAwareUpdating module, and WinRM to every node",
+    params=CoordinatorParams,
+    result=model.CoordinatorState,
+    mutates=False,
+    timeout=300,
+    script=rf"""
+param([Parameter(Mandatory)][string[]]$NodeNames)
+{STOP}
+# Get-Module -ListAvailable -Name: the modules installed on this computer, imported or not
+# (MicrosoftDocs/PowerShell-Docs reference/5.1/Microsoft.PowerShell.Core/Get-Module.md).
+$module = @(Get-Module -ListAvailable -Name 'ClusterAwareUpdating')
+# Test-WSMan -ComputerName -Authentication Default: an identification request to the node's WinRM service
+# that authenticates with this session's credentials, as the run's remoting will; without -Authentication
+# the request is anonymous and proves nothing about them
+# (MicrosoftDocs/PowerShell-Docs reference/5.1/Microsoft.WSMan.Management/Test-WSMan.md).
+$reach = @(foreach ($name in $NodeNames) {{
+    try {{
+        Test-WSMan -ComputerName $name -Authentication Default -ErrorAction Stop | Out-Null
+        [pscustomobject]@{{ Node = $name; Reachable = $true; Error = $null }}
+    }} catch {{
+        [pscustomobject]@{{ Node = $name; Reachable = $false; Error = [string]$_.Exception.Message }}
+    }}
+}})
+ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{{
+    ComputerName = [string]$env:COMPUTERNAME
+    CauModule    = [bool]($module.Count -gt 0)
+    Nodes        = $reach
+}})
+""",
+)
+
 CAU_OPS = [enable_remoting, get_remoting_state, test_cau_setup, get_cau_scan, start_cau_run, stop_cau_run,
-           recover_cau_run, get_cau_report]
+           recover_cau_run, get_cau_report, get_coordinator_state]

@@ -21,6 +21,8 @@ ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{
     DrainStatus       = [string]$n.DrainStatus
     StatusInformation = [string]$n.StatusInformation
     FaultDomain       = @(foreach ($fd in $n.FaultDomain) { [string]$fd })
+    # UNCONFIRMED: BuildNumber on Get-ClusterNode's output (no public page shows it; the WMI class
+    # MSCluster_Node has it). [int] of a missing property is 0: hcitui reads the registry's build too.
     BuildNumber       = [int]$n.BuildNumber
 })
 """

@@ -22,6 +22,7 @@ param()
 $cluster = Get-Cluster
 ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
     ClusterFunctionalLevel = [int]$cluster.ClusterFunctionalLevel
+    # UNCONFIRMED: ClusterUpgradeVersion on Get-Cluster's output (the WMI class MSCluster_Cluster has it).
     UpgradeVersion         = [int]$cluster.ClusterUpgradeVersion
 }})
 """,
@@ -42,6 +43,7 @@ Update-ClusterFunctionalLevel -Force | Out-Null
 $cluster = Get-Cluster
 ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
     ClusterFunctionalLevel = [int]$cluster.ClusterFunctionalLevel
+    # UNCONFIRMED: ClusterUpgradeVersion on Get-Cluster's output (the WMI class MSCluster_Cluster has it).
     UpgradeVersion         = [int]$cluster.ClusterUpgradeVersion
 }})
 """,
@@ -86,7 +88,9 @@ get_vm_versions = Operation(
     script=rf"""
 param()
 {STOP}
-$highest = (Get-VMHostSupportedVersion | Where-Object {{ $_.IsDefault }} | Select-Object -First 1).Version
+# -Default: the host's default configuration version (Hyper-V/Get-VMHostSupportedVersion.md).
+# UNCONFIRMED: the Version property of what it writes (the page shows no output).
+$highest = (Get-VMHostSupportedVersion -Default | Select-Object -First 1).Version
 $rows = @(Get-VM | ForEach-Object {{
     [pscustomobject]@{{
         Name             = [string]$_.Name
@@ -119,7 +123,9 @@ $vm = Get-VM -Name $Name
 if ([string]$vm.State -ne 'Off') {{ throw "VM '$Name' is $($vm.State): shut it down before updating its configuration version." }}
 Update-VMVersion -VM $vm -Force -Confirm:$false | Out-Null
 $vm = Get-VM -Name $Name
-$highest = (Get-VMHostSupportedVersion | Where-Object {{ $_.IsDefault }} | Select-Object -First 1).Version
+# -Default: the host's default configuration version (Hyper-V/Get-VMHostSupportedVersion.md).
+# UNCONFIRMED: the Version property of what it writes (the page shows no output).
+$highest = (Get-VMHostSupportedVersion -Default | Select-Object -First 1).Version
 ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
     Name = [string]$vm.Name; Host = [string]$env:COMPUTERNAME; State = [string]$vm.State
     Version = [string]$vm.Version; HighestSupported = [string]$highest

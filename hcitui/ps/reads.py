@@ -32,6 +32,8 @@ $rows = @(Get-ClusterNode | ForEach-Object {{
         DrainStatus       = [string]$_.DrainStatus
         StatusInformation = [string]$_.StatusInformation
         FaultDomain       = @(foreach ($fd in $_.FaultDomain) {{ [string]$fd }})
+        # UNCONFIRMED: BuildNumber on Get-ClusterNode's output (no public page shows it; the WMI class
+        # MSCluster_Node has it). [int] of a missing property is 0: get_os_version reads the registry.
         BuildNumber       = [int]$_.BuildNumber
         NodeWeight        = [int]$_.NodeWeight
         DynamicWeight     = [int]$_.DynamicWeight
@@ -224,40 +226,86 @@ ConvertTo-Json -InputObject $rows -Depth 3 -Compress
 """,
 )
 
+
+# Get-CauRun as get_cau_run reads it (the state first, then the run object while there is one).
+CAU_RUN_JSON = r"""
+# Get-CauRun.md's example output shows Node as the node's name ("Node      : NODE1"); a report's results
+# name it Node.NodeName (AzureLocal-Supportability TSG/Update/Previous-CAU-run-status-was-canceled.md).
+# Both are read: NodeName when the object has it, its text otherwise.
+function Get-NodeName($node) { if ($node.NodeName) { [string]$node.NodeName } else { [string]$node } }
+$out = @(Get-CauRun -ClusterName $cluster)
+$run = $out | Where-Object { $_ -isnot [string] -and $_.PSObject.Properties['RunId'] } | Select-Object -First 1
+$state = [string]($out | Where-Object { -not $_.PSObject.Properties['RunId'] } | Select-Object -First 1)
+$result = [ordered]@{ State = $state }
+if ($run) {
+    $result.RunId = [string]$run.RunId
+    $result.RunStartTime = $run.RunStartTime.ToUniversalTime().ToString('o')
+    $result.CurrentOrchestrator = [string]$run.CurrentOrchestrator
+    # UNCONFIRMED: CancelPending on Get-CauRun's run object (no Microsoft text shows it); false if absent.
+    $result.CancelPending = [bool]$run.CancelPending
+    $result.NodeStatusNotifications = @(foreach ($note in $run.NodeStatusNotifications) {
+        [pscustomobject]@{ Node = $(Get-NodeName $note.Node); Status = [string]$note.Status
+                           Timestamp = $note.Timestamp.ToUniversalTime().ToString('o') }
+    })
+    $result.NodeResults = @(foreach ($nodeResult in $run.NodeResults) {
+        [pscustomobject]@{ Node = $(Get-NodeName $nodeResult.Node); Status = [string]$nodeResult.Status
+                           ErrorRecordData = [string]$nodeResult.ErrorRecordData
+                           NumberOfSucceededUpdates = [int]$nodeResult.NumberOfSucceededUpdates
+                           NumberOfFailedUpdates = [int]$nodeResult.NumberOfFailedUpdates }
+    })
+}
+ConvertTo-Json -InputObject ([pscustomobject]$result) -Depth 5 -Compress
+"""
+
+# The cluster the operation acts on. On a node hcitui passes no ClusterName and Get-Cluster names it; the
+# CAU coordinator is no member, so there the ClusterClient passes it. Test-CauSetup's -ClusterName "is only
+# required when this cmdlet isn't run on a failover cluster node" (MicrosoftDocs/windows-powershell-docs
+# docset/winserver2022-ps/ClusterAwareUpdating/Test-CauSetup.md); the other CAU cmdlets take it the same way.
+CAU_CLUSTER = r"""if (-not $ClusterName) { $ClusterName = (Get-Cluster).Name }
+$cluster = $ClusterName"""
+
+
+class CauClusterParams(Params):
+    """The cluster a CAU operation acts on. Empty on a node (``(Get-Cluster).Name`` names it); the
+    ClusterClient fills it in when the operation runs on the CAU coordinator, which is no member."""
+
+    cluster_name: str | None = Field(None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
+                                     description="The cluster, when this runs outside it (the CAU coordinator)")
+
+
 get_cau_run = Operation(
     name="get_cau_run",
     summary="Cluster-Aware Updating run state and per-node progress (Get-CauRun)",
     scope=Scope.CLUSTER,
-    params=NoParams,
+    coordinator=True,
+    params=CauClusterParams,
     result=model.CauRun,
     mutates=False,
     timeout=60,
     script=rf"""
-param()
+param([string]$ClusterName)
 {STOP}
-$out = @(Get-CauRun -ClusterName (Get-Cluster).Name)
-$run = $out | Where-Object {{ $_ -isnot [string] -and $_.PSObject.Properties['RunId'] }} | Select-Object -First 1
-$state = [string]($out | Where-Object {{ -not $_.PSObject.Properties['RunId'] }} | Select-Object -First 1)
-$result = [ordered]@{{ State = $state }}
-if ($run) {{
-    $result.RunId = [string]$run.RunId
-    $result.RunStartTime = $run.RunStartTime.ToUniversalTime().ToString('o')
-    $result.CurrentOrchestrator = [string]$run.CurrentOrchestrator
-    $result.CancelPending = [bool]$run.CancelPending
-    $result.NodeStatusNotifications = @(foreach ($note in $run.NodeStatusNotifications) {{
-        [pscustomobject]@{{ Node = [string]$note.Node; Status = [string]$note.Status
-                            Timestamp = $note.Timestamp.ToUniversalTime().ToString('o') }}
-    }})
-    $result.NodeResults = @(foreach ($result in $run.NodeResults) {{
-        [pscustomobject]@{{ Node = [string]$result.Node; Status = [string]$result.Status
-                            ErrorRecordData = [string]$result.ErrorRecordData
-                            NumberOfSucceededUpdates = [int]$result.NumberOfSucceededUpdates
-                            NumberOfFailedUpdates = [int]$result.NumberOfFailedUpdates }}
-    }})
-}}
-ConvertTo-Json -InputObject ([pscustomobject]$result) -Depth 5 -Compress
-""",
+{CAU_CLUSTER}
+{CAU_RUN_JSON}""",
 )
+
+# The CAU clustered role as Get-CauClusterRole writes it: one Name/Value setting per line
+# (ClusterAwareUpdating/Get-CauClusterRole.md). Self-updating is on while the setting Status is Online
+# (Disable-CauClusterRole sets it Offline); the role's cluster group is the one ResourceGroupName names
+# (the same page's example output). Expects $role to hold the settings.
+CAU_ROLE_JSON = r"""$settings = @{}
+foreach ($pair in $role) { if ($pair.Name) { $settings[[string]$pair.Name] = [string]$pair.Value } }
+$group = $null
+if ($settings['ResourceGroupName']) {
+    $group = Get-ClusterGroup -Name $settings['ResourceGroupName'] -ErrorAction SilentlyContinue
+}
+ConvertTo-Json -Compress -InputObject ([pscustomobject]@{
+    Present             = $true
+    Online              = [bool]($group -and [string]$group.State -eq 'Online')
+    SelfUpdatingEnabled = [bool]($settings['Status'] -eq 'Online')
+    Reason              = $null
+})
+"""
 
 get_cau_role = Operation(
     name="get_cau_role",
@@ -276,16 +324,7 @@ try {{
     ConvertTo-Json -InputObject ([pscustomobject]@{{ Present = $false; Reason = $_.Exception.Message }}) -Compress
     return
 }}
-$settings = @{{}}
-foreach ($pair in $role) {{ if ($pair.Name) {{ $settings[[string]$pair.Name] = [string]$pair.Value }} }}
-$group = Get-ClusterGroup | Where-Object {{ [string]$_.GroupType -eq 'ClusterAwareUpdatingResource' }} | Select-Object -First 1
-ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
-    Present             = $true
-    Online              = [bool]($group -and [string]$group.State -eq 'Online')
-    SelfUpdatingEnabled = [bool]($settings['Online'] -eq 'Online' -or $settings['Online'] -eq 'True')
-    Reason              = $null
-}})
-""",
+{CAU_ROLE_JSON}""",
 )
 
 get_os_version = Operation(

@@ -1,4 +1,11 @@
-"""A cluster as hcitui sees it: its nodes, one session each, and how to reach "the cluster"."""
+"""A cluster as hcitui sees it: its nodes, one session each, and how to reach "the cluster".
+
+The cluster's CAU coordinator, when the config names one, is one more session: a management server
+outside the cluster. Operations declared ``coordinator=True`` (the CAU run's) go there, with
+``ClusterName`` filled in, instead of to a node; everything else goes to the nodes. That routing
+lives here, in :meth:`ClusterClient.invoke_cluster`, :meth:`where` and :meth:`cluster_params`, so a
+plan's preview and the call itself always agree on where an operation runs.
+"""
 
 from __future__ import annotations
 
@@ -38,12 +45,13 @@ class ClusterClient:
     """The sessions to every node of one cluster, with fan-out and cluster-wide calls."""
 
     def __init__(self, name: str, nodes: list[NodeInfo], sessions: dict[str, Session], *,
-                 read_only: bool, concurrency: int = 8) -> None:
+                 read_only: bool, concurrency: int = 8, coordinator: Session | None = None) -> None:
         self.name = name
         self.nodes = nodes
         self.sessions = sessions
         self.read_only = read_only
         self.concurrency = concurrency
+        self.coordinator = coordinator  # the CAU coordinator's session, or None (the run starts on a node)
         self._preferred: str | None = None
 
     @property
@@ -61,13 +69,48 @@ class ClusterClient:
                      timeout: float | None = None) -> Any:
         return await self.sessions[node].invoke(op, params, timeout=timeout)
 
+    # ------------------------------------------------------------ the coordinator
+    @property
+    def coordinator_name(self) -> str | None:
+        return self.coordinator.node if self.coordinator is not None else None
+
+    def on_coordinator(self, op: Operation) -> bool:
+        """Does ``op`` run on the CAU coordinator (declared so, and the cluster has one)?"""
+        return op.coordinator and self.coordinator is not None
+
+    def where(self, op: Operation) -> str:
+        """Where a cluster-wide ``op`` runs, as a plan's preview names it."""
+        if self.on_coordinator(op):
+            return f"{self.coordinator_name} (CAU coordinator of {self.name}, outside the cluster)"
+        return f"any node of {self.name}"
+
+    def cluster_params(self, op: Operation, params: Params | dict[str, Any] | None = None) -> Params:
+        """The parameters ``op`` is sent with: on the coordinator, ``ClusterName`` is this cluster's name
+        (there ``Get-Cluster`` has no cluster to name); on a node they are left as given."""
+        bound = op.make_params(params)
+        if self.on_coordinator(op) and getattr(bound, "cluster_name", None) is None:
+            bound = bound.model_copy(update={"cluster_name": self.name})
+        return bound
+
+    async def invoke_coordinator(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
+                                 timeout: float | None = None) -> Any:
+        """Run ``op`` on the CAU coordinator itself (its own preflight read)."""
+        if self.coordinator is None:
+            raise Unreachable(self.name, op.name, "this cluster has no CAU coordinator in the config")
+        return await self.coordinator.invoke(op, params, timeout=timeout)
+
     async def invoke_cluster(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
                              timeout: float | None = None, avoid: Iterable[str] = ()) -> Any:
-        """Run a cluster-wide operation on the first node that answers (the last good one first).
+        """Run a cluster-wide operation on the first node that answers (the last good one first);
+        an operation of the CAU run on the coordinator, when there is one.
 
         Only "nothing answered" moves on to the next node; a PowerShell error is the cluster's
-        answer and is raised as it is.
+        answer and is raised as it is. The coordinator has no stand-in: when it does not answer,
+        the run it coordinates cannot be reached from a node as it would be from there.
         """
+        if self.on_coordinator(op):
+            assert self.coordinator is not None
+            return await self.coordinator.invoke(op, self.cluster_params(op, params), timeout=timeout)
         skip = set(avoid)
         order = [n for n in self.node_names if n not in skip]
         if self._preferred in order:
@@ -101,3 +144,5 @@ class ClusterClient:
     async def close(self) -> None:
         for session in self.sessions.values():
             await session.close()
+        if self.coordinator is not None:
+            await self.coordinator.close()

@@ -136,8 +136,12 @@ class PsrpSessionFactory:
     _executor: ThreadPoolExecutor | None = None
     _executor_lock = threading.Lock()
 
-    def __init__(self, cluster: ClusterConfig, *, password: str | None = None, prompt: bool = True) -> None:
+    def __init__(self, cluster: ClusterConfig, *, password: str | None = None, prompt: bool = True,
+                 delegate: bool = False) -> None:
         self.cluster = cluster
+        # The CAU coordinator's sessions pass the operator's credentials on to the nodes (the double hop):
+        # CredSSP does by design; Kerberos when pypsrp is asked to delegate the ticket.
+        self.delegate = delegate
         transport = cluster.transport
         self.password = password if password is not None else transport.password()
         needs_password = transport.auth in ("ntlm", "credssp", "basic") or (
@@ -211,6 +215,8 @@ class PsrpSessionFactory:
             kwargs.pop("password")
         if t.scheme == "http" and t.auth in ("basic", "certificate"):
             kwargs["encryption"] = "never"
+        if self.delegate and t.auth == "kerberos":
+            kwargs["negotiate_delegate"] = True
         return WSMan(**kwargs)
 
 

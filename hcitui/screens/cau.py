@@ -58,18 +58,23 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
     CauOptions #opt-title { text-style: bold; }
     CauOptions Input { width: 12; }
     CauOptions #opt-message { height: auto; text-style: bold; }
+    CauOptions #opt-where { height: auto; max-height: 3; }
     CauOptions #opt-keys { height: 1; }
     """
 
-    def __init__(self, options: cau.RunOptions, node_count: int) -> None:
+    def __init__(self, options: cau.RunOptions, node_count: int, where: str = "") -> None:
         super().__init__()
         self.options = options
         self.node_count = node_count
+        self.where = where  # where the run runs (a WARNING without a CAU coordinator), and -ForceSelfUpdate
 
     def compose(self) -> ComposeResult:
         title = cau.PLUGIN_TITLE.get(self.options.plugin, self.options.plugin)
         with Vertical():
             yield Static(f"Options of the CAU {title}", id="opt-title", markup=False)
+            if self.where:
+                yield Static(Text(self.where, style="bold" if self.where.startswith("WARNING") else ""),
+                             id="opt-where", markup=False)
             yield Label(f"MaxFailedNodes: stop the run when more nodes fail (0 to {max(0, self.node_count - 1)})")
             yield Input(str(self.options.max_failed_nodes if self.options.max_failed_nodes is not None else ""),
                         restrict=r"\d{0,2}", id="opt-failed")
@@ -140,7 +145,7 @@ class CauScreen(SteppingScreen):
     DEFAULT_CSS = """
     CauScreen #cau-run { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-nodes { max-height: 12; margin-bottom: 1; }
-    CauScreen #cau-preflight { height: auto; max-height: 5; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-preflight { height: auto; max-height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-progress { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-outcome { height: 2; padding: 0 1; }
     """
@@ -331,13 +336,17 @@ class CauScreen(SteppingScreen):
             return text
         by_name: dict[str, list[cau.Check]] = {}
         for check in report.checks:
-            by_name.setdefault(check.name, []).append(check)
+            # The coordinator's checks and its reach to each node share one line.
+            name = cau.COORDINATOR_CHECK if check.name == cau.REACH_CHECK else check.name
+            by_name.setdefault(name, []).append(check)
         for name, checks in by_name.items():
             failing = [c for c in checks if not c.ok]
             word = "FAIL" if failing else ("WARN" if any(c.status == "warn" for c in checks) else "PASS")
-            text.append(f"{word:<4} {name:<13} ", style="bold" if failing else "")
+            text.append(f"{word:<4} {name:<13} ", style="bold" if failing or word == "WARN" else "")
             validation = report.validation if name == "Test-Cluster" else None
-            if name == "Remoting":
+            if name == cau.COORDINATOR_CHECK:
+                reason = self._coordinator_text(checks)
+            elif name == "Remoting":
                 reason = f"{sum(1 for c in checks if c.ok)}/{len(checks)} nodes enabled" + (
                     f"; not on {', '.join(c.node or '?' for c in failing)}" if failing else "")
             elif isinstance(validation, model.ClusterValidation):
@@ -352,6 +361,20 @@ class CauScreen(SteppingScreen):
                 reason = (f"{first.node}: " if first.node else "") + first.reason
             text.append(reason + "\n")
         return text
+
+    def _coordinator_text(self, checks: list[cau.Check]) -> str:
+        name = self.ctx.client.coordinator_name
+        if name is None:
+            return "none: the run starts on a node as SYSTEM (its computer account); configure one"
+        reach = [c for c in checks if c.name == cau.REACH_CHECK]
+        own = [c for c in checks if c.name == cau.COORDINATOR_CHECK and not c.ok]
+        unreached = [c.node or "?" for c in reach if not c.ok]
+        if own:
+            return own[0].reason
+        counted = f"reaches {len(reach) - len(unreached)}/{len(reach)} nodes"
+        if unreached:
+            return f"{name} {counted}; not {', '.join(unreached)}: {next(c for c in reach if not c.ok).reason}"
+        return f"{name}: outside the cluster, CAU module, {counted}"
 
     def _show_preflight(self, report: cau.PreflightReport) -> None:
         self.preflight = report
@@ -387,13 +410,17 @@ class CauScreen(SteppingScreen):
     def action_preflight(self) -> None:
         self.confirm(cau.plan_preflight(self.ctx), "CAU preflight", self._preflight)
 
-    async def _preflight(self) -> None:
+    async def _preflight(self) -> str | None:
         report = await cau.preflight(self.ctx, self.progress, on_event=self.table.apply_event,
                                      on_report=self._show_preflight)
         self._show_preflight(report)
         self.query_one("#cau-progress", Static).update("")
         if not report.passed:
             raise StepFailed("CAU preflight", report.summary())
+        if self.ctx.client.coordinator_name is None:  # passed, but the run would start on a node: say so
+            return (f"Preflight {report.summary()}: no CAU coordinator, so the run starts on a node as SYSTEM "
+                    "(its computer account). Fix: [clusters.coordinator].")
+        return None
 
     def _ask_options(self, plugin: str) -> None:
         if self.watching:
@@ -411,7 +438,8 @@ class CauScreen(SteppingScreen):
             self.confirm(cau.plan_start(self.ctx, options), label, lambda: self._start(options),
                          "It goes on in the cluster; watching it.")
 
-        self.app.push_screen(CauOptions(defaults, len(self.ctx.client.node_names)), callback=chosen)
+        self.app.push_screen(CauOptions(defaults, len(self.ctx.client.node_names), cau.form_note(self.ctx)),
+                             callback=chosen)
 
     def action_start(self) -> None:
         self._ask_options(cau.ROLLING_UPGRADE)

@@ -194,7 +194,11 @@ class MonitorScreen(HciScreen):
         parts = [f"# Monitor reads on {self.ctx.name}, every refresh. All read-only; nothing is changed.",
                  f"# Generated {datetime.now().strftime('%Y-%m-%d %H:%M:%S')}", ""]
         nodes = ", ".join(self.ctx.client.node_names)
+        client = self.ctx.client
         for op in OPERATIONS:
             where = "any node (first that answers)" if op.scope.value == "cluster" else f"each node: {nodes}"
+            if client.on_coordinator(op):  # Get-CauRun: on the CAU coordinator, naming the cluster
+                parts += [op.render(client.cluster_params(op), node=client.where(op)), ""]
+                continue
             parts += [op.render(node=where), ""]
         self.app.push_screen(PowerShellPreview("PowerShell run by the Monitor", "\n".join(parts)))

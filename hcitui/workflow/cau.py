@@ -14,6 +14,12 @@ outcome comes from its node results (``Get-CauReport`` once it has ended), and t
 only after a read of the cluster agrees. Everything is driven by observation, so a monitor started
 after a kill (or on another machine) reattaches to the run in progress, or concludes the one that
 ended meanwhile.
+
+Where the run is coordinated: the update guide runs Invoke-CauRun from a management server outside the
+cluster. With a CAU coordinator in the config, the run's operations go there (the ClusterClient routes
+them, one mechanism for every caller), and the preflight proves it: the ClusterAwareUpdating module is
+installed there and it reaches every node over WinRM. Without one, the run starts on a node as before,
+and the preflight and the run's preview say what that risks.
 """
 
 from __future__ import annotations
@@ -58,6 +64,60 @@ def _short(run_id: str | None) -> str:
 def _anywhere(ctx: Context) -> str:
     return f"any node of {ctx.name}"
 
+
+def _add(plan: Plan, ctx: Context, op: Any, params: Any, why: str) -> None:
+    """A cluster-wide call, shown where it will run (the CAU coordinator or any node) and with the
+    parameters it will be sent with (``ClusterName`` on the coordinator)."""
+    plan.add(op, ctx.client.cluster_params(op, params), ctx.client.where(op), why)
+
+
+# ----------------------------------------------------------------- the coordinator
+
+COORDINATOR_CHECK, REACH_CHECK = "Coordinator", "Coord. reach"
+NO_COORDINATOR_RISK = (
+    "no CAU coordinator is configured: the run starts on a cluster node, in a scheduled task as SYSTEM, and "
+    "reaches the other nodes as that node's computer account, which clusters usually refuse (started inside "
+    "a WinRM session instead, it would meet the double hop)")
+NO_COORDINATOR_REMEDY = (
+    "configure a coordinator ([clusters.coordinator] in the config): a Windows management server outside the "
+    "cluster with the Failover Clustering Tools, reached with auth credssp or kerberos (delegation), from "
+    "which the update guide runs Invoke-CauRun")
+
+
+def coordinator_notes(ctx: Context) -> list[str]:
+    """Where the run's Invoke-CauRun runs, as the preview's notes say it (a WARNING without a coordinator)."""
+    name = ctx.client.coordinator_name
+    if name is not None:
+        return [f"Invoke-CauRun runs on the CAU coordinator {name}, a management server outside the cluster, as",
+                "the update guide runs it: a scheduled task there (as SYSTEM: the run reaches the nodes as",
+                f"{name}'s computer account, which must be an administrator on every node)."]
+    return ["WARNING: no CAU coordinator is configured. The run starts on a cluster node, in a scheduled task",
+            "as SYSTEM, and reaches the other nodes as that node's computer account, which clusters usually",
+            "refuse; started inside this WinRM session instead it would meet the double hop. Configure a",
+            "coordinator ([clusters.coordinator]: a management server outside the cluster) to run it as the",
+            "update guide does."]
+
+
+def form_note(ctx: Context) -> str:
+    """The options form's word on where the run runs (a WARNING without a coordinator) and -ForceSelfUpdate."""
+    name = ctx.client.coordinator_name
+    if name is not None:
+        return (f"Runs on the CAU coordinator {name}, outside the cluster. -ForceSelfUpdate refreshes the CAU "
+                "plug-in there, not on the nodes.")
+    return ("WARNING: no CAU coordinator. The run starts on a node as SYSTEM and reaches the others as its "
+            "computer account, often refused. -ForceSelfUpdate: CAU on that node only.")
+
+
+def force_self_update_note(ctx: Context) -> str:
+    # Invoke-CauRun -ForceSelfUpdate: "Specifies whether to update the CAU plugin on the local computer before
+    # running the update" (MicrosoftDocs/windows-powershell-docs docset/winserver2022-ps/ClusterAwareUpdating/
+    # Invoke-CauRun.md): the computer that runs Invoke-CauRun, which is the coordinator when there is one.
+    name = ctx.client.coordinator_name
+    if name is None:
+        return ("-ForceSelfUpdate refreshes the CAU plug-in on the computer running Invoke-CauRun (the node that "
+                "starts it), not on the other nodes.")
+    return (f"-ForceSelfUpdate refreshes the CAU plug-in on the computer running Invoke-CauRun ({name}), not on "
+            "the nodes.")
 
 # --------------------------------------------------------------------- options
 
@@ -132,7 +192,13 @@ def plan_preflight(ctx: Context, *, remoting: bool = True) -> Plan:
     plan.notes.append("Test-Cluster takes a while: it is shown running, then where its report went.")
     for node in nodes:
         plan.add(cau_ops.get_remoting_state, None, node, "prove remoting (read-only)")
-    plan.add(cau_ops.test_cau_setup, None, _anywhere(ctx), "Test-CauSetup (read-only)")
+    coordinator = ctx.client.coordinator_name
+    if coordinator is not None:
+        plan.add(cau_ops.get_coordinator_state, {"node_names": nodes}, f"{coordinator} (CAU coordinator)",
+                 "the coordinator: the ClusterAwareUpdating module, and WinRM to every node (read-only)")
+    else:
+        plan.notes += coordinator_notes(ctx)
+    _add(plan, ctx, cau_ops.test_cau_setup, None, "Test-CauSetup (read-only)")
     plan.add(post_ops.test_cluster, None, _anywhere(ctx), "Test-Cluster (read-only, long)")
     plan.add(cau_ops.get_cau_scan, {"plugin": ROLLING_UPGRADE, "media_path": ctx.cluster.staging_path},
              _anywhere(ctx), "Invoke-CauScan preview: every node must be offered the same update (read-only)")
@@ -142,28 +208,31 @@ def plan_preflight(ctx: Context, *, remoting: bool = True) -> Plan:
 def plan_start(ctx: Context, options: RunOptions) -> Plan:
     plan = Plan(f"Start the CAU {PLUGIN_TITLE.get(options.plugin, options.plugin)} on {ctx.name}: "
                 + options.describe())
+    where = ctx.client.coordinator_name or "the node"
+    plan.notes += coordinator_notes(ctx)
     plan.notes += [
         "Refused unless every node is Up, storage is quiet, no node is out of service, no run is in progress or",
         "left failed" + (", and the staged ISO is proved on every node." if options.plugin == ROLLING_UPGRADE
                          else "."),
-        "The run does not depend on hcitui: a scheduled task on the node runs Invoke-CauRun, so closing hcitui",
+        f"The run does not depend on hcitui: a scheduled task on {where} runs Invoke-CauRun, so closing hcitui",
         "or losing the SSH session does not stop it. hcitui watches it with Get-CauRun and reattaches when",
         "opened again. Nodes go one at a time: drain, install, restart, resume, wait for the repair jobs.",
+        force_self_update_note(ctx),
     ]
     if options.plugin == ROLLING_UPGRADE:
         plan.notes.append(f"Setup runs from {ctx.cluster.staging_path} on each node (PathToSetupMedia); the "
                           "functional level is raised at the end" if options.update_functional_level else
                           f"Setup runs from {ctx.cluster.staging_path} on each node (PathToSetupMedia).")
-    plan.add(cau_ops.start_cau_run, options.params(ctx), _anywhere(ctx), "start the run (returns at once)")
-    plan.add(reads.get_cau_run, None, _anywhere(ctx), f"then every {ctx.poll:g} s until the run ends: watch it")
+    _add(plan, ctx, cau_ops.start_cau_run, options.params(ctx), "start the run (returns at once)")
+    _add(plan, ctx, reads.get_cau_run, None, f"then every {ctx.poll:g} s until the run ends: watch it")
     return plan
 
 
 def plan_stop(ctx: Context) -> Plan:
     plan = Plan(f"Stop the CAU run on {ctx.name}")
     plan.notes.append("The run ends at its next safe point: a node being updated is finished and resumed first.")
-    plan.add(cau_ops.stop_cau_run, None, _anywhere(ctx), "ask the run to stop (CancelPending)")
-    plan.add(reads.get_cau_run, None, _anywhere(ctx), "then until the run has ended")
+    _add(plan, ctx, cau_ops.stop_cau_run, None, "ask the run to stop (CancelPending)")
+    _add(plan, ctx, reads.get_cau_run, None, "then until the run has ended")
     return plan
 
 
@@ -171,7 +240,7 @@ def plan_recover(ctx: Context) -> Plan:
     plan = Plan(f"Recover the failed CAU run on {ctx.name} (-ForceRecovery)")
     plan.notes.append("Only for a run that failed and left the cluster locked (Get-CauRun says RunFailed); the "
                       "cluster's nodes are left as they are.")
-    plan.add(cau_ops.recover_cau_run, None, _anywhere(ctx), "clear the stale failed run")
+    _add(plan, ctx, cau_ops.recover_cau_run, None, "clear the stale failed run")
     return plan
 
 
@@ -184,6 +253,7 @@ class Check:
     status: str  # pass, warn, fail
     reason: str
     node: str | None = None
+    remedy: str = ""  # what to do about it, when there is something to do
 
     @property
     def ok(self) -> bool:
@@ -193,6 +263,7 @@ class Check:
 @dataclass
 class PreflightReport:
     remoting: dict[str, model.RemotingState | RemoteError] = field(default_factory=dict)
+    coordinator: model.CoordinatorState | RemoteError | None = None
     setup: list[model.CauSetupResult] | RemoteError | None = None
     validation: model.ClusterValidation | RemoteError | None = None
     scan: list[model.CauScanUpdate] | RemoteError | None = None
@@ -221,6 +292,46 @@ def judge_remoting(states: dict[str, model.RemotingState | RemoteError]) -> list
         else:
             out.append(Check("Remoting", "fail", "PowerShell remoting is not enabled: run the preflight (f) to "
                                                  "enable it", node))
+    return out
+
+
+def judge_coordinator(coordinator: str | None, state: model.CoordinatorState | RemoteError | None,
+                      nodes: list[str]) -> list[Check]:
+    """Where the run will be coordinated. None configured: a warning with the risk and the remedy.
+    Configured: it answers, it is outside the cluster, the ClusterAwareUpdating module is there, and it
+    reaches every node over WinRM with the session's (delegated) credentials."""
+    if coordinator is None:
+        return [Check(COORDINATOR_CHECK, "warn", NO_COORDINATOR_RISK, remedy=NO_COORDINATOR_REMEDY)]
+    if state is None or isinstance(state, RemoteError):
+        return [Check(COORDINATOR_CHECK, "fail", f"{coordinator} could not be read: "
+                      + (state.message if isinstance(state, RemoteError) else "not read"),
+                      remedy=f"make {coordinator} answer over WinRM (host, address and transport in "
+                             "[clusters.coordinator]), or remove it from the config to start the run on a node")]
+    out: list[Check] = []
+    members = {n.split(".")[0].lower() for n in nodes}
+    if (state.computer_name or "").split(".")[0].lower() in members:
+        out.append(Check(COORDINATOR_CHECK, "fail", f"{coordinator} is {state.computer_name}, a node of the cluster",
+                         remedy="name a management server outside the cluster as the coordinator"))
+    if not state.cau_module:
+        out.append(Check(COORDINATOR_CHECK, "fail", f"the ClusterAwareUpdating module is not installed on "
+                         f"{coordinator}", remedy="install the Failover Clustering Tools there: "
+                         "Install-WindowsFeature RSAT-Clustering-PowerShell (Windows Server), or RSAT: Failover "
+                         "Clustering Tools (Windows 10/11)"))
+    if not out:
+        out.append(Check(COORDINATOR_CHECK, "pass", f"{coordinator}, outside the cluster: the ClusterAwareUpdating "
+                                                    "module is installed"))
+    reach = {r.node.lower(): r for r in state.nodes}
+    for node in nodes:
+        row = reach.get(node.lower())
+        if row is not None and row.reachable:
+            out.append(Check(REACH_CHECK, "pass", f"{coordinator} reaches it over WinRM with your credentials "
+                                                  "(Test-WSMan)", node))
+        else:
+            why = (row.error or "no answer") if row is not None else "not tested"
+            out.append(Check(REACH_CHECK, "fail", f"{coordinator} cannot reach it over WinRM: {why}", node,
+                             remedy=f"from {coordinator}: the node's name must resolve, WinRM must be allowed "
+                                    "through its firewall and enabled (the preflight enables it), and your "
+                                    "credentials must be delegated (CredSSP, or Kerberos delegation)"))
     return out
 
 
@@ -355,6 +466,18 @@ async def preflight(ctx: Context, progress: Progress = no_progress, *, remoting:
                                         timeout=ctx.cluster.timeouts.operation)
     report.remoting = {n: (o.value if o.ok else o.error) for n, o in outcomes.items()}
     report.checks += judge_remoting(report.remoting)
+    show(report)
+
+    # Where the run will be coordinated: first in the report (its warning is the first thing to read).
+    coordinator = ctx.client.coordinator_name
+    if coordinator is not None:
+        progress(coordinator, "checking the CAU coordinator", None)
+        try:
+            report.coordinator = await ctx.client.invoke_coordinator(
+                cau_ops.get_coordinator_state, {"node_names": nodes}, timeout=cau_ops.get_coordinator_state.timeout)
+        except RemoteError as exc:
+            report.coordinator = exc
+    report.checks[:0] = judge_coordinator(coordinator, report.coordinator, nodes)
     show(report)
 
     progress(ctx.name, "Test-CauSetup running", None)
@@ -502,7 +625,7 @@ async def start(ctx: Context, options: RunOptions, progress: Progress = no_progr
         if time.monotonic() > deadline or run.state == FAILED_STATE:
             ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.FAILED, f"not started: Get-CauRun says {run.state}")
             raise StepFailed(step, f"Get-CauRun says {run.state}, not RunInProgress; see {started.log_path} "
-                                   "on the node")
+                                   f"on {ctx.client.coordinator_name or 'the node that started it'}")
         await asyncio.sleep(ctx.poll)
     ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.RUNNING, f"run {_short(run.run_id)} in progress",
                          data={"run_id": run.run_id or started.run_id})

@@ -32,6 +32,9 @@ from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, Unfinishe
 PHASE = 1
 DRAIN, RESUME, RESTART, ROLLING = "drain", "resume", "restart", "rolling-restart"
 STATE_PARTS = ("nodes", "groups", "jobs", "disks", "sr_groups", "cau_run")
+# How long setup's task may be seen ended, with no exit code recorded and the node not restarted, before
+# the upgrade is called failed: a node shutting down for setup's own restart can show that for a moment.
+SETUP_ENDED_GRACE = 120.0  # seconds, wall clock (the first sighting is kept in the journal)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ def plan_upgrade(ctx: Context, node: str) -> Plan:
     plan.notes += [
         "Refused unless every other node is Up, storage is quiet, no other node is out, and setup.exe",
         "is staged on the node. A self-updating CAU role is disabled first so it cannot pause nodes.",
+        "Setup runs in a scheduled task (SYSTEM) that outlives this session; while it installs, its",
+        "task and recorded exit code are read: a setup that fails stops here, the node left drained.",
         "After setup restarts the node: waits for WinRM and build 25398, then for the cluster to show",
         "it Paused; resumes it (unless you had paused it), then waits for repair jobs and Healthy disks.",
     ]
@@ -98,7 +103,8 @@ def plan_upgrade(ctx: Context, node: str) -> Plan:
     plan.add(node_ops.suspend_node, {"name": node}, _other(ctx, node), "1. drain")
     plan.add(reads.get_os_version, None, node, "2. boot time and build before the upgrade")
     plan.add(upgrade_ops.start_os_upgrade, {"media_path": ctx.cluster.staging_path}, node,
-             "3. setup: upgrade in place, keep files; it restarts the node when installed")
+             "3. setup in a scheduled task: upgrade in place, keep files; it restarts the node when installed")
+    plan.add(upgrade_ops.get_os_upgrade_status, None, node, "   while it installs: is setup running, or did it fail")
     plan.add(node_ops.resume_node, {"name": node}, _other(ctx, node), "4. resume with failback, once Paused")
     return plan
 
@@ -361,6 +367,72 @@ async def _expect_build(ctx: Context, node: str, kind: CycleKind, step: str) -> 
                          "setup did not upgrade it (see C:\\$WINDOWS.~BT\\Sources\\Panther on the node)")
 
 
+async def _watch_setup(ctx: Context, node: str, step: str, data: dict[str, Any],
+                       save: Callable[..., None]) -> str:
+    """While the node has not restarted: how setup is doing, read from its task and its runner's record.
+
+    A setup that failed (a recorded exit code that is a failure, or a runner that could not start it)
+    fails the step at once. A task that ended without recording anything, the node not restarted, fails
+    it once that has lasted ``SETUP_ENDED_GRACE`` (a node going down for setup's own restart can look
+    like that for a moment). A read that fails is no answer: the node may be going down. Returns the
+    progress text."""
+    try:
+        status = await ctx.client.invoke(node, upgrade_ops.get_os_upgrade_status,
+                                         timeout=ctx.cluster.timeouts.operation)
+    except RemoteError as exc:
+        return f"setup installing (its status could not be read: {exc.message})"
+    if status.failed:
+        raise StepFailed(step, _setup_failed(node, status))
+    if status.ended_unrecorded:
+        first = data.get("setup_ended_seen")
+        if not isinstance(first, (int, float)):
+            save("setup's task ended without an exit code; looking again", setup_ended_seen=time.time())
+            return "setup's task is not running and recorded no exit code: looking again"
+        if time.time() - first >= SETUP_ENDED_GRACE:
+            raise StepFailed(step, _setup_vanished(node, status))
+        return "setup's task is not running and recorded no exit code: waiting to see whether the node restarts"
+    if data.get("setup_ended_seen") is not None:
+        save("setup installing", setup_ended_seen=None)
+    if status.exit_recorded and status.exit_code is not None:
+        meaning, _ = model.setup_exit_meaning(status.exit_code)
+        return f"setup finished with {status.exit_hex} ({meaning}): waiting for the restart"
+    since = f" since {status.runner_started:%H:%M}" if status.runner_started else ""
+    return f"setup installing (task {status.task_state or 'Running'}{since})"
+
+
+def _after_setup_failed(node: str, status: model.OsUpgradeStatus) -> str:
+    log = f"Setup's error log is {status.error_log_path}"
+    if status.error_log_tail:
+        log += f", its last line: {status.error_log_tail[-1].strip()[:200]}"
+    return (f"{node} was not upgraded and stays drained (Paused) and out of service: nothing else was changed. "
+            f"{log}. Then run the upgrade again (g, on screen 3, Node drain and restart), or resume {node} as it "
+            "is (u)")
+
+
+def _setup_failed(node: str, status: model.OsUpgradeStatus) -> str:
+    """The sentence for a setup that ended in failure: its exit code, what it means, what to do."""
+    if status.runner_error:
+        return (f"setup.exe could not be started on {node} by the task '{status.task_name}': "
+                f"{status.runner_error}. {_after_setup_failed(node, status)}")
+    meaning, remedy = model.setup_exit_meaning(status.exit_code or 0)
+    todo = f" To fix it: {remedy}." if remedy else ""
+    return (f"setup.exe on {node} exited with {status.exit_hex}: {meaning}.{todo} "
+            f"{_after_setup_failed(node, status)}")
+
+
+def _setup_vanished(node: str, status: model.OsUpgradeStatus) -> str:
+    """The sentence for a setup that ended without a word and without restarting the node."""
+    if status.task_present:
+        task = f"its task '{status.task_name}' is {status.task_state}"
+        if status.last_task_result is not None:
+            task += f", last result 0x{status.last_task_result & 0xFFFFFFFF:X}"
+    else:
+        task = f"the task '{status.task_name}' that runs it is not there"
+    return (f"setup is no longer running on {node} ({task}), recorded no exit code, and the node did not "
+            f"restart within {SETUP_ENDED_GRACE:g} s: setup died before it finished (as setup started inside a "
+            f"WinRM shell does when the shell closes). {_after_setup_failed(node, status)}")
+
+
 async def _cycle(ctx: Context, node: str, progress: Progress, step: str, kind: CycleKind) -> None:
     def data_of() -> dict[str, Any]:
         record = ctx.journal.step(kind.phase, kind.step, node)
@@ -421,7 +493,12 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str, kind: C
                 progress(node, f"the {kind.label} was not sent before the interruption; sending it", None)
                 await take_down()
                 save(f"{kind.label} sent; waiting for WinRM", restart_sent=True)
-            pending = "restart pending" if kind is RESTART_KIND else "setup installing"
+                pending = "restart pending"
+            elif answered and kind.expect_build is not None:
+                # Setup runs in its task: read how it is doing, and stop on a setup that failed.
+                pending = await _watch_setup(ctx, node, step, data_of(), save)
+            else:
+                pending = "restart pending"
             progress(node, "restarting: waiting for WinRM" if not answered else pending, None)
             await asyncio.sleep(ctx.poll)
             continue

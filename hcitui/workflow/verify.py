@@ -251,6 +251,9 @@ def checks_plan(ctx: Context, title: str, cluster_reads: Any, node_reads: Any, n
     """A read-only plan: cluster-wide reads on any node, node reads (and ``extra`` (op, params)) per node."""
     plan = Plan(f"{title} reads on {ctx.name}: read-only, nothing is changed")
     for op in cluster_reads:
+        if ctx.client.on_coordinator(op):  # a CAU read goes to the CAU coordinator (ClusterClient routes it)
+            plan.add(op, ctx.client.cluster_params(op), ctx.client.where(op))
+            continue
         plan.add(op, None, "any node (the first that answers)")
     where = nodes if nodes is not None else ["each node: " + ", ".join(ctx.client.node_names)]
     for node in where:

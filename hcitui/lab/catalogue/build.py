@@ -43,7 +43,8 @@ PS_DOCS, PS_ROOT = "MicrosoftDocs/PowerShell-Docs", "reference/5.1"
 DEFAULT_OUT = Path(__file__).with_name("cmdlets.json")
 ALL_SETS = "__AllParameterSets"
 
-# Every cmdlet a script of ours calls (deliberately generous).
+# Cmdlets catalogued whether or not a script calls them yet (the guides' next steps); every command a
+# declared script or the CAU runner calls is added by scripts_commands().
 CMDLETS = """
 Add-CauClusterRole Add-Content Confirm-SecureBootUEFI Convert-Path ConvertFrom-Json ConvertTo-Json Copy-Item
 Disable-CauClusterRole Dismount-DiskImage Enable-CauClusterRole Enable-PSRemoting ForEach-Object Format-List
@@ -61,8 +62,32 @@ Remove-SRPartnership Rename-Item Resolve-Path Resume-BitLocker Resume-ClusterNod
 Set-Content Set-ItemProperty Set-Service Set-WSManQuickConfig Sort-Object Split-Path Start-Cluster Start-Process
 Start-ScheduledTask Start-Sleep Stop-CauRun Stop-Cluster Suspend-BitLocker Suspend-ClusterNode Test-CauSetup
 Test-Cluster Test-Path Test-WSMan Unregister-ScheduledTask Update-ClusterFunctionalLevel Update-StoragePool
-Update-VMVersion Wait-Process Where-Object Write-Error Write-Output Write-Verbose Write-Warning
+Update-VMVersion Wait-Process Where-Object Write-Error Write-Output Write-Verbose Write-Warning Get-Module
 """.split()
+
+
+# Cmdlets with no reference page in either repo, and where they are shown in use instead.
+ELSEWHERE = {
+    "Get-AzureStackHCI": "MicrosoftDocs/azure-stack-docs@036cae417550ef5133f92de458e73228b5e48626:"
+                         "azure-stack/hci/deploy/deployment-tool-validate.md (sample output; no parameters documented)",
+}
+
+
+def scripts_commands() -> set[str]:
+    """Every command name the declared scripts and the CAU runner call (not functions they define,
+    not native programs, not aliases a catalogued page already names)."""
+    from hcitui.lab import psparse
+    from hcitui.ps import OPERATIONS
+    from hcitui.ps.cau import RUNNER
+
+    names: set[str] = set()
+    for source in [op.script for op in OPERATIONS.values()] + [RUNNER]:
+        script = psparse.parse(source)
+        for command in psparse.commands(script):
+            name = command.name
+            if name and "-" in name and not name.lower().endswith(".exe") and name.lower() not in script.functions:
+                names.add(name)
+    return names
 
 COMMON = {"Verbose", "Debug", "ErrorAction", "WarningAction", "InformationAction", "ErrorVariable",
           "WarningVariable", "InformationVariable", "OutVariable", "OutBuffer", "PipelineVariable", "ProgressAction"}
@@ -307,7 +332,8 @@ def parse_page(name: str, text: str, ps51: bool) -> dict[str, Any]:
 
 def build(windows: Repo, ps: Repo) -> dict[str, Any]:
     cmdlets: dict[str, Any] = {}
-    for name in CMDLETS:
+    known = {c.lower() for c in CMDLETS}
+    for name in CMDLETS + sorted(n for n in scripts_commands() if n.lower() not in known):
         found = [(r, p) for r in (ps, windows) for p in r.pages.get(name.lower(), [])]
         if name in PREFERRED_MODULE:
             found = [(r, p) for r, p in found if p.split("/")[-2] == PREFERRED_MODULE[name]]
@@ -315,9 +341,15 @@ def build(windows: Repo, ps: Repo) -> dict[str, Any]:
             found = [(r, p) for r, p in found if (r is ps) == bool(PS_MODULE.match(p.split("/")[-2]))]
         if len(found) > 1:
             raise SystemExit(f"{name} has several pages, choose one in PREFERRED_MODULE: {[p for _, p in found]}")
+        if not found and name.lower() not in known:
+            # A script calls something no reference page documents: left out, so the front door refuses
+            # it as a node would refuse a command it does not have (or a typo of one).
+            note(f"{name}: called by a script, but no page documents it; not catalogued")
+            continue
         if not found:
             note(f"{name}: no page under {WINDOWS_DOCS}:{WINDOWS_ROOT} or {PS_DOCS}:{PS_ROOT}")
-            cmdlets[name] = {"documented": False, "module": None, "source": None, "should_process": False,
+            cmdlets[name] = {"documented": False, "module": None, "source": ELSEWHERE.get(name),
+                             "should_process": False,
                              "confirm_impact": None, "default_set": None, "parameters": {},
                              "parameter_sets": {}, "outputs": []}
             continue
@@ -335,13 +367,40 @@ def build(windows: Repo, ps: Repo) -> dict[str, Any]:
     }
 
 
+def check_evidence(mirrors: dict[str, Path]) -> list[str]:
+    """Every quote in properties.json whose source is one of ``mirrors`` (repo label -> bare git dir),
+    looked up verbatim in the cited file at the cited commit. Returns the ones not found."""
+    data = json.loads(DEFAULT_OUT.with_name("properties.json").read_text(encoding="utf-8"))
+    missing: list[str] = []
+    for cmdlet, entry in data["cmdlets"].items():
+        for path_key, prop in entry.get("properties", {}).items():
+            for item in prop.get("evidence", []):
+                repo_commit, _, path = item["source"].partition(":")
+                repo, _, commit = repo_commit.partition("@")
+                if repo not in mirrors:
+                    continue
+                text = subprocess.run(["git", "-C", str(mirrors[repo]), "show", f"{commit or 'HEAD'}:{path}"],
+                                      capture_output=True, text=True).stdout
+                if item["quote"] not in text:
+                    missing.append(f"{cmdlet} .{path_key}: {item['source']}: {item['quote']!r}")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hcitui.lab.catalogue.build", description=__doc__.split("\n")[0])
     parser.add_argument("--windows-docs", type=Path, required=True, help="bare git dir of " + WINDOWS_DOCS)
     parser.add_argument("--ps-docs", type=Path, required=True, help="bare git dir of " + PS_DOCS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON file (default: %(default)s)")
     parser.add_argument("--check", action="store_true", help="compare --out with the mirrors; write nothing")
+    parser.add_argument("--supportability", type=Path, help="bare git dir of Azure/AzureLocal-Supportability: "
+                        "also verify properties.json's quotes from it")
     args = parser.parse_args(argv)
+    mirrors = {WINDOWS_DOCS: args.windows_docs, PS_DOCS: args.ps_docs}
+    if args.supportability:
+        mirrors["Azure/AzureLocal-Supportability"] = args.supportability
+    if missing := check_evidence(mirrors):
+        print("properties.json quotes not found in their sources:", *missing, sep="\n  ", file=sys.stderr)
+        return 1
     data = build(Repo(WINDOWS_DOCS, args.windows_docs, WINDOWS_ROOT), Repo(PS_DOCS, args.ps_docs, PS_ROOT))
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     if not args.check:
