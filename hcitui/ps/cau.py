@@ -28,6 +28,7 @@ from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import CAU_CLUSTER as _CLUSTER
 from hcitui.ps.reads import CAU_RUN_JSON as _RUN_JSON
 from hcitui.ps.reads import STOP, CauClusterParams
+from hcitui.ps.task import start_task
 
 ROLLING_UPGRADE, WINDOWS_UPDATE = "RollingUpgrade", "WindowsUpdate"
 PLUGIN_NAMES = {ROLLING_UPGRADE: "Microsoft.RollingUpgradePlugin", WINDOWS_UPDATE: "Microsoft.WindowsUpdatePlugin"}
@@ -184,11 +185,11 @@ class StartRunParams(CauPluginParams):
 
 # The detached runner: fixed text, kept here as single-quoted lines so it reads in the preview.
 _RUNNER_LINES = [
-    "$ErrorActionPreference = ''Stop''",
-    "$folder = Join-Path $env:ProgramData ''hcitui''",
-    "$log = Join-Path $folder ''cau-run.log''",
+    "$ErrorActionPreference = 'Stop'",
+    "$folder = Join-Path $env:ProgramData 'hcitui'",
+    "$log = Join-Path $folder 'cau-run.log'",
     "try {",
-    "    $spec = Get-Content -LiteralPath (Join-Path $folder ''cau-run.json'') -Raw | ConvertFrom-Json",
+    "    $spec = Get-Content -LiteralPath (Join-Path $folder 'cau-run.json') -Raw | ConvertFrom-Json",
     "    $splat = @{}",
     "    foreach ($p in $spec.PSObject.Properties) { $splat[$p.Name] = $p.Value }",
     "    $pluginArguments = @{}",
@@ -196,12 +197,11 @@ _RUNNER_LINES = [
     "    $splat.CauPluginArguments = $pluginArguments",
     "    Invoke-CauRun @splat *>&1 | Out-File -LiteralPath $log -Append -Encoding UTF8",
     "} catch {",
-    "    (''FAILED: '' + $_.Exception.Message) | Out-File -LiteralPath $log -Append -Encoding UTF8",
+    "    ('FAILED: ' + $_.Exception.Message) | Out-File -LiteralPath $log -Append -Encoding UTF8",
     "}",
 ]
-_RUNNER = "\n".join(f"    '{line}'" for line in _RUNNER_LINES)
-RUNNER = "\n".join(_RUNNER_LINES).replace("''", "'")
-"""The runner's text as the task runs it (single quotes undoubled): the lab's front door checks it."""
+RUNNER = "\n".join(_RUNNER_LINES)
+"""The runner's text as the task runs it: the lab's front door checks it."""
 
 start_cau_run = Operation(
     name="start_cau_run",
@@ -253,15 +253,7 @@ Remove-Item -LiteralPath $log -ErrorAction Ignore
 # The task runs this fixed script as SYSTEM, outside this session (so the run outlives it): it reads $spec
 # and splats it. As SYSTEM, Invoke-CauRun reaches the nodes as this computer's account: on the CAU
 # coordinator, one management server's account; on a node, that node's, which clusters usually refuse.
-$runner = @(
-{_RUNNER}
-) -join "`n"
-$encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($runner))
-$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -EncodedCommand ' + $encoded)
-$principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-$settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries
-Register-ScheduledTask -TaskName '{TASK_NAME}' -Action $action -Principal $principal -Settings $settings -Force | Out-Null
-Start-ScheduledTask -TaskName '{TASK_NAME}'
+{start_task(TASK_NAME, _RUNNER_LINES)}
 # Return once Get-CauRun shows the run, or the runner reported why Invoke-CauRun did not start.
 $deadline = (Get-Date).AddSeconds(180)
 do {{

@@ -16,6 +16,7 @@ from pydantic import Field
 from hcitui import model
 from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import CAU_ROLE_JSON, STOP
+from hcitui.ps.task import start_task
 
 OS_UPGRADE_TASK = "hcitui OS upgrade"
 SPEC_FILE, RESULT_FILE, RUNNER_LOG, COPY_LOGS = "os-upgrade.json", "os-upgrade-result.json", "os-upgrade.log", "setup-logs"
@@ -59,7 +60,6 @@ _RUNNER_LINES = [
     "exit $code",
 ]
 # As single-quoted PowerShell literals, one a line, so the preview shows the runner as it runs.
-_RUNNER = "\n".join("    '" + line.replace("'", "''") + "'" for line in _RUNNER_LINES)
 RUNNER = "\n".join(_RUNNER_LINES)
 """The runner's text as the task runs it (what the lab's front door can check)."""
 
@@ -108,18 +108,7 @@ $arguments = @('/auto', 'upgrade', '/quiet', '/compat', 'ignorewarning', '/dynam
 ConvertTo-Json -InputObject ([pscustomobject]@{{ SetupPath = $setup; Arguments = $arguments }}) | Set-Content -LiteralPath $specPath -Encoding UTF8
 Remove-Item -LiteralPath $resultPath -ErrorAction Ignore
 # The task runs this fixed script as SYSTEM, outside this session: it reads $specPath and runs setup.
-$runner = @(
-{_RUNNER}
-) -join "`n"
-$encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($runner))
-# New-ScheduledTaskAction, New-ScheduledTaskPrincipal, New-ScheduledTaskSettingsSet, Register-ScheduledTask
-# (-Force replaces the task left by an earlier attempt), Start-ScheduledTask: MicrosoftDocs/windows-powershell-docs
-# docset/winserver2022-ps/ScheduledTasks/<cmdlet>.md
-$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -EncodedCommand ' + $encoded)
-$principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-$settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries
-Register-ScheduledTask -TaskName '{OS_UPGRADE_TASK}' -Action $action -Principal $principal -Settings $settings -Force | Out-Null
-Start-ScheduledTask -TaskName '{OS_UPGRADE_TASK}'
+{start_task(OS_UPGRADE_TASK, _RUNNER_LINES)}
 # Return once the runner has written its first record (it then waits on setup), or said why it could not.
 $deadline = (Get-Date).AddSeconds({START_WAIT_SECONDS})
 do {{
