@@ -14,14 +14,18 @@ from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from hcitui.cli import EXIT_LEFT_MID_STEP
 from hcitui.remote import RemoteError
+from hcitui.screens.base import HciScreen
 from hcitui.screens.menu import MenuScreen
 from hcitui.widgets.help import HelpScreen, describe_keys
+from hcitui.widgets.leave import LeaveStep, RunningChange
 from hcitui.widgets.palette import ScreenCommands, allowed_system_command
 from hcitui.widgets.theme import use_terminal_palette
 from hcitui.workflow.context import Context
 
 HANGUP_GRACE = 15.0  # seconds after SIGHUP before hcitui exits even if the terminal is gone
+LEAVE_GRACE = 10.0  # seconds the step stopped on leaving may take to end before hcitui exits anyway
 
 MENU_KEYS = [
     ("0-9", "type an option's number (opens at once when unambiguous)"),
@@ -103,6 +107,59 @@ class HciApp(App[int]):
             timer = threading.Timer(HANGUP_GRACE, os._exit, args=(128 + int(sig),))
             timer.daemon = True
             timer.start()
+
+    # ------------------------------------------------------------ leaving mid-step
+    def running_change(self) -> tuple[HciScreen, RunningChange] | None:
+        """The change to the cluster running now, on any open screen, and that screen (None: only reads,
+        or nothing, run: leaving needs no question)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, HciScreen) and (change := screen.running_change()) is not None:
+                return screen, change
+        return None
+
+    async def action_quit(self) -> None:
+        """q, Ctrl+Q and the palette's Quit: at once, unless a change runs; then ask first."""
+        if self.running_change() is None:
+            self.exit()
+            return
+        self.ask_to_leave()
+
+    def ask_to_leave(self) -> None:
+        """Ask before leaving while a change runs: stay (it goes on) or leave (it stops where it stands)."""
+        found = self.running_change()
+        if found is None or any(isinstance(s, LeaveStep) for s in self.screen_stack):
+            return
+        screen, change = found
+
+        async def chosen(leave: bool | None) -> None:
+            if leave:
+                await self._leave_mid_step()
+
+        self.push_screen(LeaveStep(change, screen.leaving_note(change), EXIT_LEFT_MID_STEP), callback=chosen)
+
+    async def _leave_mid_step(self) -> None:
+        """Stop the running change, note in the journal that the operator left mid-step, and exit with
+        EXIT_LEFT_MID_STEP. A change that ended while the question was open leaves nothing half-way."""
+        import asyncio
+
+        found = self.running_change()
+        if found is None:
+            self.exit()
+            return
+        screen, change = found
+        note = screen.leaving_note(change)
+        journal = self.ctx.journal
+        keys = journal.running_here()  # before the step stops: a step's own cancel handler may rewrite it
+        workers = self.workers.cancel_node(screen)
+        if workers:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers), return_exceptions=True),
+                                       LEAVE_GRACE)
+            except asyncio.TimeoutError:
+                pass
+        journal.note_left_mid_step(keys)
+        self.exit(return_code=EXIT_LEFT_MID_STEP,
+                  message=f"hcitui: left during {change.label}. {note} (noted in the journal)")
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

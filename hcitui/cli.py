@@ -1,6 +1,7 @@
 """Command line: argv to the app or to a headless step. No logic of its own.
 
-Exit codes: 0 done, 1 refused or failed (with the reason), 2 usage or config error.
+Exit codes: 0 done, 1 refused or failed (with the reason), 2 usage or config error, 3 the console was
+left while a change ran (the journal records it), 128+N ended by signal N (SIGHUP: the SSH session dropped).
 Global options may stand before or after the step name.
 """
 
@@ -22,6 +23,7 @@ from hcitui.headless import STEPS as MUTATING
 from hcitui import headless_sr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_LEFT_MID_STEP = 3  # the console: the operator left while a change ran (q, Ctrl+Q, Esc, then y)
 
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "lab": False,
@@ -194,6 +196,8 @@ def make_context(args: argparse.Namespace) -> Any:
         raise ConfigError(["--lab and --config exclude each other"])
     if args.lab:
         lab = wiring.open_lab(_state_root(), args.lab_nodes, reset=args.lab_reset)
+        if args.lab_reset:
+            print(wiring.reset_lab_records(_state_root(), lab.state.cluster_name), file=sys.stderr)
         return wiring.context_for_lab(lab, read_only=args.read_only, state_root=_state_root(), transport="winrm",
                                       coordinator=not args.lab_no_coordinator)
     cluster = wiring.select_cluster(args.config, args.cluster)
@@ -361,10 +365,19 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if args.write_config is not None and not args.write_config.expanduser().parent.is_dir():
         return fail(f"--write-config {args.write_config}: the folder does not exist", EXIT_USAGE)
     lab = wiring.open_lab(_state_root(), nodes, reset=args.lab_reset)
+    if args.lab_reset:
+        print(wiring.reset_lab_records(_state_root(), lab.state.cluster_name), file=sys.stderr, flush=True)
     from hcitui.lab.state import COORDINATOR
 
     # The per-node knobs also take the CAU coordinator's name (it is served too, unless --lab-no-coordinator).
     computers = [*lab.state.nodes, *([COORDINATOR] if coordinator else [])]
+    # Computer names are Windows names: any case names the computer (its own spelling is kept).
+    spelled = {n.lower(): n for n in computers}
+    args.unreachable, args.http_500, args.auth_failure, args.hang = (
+        [spelled.get(n.lower(), n) for n in names]
+        for names in (args.unreachable, args.http_500, args.auth_failure, args.hang))
+    if args.cau_fail_node:
+        args.cau_fail_node = spelled.get(args.cau_fail_node.lower(), args.cau_fail_node)
     unknown = [n for n in args.unreachable + args.http_500 + args.auth_failure + args.hang if n not in computers]
     unknown += [args.cau_fail_node] if args.cau_fail_node and args.cau_fail_node not in lab.state.nodes else []
     if unknown:

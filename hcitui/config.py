@@ -235,6 +235,11 @@ class ClusterConfig(_Strict):
     read_only: bool = False
     concurrency: int = Field(16, ge=1, le=32)
     monitor_interval: float = Field(5, ge=1, le=3600, description="Seconds between the monitor's refreshes")
+    audit_max_mb: float = Field(10, ge=0.01, le=10240, description="Size in MB at which an audit file is rotated")
+    audit_keep: int = Field(5, ge=1, le=100, description="Rotated audit files kept (of changes, and of reads)")
+    prereq_max_age_hours: float = Field(
+        24, gt=0, le=720,
+        description="How old a passing prerequisites run may be when an OS upgrade starts (hours, up to 720)")
     coordinator: CoordinatorConfig | None = Field(
         None, description="The management server outside the cluster that runs Invoke-CauRun (recommended)"
     )
@@ -298,6 +303,10 @@ class ClusterConfig(_Strict):
             message = first["msg"].removeprefix("Value error, ")
             raise ValueError(f"coordinator: {where + ': ' if where else ''}{message}") from None
         return self
+
+    @property
+    def audit_max_bytes(self) -> int:
+        return int(self.audit_max_mb * 1024 * 1024)
 
     def coordinator_transport(self) -> TransportConfig | None:
         """How to reach the coordinator (None when there is none)."""
@@ -434,6 +443,9 @@ staging_path = 'C:\SetupFiles\AzureLocal-23H2'  # where the ISO contents go: the
 # iso_source = "/srv/iso/AzureLocal-2509-25398.iso"  # the ISO on this machine: copied to nodes that lack it
 concurrency = 16                    # at most this many nodes are worked on at once
 monitor_interval = 5                # seconds between the monitor's refreshes (1 to 3600)
+audit_max_mb = 10                   # the audit log rotates a file at this size (MB, 0.01 to 10240)
+audit_keep = 5                      # and keeps this many rotated files of changes, and of reads (1 to 100)
+prereq_max_age_hours = 24           # an OS upgrade needs prerequisites passed within this many hours (to 720)
 
 # Nodes: a name each (what Get-ClusterNode shows). "site" maps it to its fault domain;
 # "address" (host or host:port) is for when its WinRM endpoint is not reachable by its name.

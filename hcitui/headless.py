@@ -181,8 +181,21 @@ def cmd_manual_upgrade(args: argparse.Namespace, ctx: Context) -> int:
     node = _node(args, ctx, "manual-upgrade")
     if node is None:
         return EXIT_USAGE
+    override = getattr(args, "override_registry", None)
+    if override is not None and not override.strip():
+        print("hcitui: manual-upgrade: --override-registry needs the reason, in words", file=sys.stderr)
+        return EXIT_USAGE
     return run_mutating(args, ctx, "manual-upgrade", maintenance.plan_upgrade(ctx, node),
-                        lambda progress: maintenance.manual_upgrade(ctx, node, progress))
+                        lambda progress: maintenance.manual_upgrade(ctx, node, progress,
+                                                                    override_registry=override))
+
+
+OVERRIDE_HELP = ("start although the registry values (RefsEnableMetadataValidation, SkipSmallLocalAllocations 0) "
+                 "are not proved in force on every node; REASON is journalled with your name")
+
+
+def _manual_upgrade_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--override-registry", metavar="REASON", default=None, help=OVERRIDE_HELP)
 
 
 def cmd_post_upgrade(args: argparse.Namespace, ctx: Context) -> int:
@@ -227,6 +240,7 @@ def _print_preflight(report: Any) -> None:
             print(f"{'':<37}fix: {check.remedy}")
     print()
     print(report.summary())
+    print(report.gates_summary())
 
 
 def cmd_cau_preflight(args: argparse.Namespace, ctx: Context) -> int:
@@ -270,6 +284,11 @@ def _cau_run_options(parser: argparse.ArgumentParser) -> None:
                         help="every node must be online before the run begins (default: on)")
     parser.add_argument("--no-wait", action="store_true",
                         help="start the run and return; a later cau-run reattaches to it and waits")
+    parser.add_argument("--update-functional-level", action="store_true",
+                        help="UpdateClusterFunctionalLevel: the run raises the functional level at its end (default "
+                             "off: 8) Post-upgrade raises it after verification); it cannot be undone, so it "
+                             "needs --yes, which stands for typing the cluster's name")
+    parser.add_argument("--override-registry", metavar="REASON", default=None, help=OVERRIDE_HELP)
 
 
 def _cau_watch(ctx: Context, run_id: str | None) -> int:
@@ -305,6 +324,16 @@ def cmd_cau_run(args: argparse.Namespace, ctx: Context) -> int:
               "max_retries_per_node": getattr(args, "max_retries_per_node", None),
               "require_all_nodes_online": getattr(args, "require_all_nodes_online", None)}
     options = dataclasses.replace(options, **{k: v for k, v in chosen.items() if v is not None})
+    level = bool(getattr(args, "update_functional_level", False))
+    override = getattr(args, "override_registry", None)
+    if plugin != cau.ROLLING_UPGRADE and (level or override is not None):
+        print("hcitui: cau-run: --update-functional-level and --override-registry are for the rolling upgrade, "
+              "not --plugin windows-update", file=sys.stderr)
+        return EXIT_USAGE
+    if override is not None and not override.strip():
+        print("hcitui: cau-run: --override-registry needs the reason, in words", file=sys.stderr)
+        return EXIT_USAGE
+    options = dataclasses.replace(options, update_functional_level=level)
     problems = options.problems(len(ctx.client.node_names))
     if problems:
         for problem in problems:
@@ -323,7 +352,7 @@ def cmd_cau_run(args: argparse.Namespace, ctx: Context) -> int:
             return _cau_watch(ctx, run_id)
 
     async def runner(progress: Callable[[str, str, "float | None"], None]) -> Any:
-        run = await cau.start(ctx, options, progress)
+        run = await cau.start(ctx, options, progress, override_registry=override)
         if no_wait:
             print(f"run {(run.run_id or '?')[:8]} started; it goes on without hcitui. "
                   "'hcitui cau-run' watches it until it ends.")
@@ -332,7 +361,7 @@ def cmd_cau_run(args: argparse.Namespace, ctx: Context) -> int:
         print(outcome.sentence)
         return outcome
 
-    return run_mutating(args, ctx, "cau-run", cau.plan_start(ctx, options), runner)
+    return run_mutating(args, ctx, "cau-run", cau.plan_start(ctx, options), runner, destructive=level)
 
 
 def cmd_cau_stop(args: argparse.Namespace, ctx: Context) -> int:
@@ -379,4 +408,5 @@ MUTATING_STEPS = frozenset(STEPS)
 # Options of one step only: name -> a function that adds them to that step's parser.
 STEP_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {"registry": _registry_options,
                                                                   "cau-preflight": _cau_preflight_options,
-                                                                  "cau-run": _cau_run_options}
+                                                                  "cau-run": _cau_run_options,
+                                                                  "manual-upgrade": _manual_upgrade_options}

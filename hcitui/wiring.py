@@ -54,6 +54,37 @@ def open_lab(state_root: Path, node_count: int = 4, *, reset: bool = False) -> L
     return Lab.open(lab_path(state_root), node_count, reset=reset)
 
 
+def reset_lab_records(state_root: Path, cluster: str = LAB_CLUSTER) -> str:
+    """``--lab-reset``: the lab cluster's journal and audit log start over with the fresh lab.
+
+    The old files are kept beside them, renamed with the time of the reset (``journal.json`` becomes
+    ``journal.reset-20250601T101500Z.json``, ``audit.jsonl.2`` becomes ``audit.reset-...jsonl.2``), where
+    neither the journal nor the audit log reads them any more. Only the lab's own cluster is touched:
+    a real cluster's files are never moved. Returns the one line that says what was done.
+    """
+    if cluster != LAB_CLUSTER:
+        raise ValueError(f"{cluster} is not the lab cluster ({LAB_CLUSTER}); its records are left as they are")
+    from datetime import datetime, timezone
+
+    from hcitui.journal import cluster_dir
+
+    folder = cluster_dir(state_root, cluster)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    old = [folder / "journal.json", *AuditLog(folder / "audit.jsonl").files()]
+    kept: list[Path] = []
+    for path in old:
+        if not path.is_file():
+            continue
+        head, _, rest = path.name.partition(".")
+        target = path.with_name(f"{head}.reset-{stamp}.{rest}" if rest else f"{head}.reset-{stamp}")
+        path.replace(target)
+        kept.append(target)
+    if not kept:
+        return f"Lab reset: {cluster} starts fresh; it had no journal or audit log to keep."
+    return (f"Lab reset: {cluster}'s journal and audit log start over; the old ones are kept in {folder} "
+            f"as *.reset-{stamp}.* ({len(kept)} files).")
+
+
 def lab_iso_source(lab: Lab) -> Path | None:
     """The lab's stand-in for the 2509 ISO on this machine, next to the lab's state: made once,
     exactly ``ISO_SIZE`` deterministic bytes (what the lab's nodes hold), so copies can resume."""
@@ -218,7 +249,7 @@ def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None
     from hcitui.lab.inprocess import InProcessSession
 
     cluster = lab_cluster_config(lab, coordinator=coordinator)
-    audit = AuditLog.open(root, cluster.name)
+    audit = AuditLog.open(root, cluster.name, max_bytes=cluster.audit_max_bytes, keep=cluster.audit_keep)
     sessions: dict[str, Session] = {
         node.name: InProcessSession(lab, node.name, read_only=read_only, audit=audit,
                                     default_timeout=cluster.timeouts.operation)
@@ -234,7 +265,7 @@ def _psrp_context(cluster: ClusterConfig, root: Path, *, read_only: bool, passwo
                   lab: bool = False) -> Context:
     from hcitui.remote.psrp import PsrpSessionFactory  # pypsrp is imported only when needed
 
-    audit = AuditLog.open(root, cluster.name)
+    audit = AuditLog.open(root, cluster.name, max_bytes=cluster.audit_max_bytes, keep=cluster.audit_keep)
     factory = PsrpSessionFactory(cluster, password=password)
     audit.add_secret(factory.password)
     sessions: dict[str, Session] = {

@@ -99,3 +99,63 @@ def example_params(op, lab: Lab | None = None, *, all_fields: bool = False) -> d
             out[key] = values[key]
     op.make_params(out)
     return out
+
+
+# ----------------------------------------------------------- the phases before the OS upgrade
+
+EARLIER_BOOT = "2000-01-01T00:00:00+00:00"  # a boot before the lab nodes' current one
+
+
+async def earlier_phases(ctx, lab=None, *, registry_values: bool = True, prereq: bool = True,
+                         sr_snapshot: bool = True, iso: bool = True) -> None:
+    """Open the OS upgrade's gates (hcitui/workflow/gates.py) quickly, as the earlier phases would leave
+    them. Registry: the lab's values set and in force (as after a restart), and hcitui's record of setting
+    them at an earlier boot. Prerequisites: a passing run recorded now. SR: a real snapshot, re-read.
+    ISO: the media staged in the lab and a real verification (it records every node's counts). Each
+    part can be left out, so a test sees that gate closed."""
+    from hcitui.journal import StepStatus
+    from hcitui.lab.state import StagedMedia
+    from hcitui.workflow import prereq as prereq_wf
+    from hcitui.workflow import registry, sr, staging
+
+    if registry_values:
+        if lab is not None:
+            for node in lab.state.nodes.values():
+                node.refs_metadata_validation, node.refs_effective = 0, 0
+                node.vid_parameters_key, node.skip_small_local_allocations, node.skip_effective = True, 0, 0
+            lab.save()
+        for name in ctx.client.node_names:
+            ctx.journal.set_step(registry.PHASE, registry.STEP, name, StepStatus.DONE, "set (test)",
+                                 data={"boot_at_set": EARLIER_BOOT}, fresh=True)
+    if iso:
+        if lab is not None:
+            path = lab.state.staging_path
+            media = next((n.staged[path] for n in lab.state.nodes.values() if path in n.staged),
+                         StagedMedia(file_count=1187, total_bytes=6174015488))
+            for node in lab.state.nodes.values():
+                node.staged[path] = media.model_copy()
+            lab.save()
+        await staging.verify_staging(ctx)
+    if sr_snapshot:
+        await sr.take_snapshot(ctx)
+    if prereq:
+        ctx.journal.set_step(prereq_wf.PHASE, prereq_wf.STEP, None, StepStatus.DONE, "PASSED (test)", fresh=True)
+
+
+def earlier_phases_headless(state_home, lab=None, **parts) -> None:
+    """The same for headless tests: on the lab and the journal under ``state_home`` (LAB-STRETCH)."""
+    import asyncio
+
+    from hcitui import wiring
+
+    lab = lab or wiring.open_lab(state_home, 4)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=state_home)
+
+    async def go() -> None:
+        try:
+            await earlier_phases(ctx, lab, **parts)
+        finally:
+            await ctx.close()
+
+    asyncio.run(go())
+    lab.save()

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import FakeClock
+from conftest import FakeClock, earlier_phases, earlier_phases_headless
 from textual.widgets import Input, Static
 
 from hcitui import cli, wiring
@@ -96,6 +96,7 @@ async def test_preflight_then_the_run_watched_live_until_it_ends(tmp_path):
     ready(lab)
     ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
     ctx.poll = 0.02
+    await earlier_phases(ctx, lab)  # the upgrade's gates open
     app = HciApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot)
@@ -112,6 +113,8 @@ async def test_preflight_then_the_run_watched_live_until_it_ends(tmp_path):
         assert "PASS Remoting      4/4 nodes enabled" in preflight
         assert "PASS Test-CauSetup" in preflight and "PASS Scan" in preflight
         assert "hcitui Validation" in preflight  # where Test-Cluster's report went
+        for gate in ("Registry", "Prerequisites", "SR snapshot", "ISO staged"):  # each gate is a row
+            assert f"PASS {gate}" in preflight, preflight
 
         await pilot.press("g")
         await pilot.pause()
@@ -149,7 +152,9 @@ async def test_preflight_then_the_run_watched_live_until_it_ends(tmp_path):
             assert str(table.get_cell(node, "build")).startswith(str(NEW_BUILD))
         assert most_out <= 1
         run_line = text_of(screen.query_one("#cau-run", Static))
-        assert "ended" in run_line and "4/4 nodes succeeded; functional level 12" in run_line
+        # UpdateClusterFunctionalLevel was left off (the default): the level waits for 8) Post-upgrade.
+        assert "ended" in run_line and "4/4 nodes succeeded; functional level 11, not raised" in run_line
+        assert lab.state.functional_level == 11
         assert ctx.journal.step(5, "cau-run").status is StepStatus.DONE
         assert {n.build for n in lab.state.nodes.values()} == {NEW_BUILD}
 
@@ -245,6 +250,7 @@ def in_process(monkeypatch, tmp_path, state_home):
     lab = wiring.open_lab(state_home, 4)
     ready(lab)
     lab.save()
+    earlier_phases_headless(state_home, lab)  # the upgrade's gates open
     return state_home
 
 
@@ -277,13 +283,18 @@ def test_headless_run_prints_each_status_change_until_it_ends(in_process, capsys
     assert cli.main(["--lab", "cau-run", "--max-failed-nodes", "4"]) == 2
     assert "MaxFailedNodes 4: choose from 0 to 3" in capsys.readouterr().err
 
-    assert cli.main(["--lab", "cau-run", "--yes", "--max-retries-per-node", "2"]) == 0
+    # Raising the functional level cannot be undone: --yes stands for typing the cluster's name.
+    assert cli.main(["--lab", "cau-run", "--update-functional-level"]) == 1
+    assert "cannot be undone: add --yes" in capsys.readouterr().err
+    assert lab_state(in_process).cau.run is None
+    assert cli.main(["--lab", "cau-run", "--yes", "--max-retries-per-node", "2", "--update-functional-level"]) == 0
     out = capsys.readouterr().out
     for node in NODES:  # one line per change of the node's status, the last one its result
         lines = [line for line in out.splitlines() if f" {node} " in line and "CAU " in line]
         assert len(lines) >= 2 and "CAU Waiting" in lines[0] and "CAU Succeeded" in lines[-1], lines
         assert len(lines) == len(set(line.split(" ", 1)[1] for line in lines))  # no repeats
-    assert "4/4 nodes succeeded; functional level 12" in out and "cau-run: done" in out
+    assert "4/4 nodes succeeded; functional level 12 (UpdateClusterFunctionalLevel ON" in out
+    assert "cau-run: done" in out and lab_state(in_process).functional_level == 12
     assert {n.build for n in lab_state(in_process).nodes.values()} == {NEW_BUILD}
     started = next(r for r in audit(in_process) if r["operation"] == "start_cau_run")
     assert started["parameters"]["MaxRetriesPerNode"] == 2

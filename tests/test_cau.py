@@ -4,9 +4,11 @@ reattaching after a kill, the ReFS trap, the Windows Update run, and the pure pa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
+from conftest import earlier_phases
 
 from hcitui import model, wiring
 from hcitui.journal import Journal, NodeLock, StepStatus
@@ -49,9 +51,12 @@ def make_ctx(tmp_path, *, coordinator: bool = True):
 
 
 @pytest.fixture
-def lab_ctx(tmp_path):
-    """The lab as --lab runs it: the CAU run goes through its coordinator, LAB-MGMT."""
-    return make_ctx(tmp_path)
+async def lab_ctx(tmp_path):
+    """The lab as --lab runs it: the CAU run goes through its coordinator, LAB-MGMT; the phases before the
+    upgrade done, so its gates are open."""
+    lab, ctx = make_ctx(tmp_path)
+    await earlier_phases(ctx, lab)
+    return lab, ctx
 
 
 @pytest.fixture
@@ -167,8 +172,21 @@ async def test_rolling_upgrade_run_node_by_node_to_25398_and_the_refs_trap(node_
     """Started on a node (no coordinator): the orchestrator is the CAU role's node and moves with it."""
     lab, ctx = node_ctx
     seen = Seen(lab)
-    options = cau.RunOptions.defaults()
-    run = await asyncio.wait_for(cau.start(ctx, options, seen.progress), GUARD)
+    # Every gate open but the registry's: RefsEnableMetadataValidation was never set (the trap), so the
+    # run is refused for it, and then started with an override whose reason the journal keeps.
+    await earlier_phases(ctx, lab, registry_values=False)
+    options = dataclasses.replace(cau.RunOptions.defaults(), update_functional_level=True)
+    with pytest.raises(Refused) as refused:
+        await asyncio.wait_for(cau.start(ctx, options, seen.progress), GUARD)
+    assert refused.value.reasons and all("LAB-" in r and "registry" in r.lower() for r in refused.value.reasons)
+    assert ctx.journal.step(5, cau.RUN) is None and lab.state.cau.run is None
+    run = await asyncio.wait_for(cau.start(ctx, options, seen.progress,
+                                           override_registry="lab rehearsal of the ReFS trap"), GUARD)
+    override = ctx.journal.step(5, "registry-override")
+    assert override.status is StepStatus.DONE and "lab rehearsal of the ReFS trap" in override.detail
+    assert override.data["reason"] == "lab rehearsal of the ReFS trap" and override.data["for"] == cau.RUN
+    assert override.data["operator"] and len(override.data["waived"]) == 4
+    assert ctx.journal.step(5, cau.RUN).data["registry_override"]["reason"] == "lab rehearsal of the ReFS trap"
     assert run.state == model.CauRunState.RUN_IN_PROGRESS and run.run_id
     record = ctx.journal.step(5, cau.RUN)
     assert record.status is StepStatus.RUNNING and record.data["run_id"] == run.run_id
@@ -178,7 +196,8 @@ async def test_rolling_upgrade_run_node_by_node_to_25398_and_the_refs_trap(node_
     assert outcome.succeeded, outcome.sentence
     assert outcome.run_id == run.run_id and outcome.functional_level == 12
     assert {n.build for n in lab.state.nodes.values()} == {NEW_BUILD}
-    assert lab.state.functional_level == 12  # raised at the end, every node being on 25398
+    assert lab.state.functional_level == 12  # asked for: raised at the end, every node being on 25398
+    assert "UpdateClusterFunctionalLevel ON" in ctx.journal.step(5, cau.RUN).detail
     assert all(n.cluster_state == "Up" for n in lab.state.nodes.values())
     assert seen.most_out <= 1  # at no time were two nodes out
     # Each node went through every stage of the plug-in, one node after the other.
@@ -206,9 +225,18 @@ async def test_with_the_refs_fix_in_effect_the_csvs_stay_online(lab_ctx):
     lab, ctx = lab_ctx
     for node in lab.state.nodes.values():  # set and effective (as after the phase 1 restarts)
         node.refs_metadata_validation = node.refs_effective = 0
-    await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults()), GUARD)
+    options = cau.RunOptions.defaults()
+    assert options.update_functional_level is False  # off unless chosen
+    await asyncio.wait_for(cau.start(ctx, options), GUARD)
+    started = next(r for r in ctx.audit.records() if r["operation"] == "start_cau_run")
+    assert started["parameters"]["UpdateFunctionalLevel"] is False  # passed explicitly, not left to a default
     outcome = await asyncio.wait_for(cau.monitor(ctx), GUARD)
     assert outcome.succeeded
+    # Not asked for: every node is on 25398 and the level stays where it was, for 8) Post-upgrade.
+    assert lab.state.functional_level == 11 and outcome.functional_level == 11
+    record = ctx.journal.step(5, cau.RUN)
+    assert "not raised (UpdateClusterFunctionalLevel off" in record.detail
+    assert record.data["functional_level"] == "leave" and record.data["options"]["update_functional_level"] is False
     assert not any(c.unavailable for c in lab.state.csvs)
     report = await asyncio.wait_for(verify.run_verification(ctx), GUARD)
     assert all(c.status is verify.Status.PASS for c in report.checks if c.name in (verify.NODE_CSV, verify.NODE_BUILD))
@@ -404,7 +432,10 @@ def test_the_plan_shows_the_guides_run_with_values_only_as_parameters(node_ctx):
         assert words in preview, words
     args_line = next(line for line in preview.splitlines() if line.startswith("} -Plugin"))
     assert args_line == ("} -Plugin 'RollingUpgrade' -MediaPath 'C:\\SetupFiles\\AzureLocal-23H2' -MaxFailedNodes 1 "
-                         "-MaxRetriesPerNode 2 -RequireAllNodesOnline $true -UpdateFunctionalLevel $true")
+                         "-MaxRetriesPerNode 2 -RequireAllNodesOnline $true -UpdateFunctionalLevel $false")
+    assert "UpdateClusterFunctionalLevel off" in preview and "8) Post-upgrade raises it" in preview  # the default
+    on = cau.plan_start(ctx, cau.RunOptions(update_functional_level=True)).preview()
+    assert "-UpdateFunctionalLevel $true" in on and "UpdateClusterFunctionalLevel ON" in on
     assert preview.count("C:\\SetupFiles\\AzureLocal-23H2") == 1 + preview.count("Setup runs from")
     with pytest.raises(ValueError, match="needs MediaPath"):
         cau_ops.start_cau_run.make_params({"Plugin": "RollingUpgrade"})

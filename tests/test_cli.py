@@ -40,10 +40,10 @@ def lab_in_process(monkeypatch):
 
 
 def audit_lines(state_home: Path) -> list[dict]:
-    path = state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Every record, changes and reads (kept in two files), oldest first."""
+    from hcitui.journal import AuditLog
+
+    return list(AuditLog(state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl").records())
 
 
 def run_json(capsys, argv):
@@ -150,6 +150,56 @@ def test_lab_nodes_odd_is_usage_error(capsys):
     err = capsys.readouterr().err
     assert len(hcitui_lines(err)) == 1
     assert "--lab-nodes 3" in err
+
+
+def test_lab_reset_starts_the_journal_and_audit_log_over(capsys, state_home):
+    from hcitui.journal import AuditLog, Journal, StepStatus, cluster_dir
+
+    assert main(["--lab", "verify", "--json"]) == 1
+    folder = cluster_dir(state_home, "LAB-STRETCH")
+    # What an upgraded lab leaves in its journal: a fresh lab must not show it.
+    Journal.open(state_home, "LAB-STRETCH").set_step(8, "post-upgrade", None, StepStatus.DONE, "pools upgraded")
+    before = list(AuditLog(folder / "audit.jsonl").records())
+    assert before
+    real = cluster_dir(state_home, "HCI-PROD")  # a real cluster's records: never touched
+    real.mkdir(parents=True)
+    (real / "journal.json").write_text('{"cluster": "HCI-PROD", "steps": {}}', encoding="utf-8")
+    (real / "audit.jsonl").write_text('{"operation": "resume_node"}\n', encoding="utf-8")
+    real_files = {p.name: p.read_bytes() for p in real.iterdir()}
+    capsys.readouterr()
+
+    code = main(["--lab", "--lab-reset", "verify", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert json.loads(out)["cluster"] == "LAB-STRETCH"  # standard output stays the JSON alone
+    said = [line for line in err.splitlines() if line.startswith("Lab reset:")]
+    assert len(said) == 1 and "journal and audit log start over" in said[0]
+
+    fresh = Journal.open(state_home, "LAB-STRETCH")
+    assert fresh.step(8, "post-upgrade") is None
+    assert all(record.phase == 7 for record in fresh.steps())  # only this run's verification
+    assert len(list(AuditLog(folder / "audit.jsonl").records())) == len(before)  # this run's reads alone
+
+    kept = sorted(p.name for p in folder.iterdir() if ".reset-" in p.name)
+    stamp = kept[0].split(".reset-")[1].split(".")[0]
+    assert stamp in said[0]
+    assert f"journal.reset-{stamp}.json" in kept
+    assert "pools upgraded" in (folder / f"journal.reset-{stamp}.json").read_text(encoding="utf-8")
+    old_audit = [json.loads(line) for name in kept if name.startswith("audit")
+                 for line in (folder / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(old_audit) == len(before)
+    assert {p.name: p.read_bytes() for p in real.iterdir()} == real_files
+
+
+def test_lab_reset_of_a_cluster_that_is_not_the_lab_is_refused(state_home):
+    from hcitui.journal import cluster_dir
+
+    real = cluster_dir(state_home, "HCI-PROD")
+    real.mkdir(parents=True)
+    (real / "journal.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError):
+        wiring.reset_lab_records(state_home, "HCI-PROD")
+    assert [p.name for p in real.iterdir()] == ["journal.json"]
 
 
 def test_lab_eight_nodes(capsys):
@@ -275,5 +325,5 @@ def test_subprocess_lab_verify_json(tmp_path):
     payload = json.loads(done.stdout)
     assert payload["cluster"] == "LAB-STRETCH" and payload["passed"] is False
     assert "Traceback" not in done.stderr
-    audit = tmp_path / "state" / "hcitui" / "clusters" / "LAB-STRETCH" / "audit.jsonl"
-    assert len(audit.read_text().splitlines()) == 10
+    reads = tmp_path / "state" / "hcitui" / "clusters" / "LAB-STRETCH" / "audit-reads.jsonl"
+    assert len(reads.read_text().splitlines()) == 10  # verification only reads: the read log

@@ -331,3 +331,21 @@ def test_a_coordinator_auth_must_pass_the_credentials_on():
 def test_a_coordinator_is_not_a_node():
     problem = one_problem(coordinator('host = "hci-a1.contoso.com"\nauth = "kerberos"'))
     assert "coordinator.host 'hci-a1.contoso.com' is a node of this cluster" in problem
+
+
+# ------------------------------------------------------------------ audit rotation
+
+
+def test_audit_rotation_defaults_and_settings():
+    cluster = parse_config(toml()).cluster(None)
+    assert (cluster.audit_max_mb, cluster.audit_keep, cluster.audit_max_bytes) == (10, 5, 10 * 1024 * 1024)
+    small = parse_config(toml(cluster_extra="audit_max_mb = 0.5\naudit_keep = 2")).cluster(None)
+    assert (small.audit_max_bytes, small.audit_keep) == (512 * 1024, 2)
+    assert parse_config(EXAMPLE).cluster(None).audit_max_mb == 10  # the example shows them
+
+
+@pytest.mark.parametrize("setting, field", [("audit_max_mb = 0", "audit_max_mb"), ("audit_max_mb = 'big'", "audit_max_mb"),
+                                            ("audit_keep = 0", "audit_keep"), ("audit_keep = 1.5", "audit_keep")])
+def test_audit_rotation_bad_values_are_one_line_naming_the_field(setting, field):
+    problem = one_problem(toml(cluster_extra=setting))
+    assert problem.startswith(f"hci.toml: clusters[0] (HCI-STRETCH01).{field}: "), problem

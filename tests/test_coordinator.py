@@ -123,7 +123,7 @@ async def test_run_operations_go_to_the_coordinator_with_the_cluster_name():
     await c.invoke_cluster(reads.get_cluster_nodes)  # not a CAU run operation: a node answers
     assert mgmt.calls == [("get_cau_run", {"ClusterName": "HCI-STRETCH01"}),
                           ("start_cau_run", {"Plugin": "WindowsUpdate", "RequireAllNodesOnline": False,
-                                             "UpdateFunctionalLevel": True, "ClusterName": "HCI-STRETCH01"})]
+                                             "UpdateFunctionalLevel": False, "ClusterName": "HCI-STRETCH01"})]
     assert [name for name, _ in sessions["LAB-A1"].calls] == ["get_cluster_nodes"]
     assert c.where(reads.get_cau_run).startswith("HCI-MGMT01 (CAU coordinator of HCI-STRETCH01")
     assert c.where(reads.get_cluster_nodes) == "any node of HCI-STRETCH01"
@@ -345,7 +345,8 @@ def test_headless_preflight_with_and_without_the_lab_coordinator(in_process, cap
     out = capsys.readouterr().out
     assert "WARN  Coordinator   (cluster)        no CAU coordinator is configured" in out
     assert "fix: configure a coordinator" in out
-    records = [json.loads(line) for line in (in_process / "clusters" / "LAB-STRETCH" / "audit.jsonl")
-               .read_text().splitlines()]
+    from hcitui.journal import AuditLog
+
+    records = list(AuditLog(in_process / "clusters" / "LAB-STRETCH" / "audit.jsonl").records())  # changes and reads
     setups = [r["node"] for r in records if r["operation"] == "test_cau_setup"]
     assert setups[0] == COORDINATOR and setups[-1] in NODES

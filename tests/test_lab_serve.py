@@ -124,3 +124,36 @@ def test_insecure_flag_skips_validation_and_says_so(served, tmp_path):
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert any(c["status"] == "pass" for c in json.loads(done.stdout)["checks"])
+
+
+def test_serve_lab_reset_starts_the_lab_records_over(tmp_path):
+    """`lab serve --lab-reset`: a fresh lab with a fresh journal and audit log; the old ones kept beside."""
+    from hcitui.journal import Journal, StepStatus, cluster_dir
+
+    state = tmp_path / "state"
+    root = state / "hcitui"
+    old = Journal.open(root, "LAB-STRETCH")
+    old.set_step(8, "post-upgrade", None, StepStatus.DONE, "pools upgraded")
+    folder = cluster_dir(root, "LAB-STRETCH")
+    (folder / "audit.jsonl").write_text('{"operation": "update_storage_pool"}\n', encoding="utf-8")
+    env = dict(os.environ, XDG_STATE_HOME=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("HCITUI_PASSWORD", None)
+    proc = subprocess.Popen([sys.executable, "-m", "hcitui", "lab", "serve", "--lab-reset"], cwd=PROJECT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(40):
+            line = proc.stdout.readline()
+            assert line, "lab serve stopped: " + proc.stderr.read()
+            if line.startswith("user "):
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    said = [line for line in err.splitlines() if line.startswith("Lab reset:")]
+    assert len(said) == 1, err
+    assert Journal.open(root, "LAB-STRETCH").step(8, "post-upgrade") is None
+    assert not (folder / "audit.jsonl").exists()
+    kept = sorted(p.name for p in folder.iterdir() if ".reset-" in p.name)
+    assert len(kept) == 2 and kept[0].startswith("audit.reset-") and kept[1].startswith("journal.reset-")
+    assert "pools upgraded" in (folder / kept[1]).read_text(encoding="utf-8")

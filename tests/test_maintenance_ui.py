@@ -172,3 +172,101 @@ def test_headless_drain_refusal_and_failure_are_sentences(in_process, capsys, st
     assert cli.main(["--lab", "drain", "--node", "LAB-B1", "--yes"]) == 1
     assert "LAB-A2 is out of service" in capsys.readouterr().err
     assert cli.main(["--lab", "resume", "--node", "LAB-A2", "--yes"]) == 0
+
+
+# ------------------------------------------------------------------ leaving mid-step
+
+
+async def start_slow_restart(pilot, ctx, lab, node="LAB-A1"):
+    """A restart whose node stays down (a long reboot): it is surely running when q is pressed."""
+    from hcitui.journal import StepStatus
+
+    lab.state.timings.reboot = 3600.0
+    screen = await open_screen(pilot)
+    await pilot.press("s")
+    await pilot.pause()
+    await pilot.press("y")
+    for _ in range(600):  # until the step is under way (the lock taken, the node going down)
+        await pilot.pause(0.05)
+        record = ctx.journal.step(1, "restart", node)
+        if record is not None and record.status is StepStatus.RUNNING and "restart sent" in (record.detail or ""):
+            return screen
+    raise AssertionError(f"the restart of {node} never got under way: {record}")
+
+
+def screen_text(screen) -> str:
+    return "\n".join(text_of(w) for w in screen.query(Static))
+
+
+async def test_quitting_mid_step_asks_and_leaving_is_journalled(tmp_path):
+    from hcitui.cli import EXIT_LEFT_MID_STEP
+    from hcitui.journal import Journal, StepStatus
+    from hcitui.widgets.leave import LeaveStep
+
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_slow_restart(pilot, ctx, lab)
+        assert screen.running_change() is not None
+        await pilot.press("q")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, LeaveStep)
+        text = screen_text(modal)
+        assert "restart LAB-A1" in text  # what runs, on which node
+        assert "hcitui resume --node LAB-A1" in text and "3) u" in text  # how the node is brought back
+        assert f"status {EXIT_LEFT_MID_STEP}" in text
+        box = modal.query_one("Vertical").region
+        assert box.right <= SIZE[0] and box.bottom <= SIZE[1]  # fits 80x24
+        assert modal.query_one("#leave-keys").region.bottom <= SIZE[1]
+
+        await pilot.press("n")  # stay: the step goes on
+        await pilot.pause()
+        assert app.screen is screen and app.is_running
+        assert screen.running_change() is not None
+        assert any(w.node is screen and not w.is_finished for w in app.workers)
+        assert ctx.journal.step(1, "restart", "LAB-A1").status is StepStatus.RUNNING
+
+        await pilot.press("escape")  # Esc would leave the screen, and stop the step: it asks too
+        await pilot.pause()
+        assert isinstance(app.screen, LeaveStep)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, LeaveStep)
+        await pilot.press("y")  # leave anyway
+        for _ in range(200):
+            if not app.is_running:
+                break
+            await pilot.pause(0.05)
+    assert app.return_code == EXIT_LEFT_MID_STEP != 0
+    record = Journal.open(tmp_path, ctx.name).step(1, "restart", "LAB-A1")
+    assert record.status is StepStatus.UNKNOWN
+    assert "left hcitui mid-step" in record.detail
+    assert Journal.open(tmp_path, ctx.name).state.lock.node == "LAB-A1"  # still out of service
+
+
+async def test_quitting_from_the_menu_with_nothing_running_does_not_ask(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert not app.is_running
+    assert app.return_code == 0
+
+
+async def test_a_read_quits_without_asking(tmp_path):
+    from hcitui.screens.verify import VerifyScreen
+
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await pilot.pause()
+        assert isinstance(app.screen, VerifyScreen)
+        assert app.running_change() is None  # verification reads: no question
+        await pilot.press("q")
+        await pilot.pause()
+    assert not app.is_running
+    assert app.return_code == 0

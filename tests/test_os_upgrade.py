@@ -12,6 +12,7 @@ import asyncio
 import re
 
 import pytest
+from conftest import earlier_phases
 
 from hcitui import model, wiring
 from hcitui.journal import Journal, StepStatus
@@ -39,12 +40,13 @@ def stage(lab, node="LAB-A2"):
 
 
 @pytest.fixture
-def lab_ctx(tmp_path):
+async def lab_ctx(tmp_path):
     lab = wiring.open_lab(tmp_path, 4)
     fast(lab)
     stage(lab)
     ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
     ctx.poll = 0.05
+    await earlier_phases(ctx, lab)  # the upgrade's gates open (hcitui/workflow/gates.py)
     return lab, ctx
 
 
@@ -309,6 +311,7 @@ async def test_manual_upgrade_over_winrm(tmp_path):
     ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path, transport="winrm")
     ctx.poll = 0.05
     try:
+        await earlier_phases(ctx, lab)
         await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
         assert lab.state.nodes["LAB-A2"].build == 25398 and lab.state.nodes["LAB-A2"].cluster_state == "Up"
         assert "get_os_upgrade_status" in ops(ctx, mutating=False)

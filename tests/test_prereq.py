@@ -465,10 +465,10 @@ def lab_in_process(monkeypatch):
 
 
 def audit_lines(state_home: Path) -> list[dict]:
-    path = state_home / "clusters" / LAB_CLUSTER / "audit.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Every record, changes and reads (kept in two files), oldest first."""
+    from hcitui.journal import AuditLog
+
+    return list(AuditLog(state_home / "clusters" / LAB_CLUSTER / "audit.jsonl").records())
 
 
 def run_json(capsys, argv):

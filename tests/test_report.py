@@ -40,7 +40,8 @@ async def test_report_json_has_cluster_nodes_builds_steps_and_changes(state_home
     assert data["verification"]["passed"] is False and data["verification"]["checks"]
     assert data["operations"]["changes"] == 1 and data["operations"]["reads"] == 10
     change = data["changes"][0]
-    assert change["operation"] == "set_registry_values" and change["node"] == "LAB-B2" and change["outcome"] == "ok"
+    assert change["operation"] == "set_registry_values" and change["outcome"] == "ok"
+    assert change["target"] == "LAB-B2" and change["via"] == "LAB-B2"
     assert "-SkipSmallLocalAllocations 0" in change["powershell"]
 
 
@@ -53,7 +54,7 @@ async def test_report_markdown_reads_as_a_change_record(state_home):
     for heading in ("## Nodes", "## Steps", "### Phase 1: Registry keys and restarts", "### Phase 7: Verification",
                     "## Last verification", "## Changes sent to the cluster"):
         assert heading in md
-    assert "**NOT PASSED**" in md and "| LAB-B2 | set_registry_values | ok |" in md.replace("  ", " ")
+    assert "**NOT PASSED**" in md and "| LAB-B2 | LAB-B2 | set_registry_values | ok |" in md.replace("  ", " ")
     assert "| restart | LAB-B2 | DONE |" in md
 
 
@@ -155,3 +156,27 @@ async def test_builds_before_come_from_the_first_read_of_any_step(tmp_path):
     inventory = ctx.journal.state.inventory
     assert {n: (b.first_build, b.last_build) for n, b in inventory.items()} == {
         n: ("20349.2655", "25398.1913") for n in ("LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2")}
+
+
+# --------------------------------------------------------------------- targets
+
+
+async def test_a_drain_of_lab_a1_sent_through_lab_a2_names_lab_a1_as_target(state_home):
+    lab = wiring.open_lab(state_home, 4)
+    lab.state.timings.drain_step = 0.01
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=state_home)
+    lab.state.nodes["LAB-A1"].skip_small_local_allocations = 0  # no live-migration trap: the drain succeeds
+    await ctx.client.invoke("LAB-A2", ps.get("suspend_node"), {"Name": "LAB-A1"})
+    await ctx.client.invoke("LAB-A2", ps.get("get_os_version"))
+    await ctx.close()
+    drain, read = list(ctx.audit.records())
+    assert (drain["operation"], drain["target"], drain["via"], drain["node"]) == ("suspend_node", "LAB-A1", "LAB-A2", "LAB-A2")
+    assert (read["target"], read["via"]) == ("LAB-A2", "LAB-A2")  # node-scoped: the node itself
+    assert ps.get("get_cluster_nodes").target(None, "LAB-A2") is None  # cluster-wide: the cluster
+    entry = history.load(ctx.audit, changes_only=True)[0][0]
+    assert (entry.target, entry.via) == ("LAB-A1", "LAB-A2")
+    assert [e.operation for e in history.load(ctx.audit, node="LAB-A1")[0]] == ["suspend_node"]
+    data = report.build(ctx.name, [], report.read_journal(state_home, ctx.name), report.read_audit(state_home, ctx.name))
+    (change,) = data["changes"]
+    assert (change["target"], change["via"], change["outcome"]) == ("LAB-A1", "LAB-A2", "ok")
+    assert "| LAB-A1 | LAB-A2 | suspend_node | ok |" in report.to_markdown(data)

@@ -287,3 +287,33 @@ def test_plans_show_the_exact_powershell(lab_ctx):
     assert f"{CHUNKS} calls, one per 256 KiB" in text
     copy = staging.plan_copy(ctx, ["LAB-B2"]).preview()
     assert "[System.IO.File]::Open" in copy and "-Offset 0" in copy
+
+
+# ------------------------------------------------------------------ the audit log stays small
+
+
+async def test_staging_a_64_mib_iso_leaves_an_audit_log_under_1_mb(tmp_path, monkeypatch):
+    """Each 256 KiB chunk is recorded as its size and sha256, never its base64 (which was 1.4 times the ISO)."""
+    import base64
+
+    import hcitui.lab.cluster
+    import hcitui.lab.state
+    from hcitui.ps.base import bulk_marker
+
+    size = 64 * 1024 * 1024
+    for module in (hcitui.lab.state, hcitui.lab.cluster, wiring):
+        monkeypatch.setattr(module, "ISO_SIZE", size)
+    lab = wiring.open_lab(tmp_path, 4)
+    lab.state.timings.stage_iso = 0.2
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.05
+    assert ctx.cluster.iso_source.stat().st_size == size
+    assert await asyncio.wait_for(staging.stage(ctx), GUARD) == {n: "staged and verified" for n in NODES}
+    assert iso_length(lab, "LAB-B2") == size
+    chunks = calls(ctx, "write_file_chunk")
+    assert len(chunks) == size // CHUNK_BYTES
+    first = base64.b64encode(ctx.cluster.iso_source.read_bytes()[:CHUNK_BYTES]).decode("ascii")
+    assert chunks[0]["parameters"]["Data"] == bulk_marker(first)  # checkable against the source
+    assert chunks[0]["parameters"]["Data"].startswith(f"<bulk: {len(first)} chars, sha256 ")
+    logged = sum(path.stat().st_size for path in ctx.audit.files())
+    assert 0 < logged < 1024 * 1024, logged

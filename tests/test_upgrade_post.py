@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import earlier_phases
 from textual.widgets import Input, Static
 
 from hcitui import cli, wiring
@@ -60,6 +61,7 @@ async def test_manual_upgrade_refused_without_staged_setup_changes_nothing(lab_c
 async def test_manual_upgrade_of_one_node(lab_ctx):
     lab, ctx = lab_ctx
     stage(lab, ["LAB-A2"])
+    await earlier_phases(ctx, lab)  # its gates open: registry in force, prerequisites, SR snapshot, ISO
     await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
     node = lab.state.nodes["LAB-A2"]
     assert node.build == 25398 and node.display_version == "23H2" and node.cluster_state == "Up"
@@ -79,7 +81,13 @@ async def test_refs_trap_on_the_manual_path_is_caught_by_verification(tmp_path):
     stage(lab, ["LAB-A1", "LAB-A2", "LAB-B1"])
     ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
     ctx.poll = 0.05
-    await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
+    await earlier_phases(ctx, lab, registry_values=False)
+    with pytest.raises(Refused) as refused:  # the registry gate: never set, so not in force
+        await maintenance.manual_upgrade(ctx, "LAB-A2")
+    assert all("registry values" in r for r in refused.value.reasons) and len(refused.value.reasons) == 4
+    await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2", override_registry="rehearse the trap"), GUARD)
+    override = ctx.journal.step(5, "registry-override", "LAB-A2")
+    assert override.data["reason"] == "rehearse the trap" and override.data["for"] == "manual-upgrade"
     report = await verify.run_verification(ctx)
     csv = [c for c in report.checks if c.name == verify.NODE_CSV]
     assert csv and all(c.status.value == "fail" and "Unavailable" in c.reason for c in csv)

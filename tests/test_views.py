@@ -189,7 +189,9 @@ async def test_audit_view_newest_first_with_powershell_and_filters(tmp_path):
         assert await wait_for(pilot, lambda: screen.loads >= 4)
         await pilot.pause()
         assert screen.node == "LAB-A1"
-        assert {str(table.get_cell(row.key, "node")) for row in table.ordered_rows} == {"LAB-A1"}
+        # What acted on LAB-A1, or went through it (a cluster-wide read it answered).
+        cells = [(str(table.get_cell(row.key, "node")), str(table.get_cell(row.key, "via"))) for row in table.ordered_rows]
+        assert cells and all(node == "LAB-A1" or (node == "cluster" and via == "LAB-A1") for node, via in cells)
         assert "node LAB-A1" in text_of(screen.query_one("#audit-filter", Static))
 
 
@@ -210,6 +212,76 @@ async def test_audit_export_says_where(tmp_path):
         messages = [n.message for n in app._notifications]
         assert any(str(folder) in m and "Exported 10 operations" in m for m in messages)
         assert screen is app.screen
+
+
+async def test_audit_view_changes_only_among_a_monitors_reads_with_target_and_via(tmp_path):
+    """A drain of LAB-A1 sent through LAB-A2, between many reads: c (in the footer at 80x24) shows it alone."""
+    from textual.widgets._footer import FooterKey
+
+    from hcitui import ps
+
+    lab, ctx, app = make(tmp_path)
+    lab.state.timings.drain_step = 0.01
+    lab.state.nodes["LAB-A1"].skip_small_local_allocations = 0
+    for _ in range(5):
+        await ctx.client.fan_out(ps.get("get_os_version"))  # what a monitor's polling adds
+    await ctx.client.invoke("LAB-A2", ps.get("suspend_node"), {"Name": "LAB-A1"})
+    for _ in range(5):
+        await ctx.client.fan_out(ps.get("get_os_version"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await audit_screen(pilot, app)
+        table = screen.query_one("#audit-table", DataTable)
+        assert table.row_count == 41
+        keys = {key.key: key for key in screen.query(FooterKey)}
+        assert keys["c"].description == "Changes only" and keys["c"].region.width > 0
+        assert keys["c"].region.right <= SIZE[0] and keys["c"].region.y == SIZE[1] - 1
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: screen.loads >= 2)
+        await pilot.pause()
+        assert table.row_count == 1
+        row = table.ordered_rows[0].key
+        assert str(table.get_cell(row, "operation")).strip() == "! suspend_node"
+        assert (str(table.get_cell(row, "node")), str(table.get_cell(row, "via"))) == ("LAB-A1", "LAB-A2")
+        assert "suspend_node on LAB-A1 via LAB-A2" in text_of(screen.query_one("#audit-detail", Static))
+        assert "changes only; 1 newest first" in text_of(screen.query_one("#audit-filter", Static))
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: screen.loads >= 3)
+        await pilot.pause()
+        assert table.row_count == 41
+    await ctx.close()
+
+
+async def test_audit_view_and_export_read_across_rotated_files(tmp_path, monkeypatch):
+    """With a small configured rotation, the log spans several files; the view and the export show all of them."""
+    from hcitui import ps
+    from hcitui.workflow.verify import run_verification
+
+    original = wiring.lab_cluster_config
+    monkeypatch.setattr(wiring, "lab_cluster_config",
+                        lambda lab, *a, **kw: original(lab, *a, **kw).model_copy(update={"audit_max_mb": 0.01}))
+    lab, ctx, app = make(tmp_path)
+    assert ctx.audit.max_bytes == 10485
+    await ctx.client.invoke("LAB-A2", ps.get("set_registry_values"), {"SkipSmallLocalAllocations": 0})
+    for _ in range(6):
+        await run_verification(ctx)
+    folder = tmp_path / "clusters" / "LAB-STRETCH"
+    assert (folder / "audit-reads.jsonl.1").exists() and (folder / "audit-reads.jsonl").exists()
+    logged = sum(len(p.read_text().splitlines()) for p in ctx.audit.files())
+    assert logged == 61 and len(ctx.audit.files()) >= 3
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await audit_screen(pilot, app)
+        table = screen.query_one("#audit-table", DataTable)
+        assert table.row_count == logged
+        last = table.ordered_rows[-1].key  # the oldest: the change, before every read
+        assert str(table.get_cell(last, "operation")).strip() == "! set_registry_values"
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        exported = sorted((folder / "exports").glob("*.json"))
+        operations = json.loads(exported[0].read_text())["operations"]
+        assert len(operations) == logged and operations[-1]["operation"] == "set_registry_values"
+        assert [o["time"] for o in operations] == sorted((o["time"] for o in operations), reverse=True)
+    await ctx.close()
 
 
 async def test_menu_shows_the_new_items_with_their_state(tmp_path):

@@ -432,7 +432,7 @@ def _start(lab: Lab, params: dict[str, Any], node: LabNode | None) -> Any:
     lab.changed()
     run = LabCauRun(
         run_id=str(uuid.uuid4()), plugin=plugin, media_path=media,
-        update_functional_level=_bool(params.get("UpdateFunctionalLevel"), True),
+        update_functional_level=_bool(params.get("UpdateFunctionalLevel"), False),  # the script's default
         max_failed_nodes=int(max_failed) if max_failed is not None else max(0, count // 3),
         max_retries_per_node=int(retries) if retries is not None else 3,
         started=lab.now, order=list(lab.state.nodes),

@@ -200,7 +200,7 @@ class LabCauRun(BaseModel):
     run_id: str
     plugin: str  # RollingUpgrade, WindowsUpdate
     media_path: str | None = None
-    update_functional_level: bool = True
+    update_functional_level: bool = False
     max_failed_nodes: int = 1
     max_retries_per_node: int = 3
     started: float

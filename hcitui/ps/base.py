@@ -9,6 +9,7 @@ exact PowerShell an operator could paste into a console on the node.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ class Params(BaseModel):
         return out
 
     def to_audit(self) -> dict[str, Any]:
-        """The parameters as the audit log records them: secrets replaced by a marker."""
+        """The parameters as the audit log records them: secrets replaced by a marker, and bulk
+        (a file chunk, any value longer than ``AUDIT_BULK_CHARS``) by its size and sha256."""
         out = self.to_ps()
         for name, info in type(self).model_fields.items():
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -55,7 +57,40 @@ class Params(BaseModel):
                 key = info.alias or to_pascal(name)
                 if key in out:
                     out[key] = "<redacted>"
-        return out
+        return {key: audit_value(value) for key, value in out.items()}
+
+
+# A parameter value longer than this (a string, or a list/dict once written as JSON) is recorded as its
+# size and sha256, never its content: a file chunk is a quarter MiB of base64, and an audit log that kept
+# them would grow by the size of the ISO for every node it was copied to.
+AUDIT_BULK_CHARS = 4096
+BULK_PREFIX = "<bulk: "
+
+
+def bulk_marker(value: str | bytes) -> str:
+    """What the audit log keeps of a bulk value: ``<bulk: N chars, sha256 HEX>`` (``bytes`` for bytes).
+
+    The hash is of the value as sent (a string's UTF-8), so it can be checked against its source.
+    """
+    data = value if isinstance(value, bytes) else value.encode("utf-8")
+    unit = "bytes" if isinstance(value, bytes) else "chars"
+    return f"{BULK_PREFIX}{len(value)} {unit}, sha256 {hashlib.sha256(data).hexdigest()}>"
+
+
+def audit_value(value: Any) -> Any:
+    """``value`` as the audit log records it: bulk replaced by :func:`bulk_marker`, anywhere in it."""
+    if isinstance(value, (bytes, bytearray)):
+        return bulk_marker(bytes(value))
+    if isinstance(value, str):
+        return bulk_marker(value) if len(value) > AUDIT_BULK_CHARS else value
+    if isinstance(value, (list, tuple, dict)):
+        if isinstance(value, dict):
+            inner: Any = {str(k): audit_value(v) for k, v in value.items()}
+        else:
+            inner = [audit_value(v) for v in value]
+        text = json.dumps(inner, separators=(",", ":"), default=str)
+        return bulk_marker(text) if len(text) > AUDIT_BULK_CHARS else inner
+    return value
 
 
 class NoParams(Params):
@@ -178,12 +213,27 @@ class Operation(Generic[P, R]):
     # Such a script takes ``ClusterName`` (it cannot ask ``Get-Cluster`` there: the server is no member);
     # the ClusterClient fills it in when it routes the call to the coordinator.
     coordinator: bool = False
+    # The parameter (its field name) that names the node this operation acts on, when it is not the node
+    # it is sent to: suspend_node's ``name`` drains that node whichever node runs the cmdlet. See target().
+    target_param: str | None = None
     _adapter: TypeAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_adapter", TypeAdapter(self.result))
         if self.coordinator and (self.scope is not Scope.CLUSTER or "cluster_name" not in self.params.model_fields):
             raise TypeError(f"{self.name}: a coordinator operation is cluster-wide and takes ClusterName")
+        if self.target_param is not None and self.target_param not in self.params.model_fields:
+            raise TypeError(f"{self.name}: target_param {self.target_param!r} is not one of its parameters")
+
+    def target(self, params: P | None, via: str | None) -> str | None:
+        """The node this call acts on (what the audit log and the report name), derived here only:
+        the ``target_param`` value when it has one; else ``via`` (the node it is sent to) for a
+        node-scoped operation; else None: a cluster-wide operation acts on the cluster."""
+        if self.target_param is not None:
+            value = getattr(params, self.target_param, None) if params is not None else None
+            if value:
+                return str(value)
+        return via if self.scope is Scope.NODE else None
 
     # ---------------------------------------------------------------- parameters
     def make_params(self, values: P | dict[str, Any] | None = None) -> P:

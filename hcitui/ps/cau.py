@@ -150,7 +150,7 @@ param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath, [string]$Cluste
 {_CLUSTER}
 if ($Plugin -eq 'RollingUpgrade') {{
     $updates = @(Invoke-CauScan -ClusterName $cluster -CauPluginName 'Microsoft.RollingUpgradePlugin' -CauPluginArguments @{{
-        WuConnected = 'false'; PathToSetupMedia = $MediaPath; UpdateClusterFunctionalLevel = 'true' }})
+        WuConnected = 'false'; PathToSetupMedia = $MediaPath; UpdateClusterFunctionalLevel = 'false' }})
 }} else {{
     $updates = @(Invoke-CauScan -ClusterName $cluster -CauPluginName 'Microsoft.WindowsUpdatePlugin')
 }}
@@ -180,7 +180,8 @@ class StartRunParams(CauPluginParams):
     max_failed_nodes: int | None = Field(None, ge=0, le=15, description="Stop the run when more nodes fail")
     max_retries_per_node: int | None = Field(None, ge=0, le=64, description="Retries of one node before it fails")
     require_all_nodes_online: bool = Field(False, description="Every node must be online before the run begins")
-    update_functional_level: bool = Field(True, description="RollingUpgrade: raise the functional level at the end")
+    update_functional_level: bool = Field(
+        False, description="RollingUpgrade: raise the functional level at the end (off: 8) Post-upgrade raises it)")
 
 
 # The detached runner: fixed text, kept here as single-quoted lines so it reads in the preview.
@@ -215,7 +216,7 @@ start_cau_run = Operation(
     script=rf"""
 param([Parameter(Mandatory)][string]$Plugin, [string]$MediaPath, [string]$ClusterName,
       [Nullable[int]]$MaxFailedNodes = $null, [Nullable[int]]$MaxRetriesPerNode = $null,
-      [bool]$RequireAllNodesOnline = $false, [bool]$UpdateFunctionalLevel = $true)
+      [bool]$RequireAllNodesOnline = $false, [bool]$UpdateFunctionalLevel = $false)
 {STOP}
 {_CHECK_PLUGIN}
 # On the CAU coordinator (ClusterName given) the staged media is on the nodes, not here: hcitui proved

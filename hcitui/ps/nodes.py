@@ -38,6 +38,7 @@ class ResumeParams(NodeNameParams):
 
 suspend_node = Operation(
     name="suspend_node",
+    target_param="name",  # the node drained/resumed, whichever node the cmdlet runs on
     summary="Drain a node: move its roles off and pause it (Suspend-ClusterNode -Drain -Wait)",
     scope=Scope.CLUSTER,
     params=NodeNameParams,
@@ -53,6 +54,7 @@ Suspend-ClusterNode -Name $Name -Drain -Wait -Confirm:$false | Out-Null
 
 resume_node = Operation(
     name="resume_node",
+    target_param="name",
     summary="Resume a paused node and fail its roles back (Resume-ClusterNode -Failback)",
     scope=Scope.CLUSTER,
     params=ResumeParams,

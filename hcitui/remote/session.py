@@ -82,8 +82,8 @@ class BaseSession(abc.ABC):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "parameters"
             error = ParametersInvalid(self.node, op.name, f"invalid parameter {where}: {first['msg']}; nothing was sent")
-            self._write({"operation": op.name, "mutates": op.mutates, "parameters": {}, "outcome": error.outcome,
-                         "error": error.message, "duration_ms": 0.0})
+            self._write(op, None, {"parameters": {}, "outcome": error.outcome, "error": error.message,
+                                   "duration_ms": 0.0})
             raise error from None
         if op.mutates and self.read_only:
             error = ReadOnlyRefused(self.node, op.name)
@@ -116,13 +116,19 @@ class BaseSession(abc.ABC):
         return result
 
     def _record(self, op: Operation, params: Params, outcome: str, duration: float, error: str | None) -> None:
-        self._write({"operation": op.name, "mutates": op.mutates, "parameters": params.to_audit(),
-                     "outcome": outcome, "error": error, "duration_ms": round(duration * 1000, 1)})
+        self._write(op, params, {"parameters": params.to_audit(), "outcome": outcome, "error": error,
+                                 "duration_ms": round(duration * 1000, 1)})
 
-    def _write(self, fields: dict[str, Any]) -> None:
+    def _write(self, op: Operation, params: Params | None, fields: dict[str, Any]) -> None:
+        """One audit record. ``target`` is the node the operation acts on (None: the cluster), ``via``
+        (and ``node``, its older name) the node it was sent to; ``mutates`` says whether it changes
+        anything (the log keeps changes and reads apart on it)."""
         if self._audit is None:
             return
-        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "node": self.node}
+        # Microseconds: the audit log keeps changes and reads in two files and merges them by time.
+        record = {"time": datetime.now(timezone.utc).isoformat(timespec="microseconds"), "node": self.node,
+                  "target": op.target(params, self.node), "via": self.node, "operation": op.name,
+                  "mutates": op.mutates}
         record.update(fields)
         record["operator"] = self._operator
         self._audit(record)

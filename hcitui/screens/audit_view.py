@@ -1,8 +1,10 @@
 """10) Audit log: every remote operation hcitui sent, newest first, with the exact PowerShell of each.
 
-Read-only. ``n`` cycles the node filter, ``c`` shows only changes, Enter shows the PowerShell and
+Read-only. Each row names the node the operation acted on (``cluster`` for a cluster-wide one) and,
+when it differs, the node it was sent through. ``n`` cycles the node filter (acted on or went
+through), ``c`` shows only changes (read from the change log alone), Enter shows the PowerShell and
 the error of the highlighted operation, ``e`` exports what is shown (all of it, not just the rows on
-screen) to Markdown and JSON in the state folder and says where.
+screen) to Markdown and JSON in the state folder and says where. Rotated files are read too.
 """
 
 from __future__ import annotations
@@ -29,25 +31,28 @@ OUTCOME_STYLE = {"ok": "", "refused": "bold", "unreachable": "bold red", "reboot
 
 def audit_state(ctx: Context) -> str:
     """The menu's line: how many operations and changes are logged (counted without parsing)."""
-    try:
-        data = ctx.audit.path.read_bytes()
-    except OSError:
-        return "nothing logged yet"
-    total = data.count(b"\n")
+    total = changes = 0
+    for path in ctx.audit.files():
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        total += data.count(b"\n")
+        changes += data.count(b'"mutates":true')
     if not total:
         return "nothing logged yet"
-    changes = data.count(b'"mutates":true')
     return f"{total} operations, {changes} changes"
 
 
 class AuditScreen(HciScreen):
     TITLE_TEXT = "10) Audit log"
-    ABOUT = ("Every remote operation, newest first: time, node, operation, outcome, duration; '!' marks an "
+    ABOUT = ("Every remote operation, newest first: time, the node it acted on ('cluster' for a cluster-wide "
+             "one), the node it was sent through when another, operation, outcome, duration; '!' marks an "
              "operation that changes the cluster. Enter shows its exact PowerShell and its error. n cycles the "
              "node filter, c shows only changes, e exports to Markdown and JSON, r reloads.")
     BINDINGS = [
         Binding("enter", "show", "PowerShell"),
-        Binding("n", "next_node", "Node filter"),
+        Binding("n", "next_node", "Node"),
         Binding("c", "changes", "Changes only"),
         Binding("e", "export", "Export"),
         Binding("r", "reload", "Reload"),
@@ -68,11 +73,13 @@ class AuditScreen(HciScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#audit-table", DataTable)
+        # 80 columns: 8+10+8+20+11+8 = 65 characters and 12 of cell padding.
         table.add_column("Time", key="time", width=8)
-        table.add_column("Node", key="node", width=11)
-        table.add_column("Operation", key="operation", width=22)
+        table.add_column("Node", key="node", width=10)  # the node acted on
+        table.add_column("Via", key="via", width=8)  # the node it was sent through, when another
+        table.add_column("Operation", key="operation", width=20)
         table.add_column("Outcome", key="outcome", width=11)
-        table.add_column("Duration", key="duration", width=9)
+        table.add_column("Duration", key="duration", width=8)
         table.focus()
         self.action_reload()
 
@@ -99,21 +106,23 @@ class AuditScreen(HciScreen):
     def _show(self) -> None:
         self.query_one("#audit-filter", Static).update(self._filter_text())
         table = self.query_one("#audit-table", DataTable)
-        wanted = {str(e.index) for e in self.entries}
+        wanted = {e.key for e in self.entries}
         with self.app.batch_update():
             for key in [str(k.value) for k in table.rows if str(k.value) not in wanted]:
                 table.remove_row(key)
             for entry in self.entries:
-                key = str(entry.index)
+                key = entry.key
                 if key in table.rows:
                     continue  # a logged operation never changes
                 name = ("! " if entry.mutates else "  ") + entry.operation
-                table.add_row(Stamp(entry.local_time(), entry.index), entry.node, Text(name, style="bold" if entry.mutates else ""),
+                via = "" if entry.target and entry.target.lower() == entry.node.lower() else entry.node
+                table.add_row(Stamp(entry.local_time(), entry.time), entry.target_text, via,
+                              Text(name, style="bold" if entry.mutates else ""),
                               Text(entry.outcome, style=OUTCOME_STYLE.get(entry.outcome, "")),
                               entry.duration_text(), key=key)
-            order = [str(e.index) for e in self.entries]
+            order = [e.key for e in self.entries]
             if [str(row.key.value) for row in table.ordered_rows] != order:
-                table.sort("time", key=lambda stamp: -getattr(stamp, "order", 0))
+                table.sort("time", key=lambda stamp: getattr(stamp, "order", ""), reverse=True)
         self._show_detail()
 
     # ------------------------------------------------------------------- detail
@@ -125,7 +134,7 @@ class AuditScreen(HciScreen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:  # no cursor yet
             return None
-        return next((e for e in self.entries if str(e.index) == key), None)
+        return next((e for e in self.entries if e.key == key), None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
@@ -140,7 +149,10 @@ class AuditScreen(HciScreen):
             detail.update("Nothing logged for this filter." if not self.entries else "")
             return
         text = Text(no_wrap=False)
-        text.append(f"{entry.local_time('%Y-%m-%d %H:%M:%S')} {entry.node} {entry.operation}", style="bold")
+        text.append(f"{entry.local_time('%Y-%m-%d %H:%M:%S')} {entry.operation} on {entry.target_text}",
+                    style="bold")
+        if entry.target is None or entry.target.lower() != entry.node.lower():
+            text.append(f" via {entry.node}")
         text.append(f" ({'CHANGES THE CLUSTER' if entry.mutates else 'read-only'}) by {entry.operator or '?'}: ")
         text.append(entry.outcome + (f": {entry.error}" if entry.error else ""))
         detail.update(text)
@@ -149,7 +161,8 @@ class AuditScreen(HciScreen):
         entry = self.selected()
         if entry is None:
             return
-        parts = [f"# {entry.local_time('%Y-%m-%d %H:%M:%S')} on {entry.node} by {entry.operator or '?'}: "
+        parts = [f"# {entry.local_time('%Y-%m-%d %H:%M:%S')} acting on {entry.target_text}, sent to {entry.node}, "
+                 f"by {entry.operator or '?'}: "
                  f"{entry.outcome}, {entry.duration_text()}"]
         if entry.error:
             parts.append(f"# error: {entry.error}")
@@ -158,7 +171,7 @@ class AuditScreen(HciScreen):
 
     # ------------------------------------------------------------------ filters
     def action_next_node(self) -> None:
-        names = list(self.ctx.client.node_names)  # cluster-wide reads are logged under the node that answered
+        names = list(self.ctx.client.node_names)  # and every other node the log names (the coordinator)
         seen = {n.lower() for n in names}
         names += [n for n in history.nodes_in(self.ctx.audit) if n.lower() not in seen]
         cycle: list[str | None] = [None, *names]
@@ -189,6 +202,6 @@ class AuditScreen(HciScreen):
 class Stamp(Text):
     """A time cell that also knows its entry's place in the log, so the table sorts newest first."""
 
-    def __init__(self, text: str, order: int) -> None:
+    def __init__(self, text: str, order: str) -> None:  # order: the entry's UTC time (ISO, sortable)
         super().__init__(text)
         self.order = order

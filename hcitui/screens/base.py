@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from hcitui.widgets.header import StatusHeader
+from hcitui.widgets.leave import RunningChange
 
 if TYPE_CHECKING:
     from hcitui.workflow.context import Context
@@ -26,7 +27,14 @@ class HciScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The change this screen runs now: set while a confirmed change runs (SteppingScreen.confirm and
+        # its worker), None otherwise and during reads. The app asks before leaving while one is set.
+        self.change: RunningChange | None = None
 
     @property
     def ctx(self) -> Context:
@@ -47,6 +55,19 @@ class HciScreen(Screen):
             return False
         return True
 
+    def running_change(self) -> RunningChange | None:
+        """The change to the cluster running on this screen now, or None (nothing runs, or only reads)."""
+        return self.change
+
+    def leaving_note(self, change: RunningChange) -> str:
+        """What stays as it is if hcitui stops in the middle of ``change`` (screens say it more exactly)."""
+        return (f"What {change.label} changed so far stays as it is, and the journal marks the step interrupted: "
+                f"re-verify it from 11) Journal, or run it again from {change.screen}.")
+
     def action_back(self) -> None:
+        if self.running_change() is not None:
+            # Leaving the screen would stop its change half-way: ask first, as quitting does.
+            self.app.ask_to_leave()  # type: ignore[attr-defined]
+            return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()

@@ -23,12 +23,13 @@ from hcitui.remote import RemoteError
 from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
-from hcitui.workflow import cau
+from hcitui.workflow import cau, gates
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import StepFailed
 
 COLUMNS = [Column("at", "At", 8), Column("result", "Result", 6)]
+LEVEL_WHY = "Off by default: 8) Post-upgrade raises it after verification; it cannot be undone."
 RESULT_WORDS = {"Succeeded": ("ok", ""), "Failed": ("FAILED", "bold"), "Canceled": ("cancel", "bold"),
                 "PartiallyFailed": ("partly", "bold")}
 
@@ -54,9 +55,12 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     CauOptions { align: center middle; }
-    CauOptions > Vertical { width: 64; height: auto; border: double $warning; padding: 0 1; }
+    CauOptions > Vertical { width: 76; height: auto; max-height: 100%; border: double $warning; padding: 0 1; }
     CauOptions #opt-title { text-style: bold; }
-    CauOptions Input { width: 12; }
+    CauOptions Input { width: 12; margin-bottom: 1; }
+    CauOptions #opt-override { width: 100%; margin-bottom: 0; }
+    CauOptions Checkbox { margin-top: 0; }
+    CauOptions #opt-level-why { height: 1; margin-bottom: 1; }
     CauOptions #opt-message { height: auto; text-style: bold; }
     CauOptions #opt-where { height: auto; max-height: 3; }
     CauOptions #opt-keys { height: 1; }
@@ -67,6 +71,7 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
         self.options = options
         self.node_count = node_count
         self.where = where  # where the run runs (a WARNING without a CAU coordinator), and -ForceSelfUpdate
+        self.override: str | None = None  # the typed reason to override the registry gate (rolling upgrade)
 
     def compose(self) -> ComposeResult:
         title = cau.PLUGIN_TITLE.get(self.options.plugin, self.options.plugin)
@@ -77,12 +82,19 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
                              id="opt-where", markup=False)
             yield Label(f"MaxFailedNodes: stop the run when more nodes fail (0 to {max(0, self.node_count - 1)})")
             yield Input(str(self.options.max_failed_nodes if self.options.max_failed_nodes is not None else ""),
-                        restrict=r"\d{0,2}", id="opt-failed")
+                        restrict=r"\d{0,2}", id="opt-failed", compact=True)
             yield Label("MaxRetriesPerNode: retries of one node (0 to 64)")
             yield Input(str(self.options.max_retries_per_node if self.options.max_retries_per_node is not None
-                            else ""), restrict=r"\d{0,2}", id="opt-retries")
-            yield Checkbox("RequireAllNodesOnline", self.options.require_all_nodes_online, id="opt-online")
-            yield Button("Continue: show the PowerShell", id="opt-go")
+                            else ""), restrict=r"\d{0,2}", id="opt-retries", compact=True)
+            yield Checkbox("RequireAllNodesOnline", self.options.require_all_nodes_online, id="opt-online",
+                           compact=True)
+            if self.options.plugin == cau.ROLLING_UPGRADE:
+                yield Checkbox("UpdateClusterFunctionalLevel (ON: type the cluster's name to run)",
+                               self.options.update_functional_level, id="opt-level", compact=True)
+                yield Static(LEVEL_WHY, id="opt-level-why", markup=False)
+                yield Label("Override the registry gate: the reason (empty: no override; journalled)")
+                yield Input("", "", id="opt-override", compact=True)
+            yield Button("Continue: show the PowerShell", id="opt-go", compact=True)
             yield Static("", id="opt-message", markup=False)
             yield Static("Tab next  Space toggles  Enter continues  Esc cancels", id="opt-keys", markup=False)
 
@@ -97,6 +109,10 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
         options = dataclasses.replace(self.options, max_failed_nodes=number("#opt-failed"),
                                       max_retries_per_node=number("#opt-retries"),
                                       require_all_nodes_online=self.query_one("#opt-online", Checkbox).value)
+        if options.plugin == cau.ROLLING_UPGRADE:
+            options = dataclasses.replace(options,
+                                          update_functional_level=self.query_one("#opt-level", Checkbox).value)
+            self.override = self.query_one("#opt-override", Input).value.strip() or None
         problems = options.problems(self.node_count)
         if problems:
             self.query_one("#opt-message", Static).update("; ".join(problems))
@@ -125,8 +141,11 @@ class CauScreen(SteppingScreen):
     ABOUT = ("Phase 2 and 5. f preflight: enables WinRM and PowerShell remoting on every node (proved by a read), "
              "then Test-CauSetup, Test-Cluster (shown running, then where its report went) and an Invoke-CauScan "
              "preview that must offer every node the same update. g starts the rolling upgrade to 23H2 as the "
-             "stretched-cluster guide runs it (RollingUpgradePlugin, setup from staging_path, functional level "
-             "raised at the end), after its options and its PowerShell; w runs the monthly Windows Update plug-in. "
+             "stretched-cluster guide runs it (RollingUpgradePlugin, setup from staging_path; the functional level "
+             "is raised only if you choose UpdateClusterFunctionalLevel, typing the cluster's name), after its "
+             "options and its PowerShell. It is refused until its gates open (rows under Gate in the preflight): "
+             "the registry values in force on every node (or an override with your reason), prerequisites passed "
+             "recently, a re-read SR snapshot, the ISO staged and verified; w runs the monthly Windows Update plug-in. "
              "The run goes on in the cluster without hcitui: the table shows each node's CAU status and since when, "
              "live, and the screen reattaches to a run in progress when it opens. A node restarting or the "
              "orchestrator moving makes Get-CauRun fail for a moment: that is a blip, the last state stays. x stops "
@@ -145,7 +164,7 @@ class CauScreen(SteppingScreen):
     DEFAULT_CSS = """
     CauScreen #cau-run { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-nodes { max-height: 12; margin-bottom: 1; }
-    CauScreen #cau-preflight { height: auto; max-height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-preflight { height: auto; max-height: 11; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-progress { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-outcome { height: 2; padding: 0 1; }
     """
@@ -344,7 +363,10 @@ class CauScreen(SteppingScreen):
             word = "FAIL" if failing else ("WARN" if any(c.status == "warn" for c in checks) else "PASS")
             text.append(f"{word:<4} {name:<13} ", style="bold" if failing or word == "WARN" else "")
             validation = report.validation if name == "Test-Cluster" else None
-            if name == cau.COORDINATOR_CHECK:
+            if checks[0].gate:
+                gate = checks[0]
+                reason = gate.reason if gate.ok else f"fix: {gates.SHORT_REMEDY.get(name, '')} | {gate.reason}"
+            elif name == cau.COORDINATOR_CHECK:
                 reason = self._coordinator_text(checks)
             elif name == "Remoting":
                 reason = f"{sum(1 for c in checks if c.ok)}/{len(checks)} nodes enabled" + (
@@ -429,17 +451,22 @@ class CauScreen(SteppingScreen):
         if self.is_busy():
             return
         defaults = cau.RunOptions.defaults(plugin)
+        form = CauOptions(defaults, len(self.ctx.client.node_names), cau.form_note(self.ctx))
 
         def chosen(options: cau.RunOptions | None) -> None:
             if options is None:
                 self.say("Cancelled: no run was started.")
                 return
             label = f"the CAU {cau.PLUGIN_TITLE.get(options.plugin, options.plugin)}"
-            self.confirm(cau.plan_start(self.ctx, options), label, lambda: self._start(options),
-                         "It goes on in the cluster; watching it.")
+            override = form.override if options.plugin == cau.ROLLING_UPGRADE else None
+            plan = cau.plan_start(self.ctx, options)
+            if override:
+                plan.notes.append(f"The registry gate is OVERRIDDEN if it is closed, journalled with: {override}")
+            # Raising the functional level cannot be undone: then the cluster's name is typed to run it.
+            self.confirm(plan, label, lambda: self._start(options, override),
+                         "It goes on in the cluster; watching it.", typed=options.update_functional_level)
 
-        self.app.push_screen(CauOptions(defaults, len(self.ctx.client.node_names), cau.form_note(self.ctx)),
-                             callback=chosen)
+        self.app.push_screen(form, callback=chosen)
 
     def action_start(self) -> None:
         self._ask_options(cau.ROLLING_UPGRADE)
@@ -447,8 +474,8 @@ class CauScreen(SteppingScreen):
     def action_windows_update(self) -> None:
         self._ask_options(cau.WINDOWS_UPDATE)
 
-    async def _start(self, options: cau.RunOptions) -> None:
-        await cau.start(self.ctx, options, self.progress)
+    async def _start(self, options: cau.RunOptions, override: str | None = None) -> None:
+        await cau.start(self.ctx, options, self.progress, override_registry=override)
         self._start_watching()
 
     def action_stop(self) -> None:

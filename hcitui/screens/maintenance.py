@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 from hcitui import model
 from hcitui.journal import StepStatus
 from hcitui.remote import RemoteError
+from hcitui.screens.base import RunningChange
 from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
 from hcitui.widgets.preview import PowerShellPreview
@@ -150,25 +151,45 @@ class MaintenanceScreen(SteppingScreen):
         await super()._run(label, work, done)
         self.query_one("#mnt-progress", Static).update("")
 
+    def leaving_note(self, change: RunningChange) -> str:
+        """The node out of service stays out: in which state, and how to bring it back."""
+        lock = self.ctx.journal.state.lock
+        if lock is None:
+            return (f"No node is out of service yet: {change.label} has not taken one out, "
+                    "and the journal marks the step interrupted.")
+        node, reason = lock.node, lock.reason
+        resume = f"resume it with 3) u or `hcitui resume --node {node}`"
+        if change.label.startswith("resume "):
+            return (f"{node} stays as far as its resume got (Paused or Up) and out of service in the journal: "
+                    f"run 3) u on it again or `hcitui resume --node {node}`.")
+        if reason not in ("restart", "upgrade"):
+            return f"{node} stays Paused; {resume}."
+        info = self.state.cluster_node(node) if self.state is not None else None
+        stays = ("stays Paused" if info is not None and info.state == model.NodeState.PAUSED
+                 else f"stays out of service (Paused once it is back from its {reason})")
+        key, command = ("s", "restart") if reason == "restart" else ("g", "manual-upgrade")
+        return (f"{node} {stays}; {resume}, or finish the {reason} with 3) {key} "
+                f"(`hcitui {command} --node {node}`).")
+
     def action_drain(self) -> None:
         if node := self.selected:
             self.confirm(maintenance.plan_drain(self.ctx, node), f"drain {node}",
-                         lambda: maintenance.drain(self.ctx, node, self.progress))
+                         lambda: maintenance.drain(self.ctx, node, self.progress), node=node)
 
     def action_resume(self) -> None:
         if node := self.selected:
             self.confirm(maintenance.plan_resume(self.ctx, node), f"resume {node}",
-                         lambda: maintenance.resume(self.ctx, node, self.progress))
+                         lambda: maintenance.resume(self.ctx, node, self.progress), node=node)
 
     def action_restart(self) -> None:
         if node := self.selected:
             self.confirm(maintenance.plan_restart(self.ctx, node), f"restart {node}",
-                         lambda: maintenance.restart(self.ctx, node, self.progress))
+                         lambda: maintenance.restart(self.ctx, node, self.progress), node=node)
 
     def action_upgrade(self) -> None:
         if node := self.selected:
             self.confirm(maintenance.plan_upgrade(self.ctx, node), f"upgrade {node}",
-                         lambda: maintenance.manual_upgrade(self.ctx, node, self.progress))
+                         lambda: maintenance.manual_upgrade(self.ctx, node, self.progress), node=node)
 
     def action_rolling(self) -> None:
         nodes = self.ctx.client.node_names

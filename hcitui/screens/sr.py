@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from hcitui import model
 from hcitui.remote import RemoteError
-from hcitui.screens.base import HciScreen
+from hcitui.screens.base import HciScreen, RunningChange
 from hcitui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import sr
@@ -358,6 +358,7 @@ class SRScreen(HciScreen):
                 if self._is_busy():
                     return
                 self.busy = label
+                self.change = RunningChange(self.TITLE_TEXT, label)  # leaving now asks first
                 self.run_worker(self._run(label, work), group="sr", exit_on_error=False)
                 return
             else:
@@ -380,6 +381,7 @@ class SRScreen(HciScreen):
             self.outcome = Text(result if isinstance(result, str) else f"Done: {label}.", style="bold")
         finally:
             self.busy = None
+            self.change = None
         self.say(self.outcome)
         self.query_one("#sr-progress", Static).update("")
         try:

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from hcitui.remote import RemoteError
-from hcitui.screens.base import HciScreen
+from hcitui.screens.base import HciScreen, RunningChange
 from hcitui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
 from hcitui.widgets.node_table import NodeTable
 from hcitui.workflow.steps import Plan, Refused, StepFailed
@@ -34,7 +34,7 @@ class SteppingScreen(HciScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.busy: str | None = None  # what runs now: one thing at a time
+        self.busy: str | None = None  # what runs now (a read or a change): one thing at a time
         self.outcome: Text | None = None  # how the last action ended, shown until the next one
         self._live_reading = False
 
@@ -86,10 +86,12 @@ class SteppingScreen(HciScreen):
         return None
 
     def confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], done: str = "", *,
-                typed: bool = False) -> None:
+                typed: bool = False, node: str | None = None) -> None:
         """Show the plan's PowerShell; on "run" do ``work`` in a worker, on "dry-run" send nothing.
         ``typed``: the step cannot be undone, so the cluster's name must be typed to run it.
-        If ``work`` returns a string, that sentence is the outcome shown afterwards."""
+        ``node``: the node the step works on (named if the operator leaves while it runs).
+        If ``work`` returns a string, that sentence is the outcome shown afterwards.
+        While ``work`` runs, :meth:`running_change` names it: leaving then asks first."""
         if self.ctx.read_only:  # the keys are hidden; this guards a direct call too
             self.say(f"Read-only: {label} changes the cluster; nothing was sent.")
             return
@@ -104,6 +106,7 @@ class SteppingScreen(HciScreen):
                 if self.is_busy():
                     return
                 self.busy = label
+                self.change = RunningChange(self.TITLE_TEXT, label, node)
                 self.run_worker(self._run(label, work, done), group=self.WORKER_GROUP, exit_on_error=False)
             else:
                 self.outcome = Text(f"Cancelled {label}: nothing was sent.")
@@ -147,4 +150,5 @@ class SteppingScreen(HciScreen):
             if live is not None:
                 live.stop()
             self.busy = None
+            self.change = None
         self.say(self.outcome or "")

@@ -1,7 +1,9 @@
 """Before any change: the exact PowerShell per node, then run, dry run, or cancel.
 
 ``ConfirmStep`` dismisses with ``"run"``, ``"dry-run"`` or ``None`` (cancelled). A step that
-cannot be undone asks for a typed confirmation (the cluster's name) before ``y`` counts.
+cannot be undone asks for a typed confirmation (the cluster's name) before ``y`` counts. A cluster
+or node name is a Windows name, which Windows compares without regard to case, so the typed text
+is compared that way too (``windows_name=False`` asks for the exact text instead).
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 RUN, DRY_RUN = "run", "dry-run"
+
+
+def typed_matches(typed: str, expected: str, *, windows_name: bool = True) -> bool:
+    """Does what the operator typed confirm ``expected``? Surrounding blanks never count. A Windows name
+    (a cluster's or a node's) matches in any case, as Windows resolves it; anything else must be exact."""
+    typed = typed.strip()
+    if windows_name:
+        return typed.casefold() == expected.strip().casefold()
+    return typed == expected
 
 
 class ConfirmStep(ModalScreen[str | None]):
@@ -32,11 +43,12 @@ class ConfirmStep(ModalScreen[str | None]):
     ConfirmStep #confirm-message { height: auto; color: $warning; }
     """
 
-    def __init__(self, title: str, preview: str, *, typed: str | None = None) -> None:
+    def __init__(self, title: str, preview: str, *, typed: str | None = None, windows_name: bool = True) -> None:
         super().__init__()
         self.title_text = title
         self.preview = preview
         self.typed = typed
+        self.windows_name = windows_name  # the typed text is a Windows name: compared without regard to case
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -60,11 +72,12 @@ class ConfirmStep(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value.strip() == self.typed:
+        if self.typed is not None and typed_matches(event.value, self.typed, windows_name=self.windows_name):
             self.dismiss(RUN)
         else:
+            how = "in any case" if self.windows_name else "exactly"
             self.query_one("#confirm-message", Static).update(
-                f"That is not {self.typed}. Nothing was run; type it exactly, or Esc to cancel.")
+                f"That is not {self.typed}. Nothing was run; type it ({how}), or Esc to cancel.")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # With a typed confirmation, 'y' is just a letter in the box.

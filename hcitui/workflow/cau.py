@@ -40,7 +40,7 @@ from hcitui.ps import post as post_ops
 from hcitui.ps import reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError, TimedOut, Unreachable
 from hcitui.remote.cluster import cannot_speak_for_cluster
-from hcitui.workflow import interlocks
+from hcitui.workflow import gates, interlocks
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.resume import register
@@ -130,14 +130,15 @@ class RunOptions:
     max_failed_nodes: int | None = 0
     max_retries_per_node: int | None = 3
     require_all_nodes_online: bool = True
-    update_functional_level: bool = True
+    # Off by default: 8) Post-upgrade raises the level after verification; raising it cannot be undone.
+    update_functional_level: bool = False
 
     @classmethod
     def defaults(cls, plugin: str = ROLLING_UPGRADE) -> RunOptions:
         """The rolling upgrade stops at its first failed node (RUNBOOK 4.8); monthly updates as the update guide."""
         if plugin == WINDOWS_UPDATE:
             return cls(WINDOWS_UPDATE, 1, 3, True, False)
-        return cls(ROLLING_UPGRADE, 0, 3, True, True)
+        return cls(ROLLING_UPGRADE, 0, 3, True, False)
 
     def problems(self, node_count: int) -> list[str]:
         reasons = []
@@ -168,7 +169,19 @@ class RunOptions:
             parts.append(f"MaxRetriesPerNode {self.max_retries_per_node}")
         if self.require_all_nodes_online:
             parts.append("RequireAllNodesOnline")
+        if self.plugin == ROLLING_UPGRADE:
+            parts.append(f"UpdateClusterFunctionalLevel {'ON' if self.update_functional_level else 'off'}")
         return ", ".join(parts)
+
+    def level_sentence(self) -> str:
+        """Which way the functional level goes, as the preview, the journal and the report say it."""
+        if self.plugin != ROLLING_UPGRADE:
+            return "functional level: not touched (monthly updates)"
+        if self.update_functional_level:
+            return ("UpdateClusterFunctionalLevel ON: the run raises the cluster functional level at its end "
+                    "(cannot be undone)")
+        return ("UpdateClusterFunctionalLevel off: the functional level is left as it is; 8) Post-upgrade raises "
+                "it after verification")
 
     def as_data(self) -> dict[str, Any]:
         return {"plugin": self.plugin, "max_failed_nodes": self.max_failed_nodes,
@@ -214,15 +227,23 @@ def plan_start(ctx: Context, options: RunOptions) -> Plan:
         "Refused unless every node is Up, storage is quiet, no node is out of service, no run is in progress or",
         "left failed" + (", and the staged ISO is proved on every node." if options.plugin == ROLLING_UPGRADE
                          else "."),
+    ]
+    if options.plugin == ROLLING_UPGRADE:
+        plan.notes += [
+            "Gated too: both registry values in force on every node (or an override with its reason, journalled),",
+            f"prerequisites passed within {ctx.cluster.prereq_max_age_hours:g} h, a re-read SR snapshot describing "
+            "every live partnership",
+            "(stretched clusters), and the ISO staged and verified by hcitui on every node.",
+            options.level_sentence() + ".",
+        ]
+    plan.notes += [
         f"The run does not depend on hcitui: a scheduled task on {where} runs Invoke-CauRun, so closing hcitui",
         "or losing the SSH session does not stop it. hcitui watches it with Get-CauRun and reattaches when",
         "opened again. Nodes go one at a time: drain, install, restart, resume, wait for the repair jobs.",
         force_self_update_note(ctx),
     ]
     if options.plugin == ROLLING_UPGRADE:
-        plan.notes.append(f"Setup runs from {ctx.cluster.staging_path} on each node (PathToSetupMedia); the "
-                          "functional level is raised at the end" if options.update_functional_level else
-                          f"Setup runs from {ctx.cluster.staging_path} on each node (PathToSetupMedia).")
+        plan.notes.append(f"Setup runs from {ctx.cluster.staging_path} on each node (PathToSetupMedia).")
     _add(plan, ctx, cau_ops.start_cau_run, options.params(ctx), "start the run (returns at once)")
     _add(plan, ctx, reads.get_cau_run, None, f"then every {ctx.poll:g} s until the run ends: watch it")
     return plan
@@ -254,6 +275,7 @@ class Check:
     reason: str
     node: str | None = None
     remedy: str = ""  # what to do about it, when there is something to do
+    gate: bool = False  # a gate on the rolling upgrade (workflow/gates.py): the run refuses while it fails
 
     @property
     def ok(self) -> bool:
@@ -271,12 +293,28 @@ class PreflightReport:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
+        """The preflight's own checks (phase 2). The upgrade's gates are rows too, judged apart: they wait on
+        later phases (ISO staging, the SR snapshot), so the preflight can pass before they open."""
+        own = [c for c in self.checks if not c.gate]
+        return bool(own) and all(c.ok for c in own)
+
+    @property
+    def gates_open(self) -> bool:
+        return all(c.ok for c in self.checks if c.gate)
+
+    def gates_summary(self) -> str:
+        rows = [c for c in self.checks if c.gate]
+        if not rows:
+            return "upgrade gates not read"
+        closed = [c.name for c in rows if not c.ok]
+        if not closed:
+            return "upgrade gates open: the rolling upgrade may start"
+        return f"upgrade gates closed ({', '.join(closed)}): the rolling upgrade is refused until they open"
 
     def summary(self) -> str:
-        failing = [c for c in self.checks if not c.ok]
+        failing = [c for c in self.checks if not c.ok and not c.gate]
         if not failing:
-            warned = sum(1 for c in self.checks if c.status == "warn")
+            warned = sum(1 for c in self.checks if c.status == "warn" and not c.gate)
             return "PASSED" + (f" with {warned} warning{'s' if warned != 1 else ''}" if warned else "")
         first = failing[0]
         return f"NOT PASSED: {first.name}{' ' + first.node if first.node else ''}: {first.reason}"
@@ -381,6 +419,17 @@ def judge_scan(rows: list[model.CauScanUpdate] | RemoteError | None, nodes: list
     if not out:
         title = ", ".join(sorted(next(iter(kinds)))) if kinds else "?"
         out.append(Check("Scan", "pass", f"every node offered {title}"))
+    return out
+
+
+def gate_checks(state: gates.GateState, override_registry: str | None = None) -> list[Check]:
+    """One check row per gate: pass or fail, the reasons (each with its remedy), and the gate's remedy."""
+    out = []
+    for gate in gates.judge(state, override_registry):
+        if gate.ok:
+            out.append(Check(gate.name, "pass", gates.pass_sentence(gate, state), gate=True))
+        else:
+            out.append(Check(gate.name, "fail", "; ".join(gate.reasons), remedy=gate.remedy, gate=True))
     return out
 
 
@@ -504,7 +553,11 @@ async def preflight(ctx: Context, progress: Progress = no_progress, *, remoting:
         report.scan = exc
     report.checks += judge_scan(report.scan, nodes)
     show(report)
-    progress(ctx.name, f"preflight {report.summary()}", 1.0)
+    # The rolling upgrade's gates, each a row: what the earlier phases must have left (workflow/gates.py).
+    progress(ctx.name, "reading the upgrade's gates", None)
+    report.checks += gate_checks(await gates.read(ctx))
+    show(report)
+    progress(ctx.name, f"preflight {report.summary()}; {report.gates_summary()}", 1.0)
     ctx.journal.set_step(PREFLIGHT_PHASE, PREFLIGHT, None,
                          StepStatus.DONE if report.passed else StepStatus.FAILED, report.summary()[:200])
     return report
@@ -581,18 +634,31 @@ async def read_start_state(ctx: Context, options: RunOptions) -> StartState:
     return StartState(cluster, staging)
 
 
-async def start(ctx: Context, options: RunOptions, progress: Progress = no_progress) -> model.CauRun:
-    """Start the run (it then goes on without hcitui) and prove it: Get-CauRun shows it in progress."""
+async def start(ctx: Context, options: RunOptions, progress: Progress = no_progress, *,
+                override_registry: str | None = None) -> model.CauRun:
+    """Start the run (it then goes on without hcitui) and prove it: Get-CauRun shows it in progress.
+
+    The rolling upgrade is gated (workflow/gates.py); ``override_registry`` is the operator's typed reason
+    to start although the registry values are not proved in force: it is journalled."""
     step = f"start the CAU {PLUGIN_TITLE.get(options.plugin, options.plugin)}"
     reasons = options.problems(len(ctx.client.node_names))
     if reasons:
         raise Refused(step, reasons)
     state = await read_start_state(ctx, options)
     reasons = start_blockers(state, options, ctx.journal.state.lock, ctx.cluster.staging_path)
+    judged: list[gates.Gate] = []
+    if options.plugin == ROLLING_UPGRADE:  # monthly updates are no OS upgrade: not gated
+        judged = gates.judge(await gates.read(ctx), override_registry)
+        reasons += gates.reasons(judged)
     if reasons:
         raise Refused(step, reasons)
-    ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.RUNNING, "starting",
+    override = gates.record_override(ctx, judged, RUN, None)
+    ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.RUNNING,
+                         "starting; " + options.level_sentence() + ("; registry gate OVERRIDDEN" if override else ""),
                          data={"run_id": None, "options": options.as_data(), "statuses": {}, "blips": 0,
+                               "functional_level": ("raise" if options.update_functional_level else "leave")
+                               if options.plugin == ROLLING_UPGRADE else None,
+                               "registry_override": override,
                                "requested": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                          fresh=True)
     progress(ctx.name, "starting the run", None)
@@ -846,7 +912,7 @@ async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: P
     state = await observe(ctx, ("nodes",))
     proof = _proof(state, nodes, options)
     level = None
-    if options is not None and options.plugin == ROLLING_UPGRADE and options.update_functional_level:
+    if options is not None and options.plugin == ROLLING_UPGRADE:
         try:
             level = (await ctx.client.invoke_cluster(post_ops.get_cluster_functional_level,
                                                      timeout=ctx.cluster.timeouts.operation)).cluster_functional_level
@@ -864,12 +930,23 @@ async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: P
     elif proof:
         sentence = f"{head} but the cluster disagrees: {'; '.join(proof)}"
     else:
-        sentence = head + (f"; functional level {level}" if level is not None else "")
+        sentence = head + _level_words(options, level)
     succeeded = not (canceled or failed or missing or proof)
     ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.DONE if succeeded else StepStatus.FAILED, sentence[:300],
                          data={"run_id": run_id})
     progress(ctx.name, ("run succeeded: " if succeeded else "run ended: ") + sentence, 1.0 if succeeded else None)
     return RunOutcome(succeeded, sentence, run_id or "?", results, level)
+
+
+def _level_words(options: RunOptions | None, level: int | None) -> str:
+    """The run's end, as to the functional level: which way was chosen, and what the cluster says."""
+    if options is None or options.plugin != ROLLING_UPGRADE:
+        return f"; functional level {level}" if level is not None else ""
+    shown = str(level) if level is not None else "unread"
+    if options.update_functional_level:
+        return f"; functional level {shown} (UpdateClusterFunctionalLevel ON: raised by the run)"
+    return (f"; functional level {shown}, not raised (UpdateClusterFunctionalLevel off: 8) Post-upgrade "
+            "raises it)")
 
 
 def _proof(state: ClusterState, nodes: list[str], options: RunOptions | None) -> list[str]:

@@ -22,9 +22,9 @@ from hcitui.journal import AuditLog
 
 @dataclass(frozen=True)
 class AuditEntry:
-    index: int  # position in the log, oldest = 0: a stable key
+    index: int  # position in what was read, oldest = 0 (rotation can move it: ``key`` does not)
     time: str
-    node: str
+    node: str  # the node it was sent to (``via``)
     operation: str
     mutates: bool
     outcome: str
@@ -32,15 +32,33 @@ class AuditEntry:
     error: str | None
     parameters: dict[str, Any]
     operator: str | None
+    target: str | None = None  # the node it acted on; None: the cluster (a cluster-wide operation)
+
+    @property
+    def via(self) -> str:
+        return self.node
+
+    @property
+    def target_text(self) -> str:
+        return self.target or "cluster"
+
+    @property
+    def key(self) -> str:
+        """A row key that stays the same when the log rotates (the time has microseconds)."""
+        return f"{self.time}|{self.node}|{self.operation}"
 
     @classmethod
     def from_record(cls, index: int, record: dict[str, Any]) -> AuditEntry:
         params = record.get("parameters")
         duration = record.get("duration_ms")
+        via = str(record.get("via") or record.get("node") or "?")
+        # A record written before targets were recorded: it named only the node it was sent to.
+        target = record["target"] if "target" in record else via
         return cls(
             index=index,
             time=str(record.get("time") or ""),
-            node=str(record.get("node") or "?"),
+            node=via,
+            target=str(target) if target else None,
             operation=str(record.get("operation") or "?"),
             mutates=bool(record.get("mutates")),
             outcome=str(record.get("outcome") or "?"),
@@ -69,9 +87,14 @@ class AuditEntry:
     def powershell(self) -> str:
         return render_powershell(self.operation, self.parameters, self.node)
 
+    def concerns(self, node: str) -> bool:
+        """Did this operation act on ``node`` or go through it?"""
+        return node.lower() in {self.node.lower(), (self.target or "").lower()}
+
     def as_json(self) -> dict[str, Any]:
         return {
-            "time": self.time, "node": self.node, "operation": self.operation, "mutates": self.mutates,
+            "time": self.time, "target": self.target, "via": self.node, "operation": self.operation,
+            "mutates": self.mutates,
             "outcome": self.outcome, "duration_ms": self.duration_ms, "error": self.error,
             "parameters": self.parameters, "operator": self.operator, "powershell": self.powershell(),
         }
@@ -94,13 +117,15 @@ def render_powershell(operation: str, parameters: dict[str, Any], node: str | No
 
 def load(audit: AuditLog, *, node: str | None = None, changes_only: bool = False,
          limit: int | None = None) -> tuple[list[AuditEntry], int]:
-    """Entries newest first (at most ``limit`` of them) and how many matched in all."""
+    """Entries newest first (at most ``limit`` of them) and how many matched in all, across the
+    rotated files. ``node``: the operations that acted on it or went through it. ``changes_only``
+    reads only the change log (a monitor's thousands of reads are not even opened)."""
     matched: list[AuditEntry] = []
-    for index, record in enumerate(audit.records()):
+    for index, record in enumerate(audit.records(reads=not changes_only)):
         if not isinstance(record, dict):
             continue
         entry = AuditEntry.from_record(index, record)
-        if node is not None and entry.node.lower() != node.lower():
+        if node is not None and not entry.concerns(node):
             continue
         if changes_only and not entry.mutates:
             continue
@@ -111,7 +136,11 @@ def load(audit: AuditLog, *, node: str | None = None, changes_only: bool = False
 
 
 def nodes_in(audit: AuditLog) -> list[str]:
-    return sorted({str(r.get("node")) for r in audit.records() if isinstance(r, dict) and r.get("node")})
+    """Every node the log names, as target or as the node an operation went through."""
+    names = set()
+    for record in audit.records():
+        names.update(str(record[k]) for k in ("node", "via", "target") if record.get(k))
+    return sorted(names)
 
 
 def _md(text: str) -> str:
@@ -123,14 +152,15 @@ def to_markdown(entries: Iterable[AuditEntry], cluster: str, *, title: str = "Co
     lines = [f"# {title}: {cluster}", "",
              f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by hcitui; "
              f"{len(entries)} operations, newest first.", "",
-             "| time (UTC) | node | operation | changes | outcome | duration | error |",
-             "|---|---|---|---|---|---|---|"]
+             "| time (UTC) | target | via | operation | changes | outcome | duration | error |",
+             "|---|---|---|---|---|---|---|---|"]
     for e in entries:
-        lines.append(f"| {_md(e.time)} | {_md(e.node)} | {_md(e.operation)} | {'yes' if e.mutates else 'no'} "
+        lines.append(f"| {_md(e.time)} | {_md(e.target_text)} | {_md(e.node)} | {_md(e.operation)} "
+                     f"| {'yes' if e.mutates else 'no'} "
                      f"| {_md(e.outcome)} | {_md(e.duration_text())} | {_md(e.error or '')} |")
     lines += ["", "## PowerShell", ""]
     for e in entries:
-        lines += [f"### {e.time} {e.node} {e.operation} ({e.outcome})", "", "```powershell", e.powershell(), "```", ""]
+        lines += [f"### {e.time} {e.operation} on {e.target_text} via {e.node} ({e.outcome})", "", "```powershell", e.powershell(), "```", ""]
     return "\n".join(lines)
 
 

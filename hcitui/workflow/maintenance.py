@@ -93,7 +93,10 @@ def plan_upgrade(ctx: Context, node: str) -> Plan:
     plan = Plan(f"Upgrade {node} to 23H2 by hand: drain, setup from {ctx.cluster.staging_path}, wait, resume")
     plan.notes += [
         "Refused unless every other node is Up, storage is quiet, no other node is out, and setup.exe",
-        "is staged on the node. A self-updating CAU role is disabled first so it cannot pause nodes.",
+        "is staged on the node. Gated as the CAU upgrade: both registry values in force on every node (or an",
+        "override with its reason, journalled), prerequisites passed recently, a re-read SR snapshot",
+        "describing every live partnership (stretched), the ISO staged and verified on every node.",
+        "A self-updating CAU role is disabled first so it cannot pause nodes.",
         "Setup runs in a scheduled task (SYSTEM) that outlives this session; while it installs, its",
         "task and recorded exit code are read: a setup that fails stops here, the node left drained.",
         "After setup restarts the node: waits for WinRM and build 25398, then for the cluster to show",
@@ -284,13 +287,17 @@ async def restart(ctx: Context, node: str, progress: Progress = no_progress) -> 
     await run_cycle(ctx, node, RESTART_KIND, progress)
 
 
-async def manual_upgrade(ctx: Context, node: str, progress: Progress = no_progress) -> None:
+async def manual_upgrade(ctx: Context, node: str, progress: Progress = no_progress, *,
+                         override_registry: str | None = None) -> None:
     """The manual path for one node: drain, setup from the staged folder (upgrade, keep files),
-    wait for the new build and the node Paused, resume, wait for storage."""
-    await run_cycle(ctx, node, UPGRADE_KIND, progress)
+    wait for the new build and the node Paused, resume, wait for storage. Gated as the CAU rolling
+    upgrade is (workflow/gates.py); ``override_registry``: the typed reason to go on although the
+    registry values are not proved in force (journalled)."""
+    await run_cycle(ctx, node, UPGRADE_KIND, progress, override_registry=override_registry)
 
 
-async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress = no_progress) -> None:
+async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress = no_progress, *,
+                    override_registry: str | None = None) -> None:
     step = f"{kind.label} {node}"
     lock = ctx.journal.state.lock
     record = ctx.journal.step(kind.phase, kind.step, node)
@@ -299,10 +306,17 @@ async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress
     if not resuming:
         state = await read_state(ctx, node)  # with the node's OS: its build decides an upgrade
         reasons = interlocks.take_out_blockers(node, state, lock)
+        judged: list[Any] = []
         if kind.expect_build is not None:
             reasons += await _upgrade_blockers(ctx, node, state)
+            from hcitui.workflow import gates  # gates reads registry, which imports this module
+
+            judged = gates.judge(await gates.read(ctx), override_registry)
+            reasons += gates.reasons(judged)
         if reasons:
             raise Refused(step, reasons)
+        if judged:
+            gates.record_override(ctx, judged, kind.step, node)
         target = state.cluster_node(node)
         was_paused = target is not None and target.state == model.NodeState.PAUSED
         _lock(ctx, node, kind.label, was_paused)

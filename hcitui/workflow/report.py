@@ -41,6 +41,7 @@ def read_journal(state_root: Path, cluster: str) -> JournalState:
 
 
 def read_audit(state_root: Path, cluster: str) -> AuditLog:
+    """The cluster's audit log, to read (every rotated file of its changes and reads)."""
     return AuditLog(cluster_dir(state_root, cluster) / "audit.jsonl")
 
 
@@ -142,11 +143,11 @@ def to_markdown(report: dict[str, Any]) -> str:
             f"{ops['total']} remote operations logged: {ops['reads']} reads, {ops['changes']} changes, "
             f"{ops['failed']} failed, {ops['refused']} refused (read-only).", ""]
     if report["changes"]:
-        out += ["| time | node | operation | outcome | duration | error |", "|---|---|---|---|---|---|"]
+        out += ["| time | target | via | operation | outcome | duration | error |", "|---|---|---|---|---|---|---|"]
         for c in report["changes"]:
             duration = "" if c["duration_ms"] is None else f"{c['duration_ms']:.0f} ms"
-            out.append(f"| {_md(_local(c['time']))} | {_md(c['node'])} | {_md(c['operation'])} | {_md(c['outcome'])} "
-                       f"| {duration} | {_md(c['error'])} |")
+            out.append(f"| {_md(_local(c['time']))} | {_md(c['target'] or 'cluster')} | {_md(c['via'])} "
+                       f"| {_md(c['operation'])} | {_md(c['outcome'])} | {duration} | {_md(c['error'])} |")
         out.append("")
     else:
         out += ["No change was sent.", ""]
