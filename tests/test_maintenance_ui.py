@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import earlier_phases
 from textual.widgets import Static
 
 from hcitui import cli, wiring
 from hcitui.app import HciApp
-from hcitui.screens.maintenance import MaintenanceScreen
+from hcitui.screens.maintenance import MaintenanceScreen, RegistryOverride
 from hcitui.widgets.confirm import ConfirmStep
 from hcitui.widgets.node_table import NodeTable
+from hcitui.widgets.override import OverrideReason
 
 SIZE = (80, 24)
 
@@ -114,6 +116,94 @@ async def test_read_only_hides_every_change(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, MaintenanceScreen)  # no confirmation was even offered
         assert not any(r["mutates"] for r in ctx.audit.records())
+
+
+async def test_the_registry_gate_alone_can_be_overridden_with_a_typed_reason(tmp_path):
+    # 16 nodes at 80x24: g on a fresh lab is refused with the gates' reasons and no override is offered;
+    # once only the registry gate is closed, a prompt asks for the reason: empty is refused, a typed one
+    # leads to the PowerShell, the upgrade runs and the journal keeps the reason as record_override does.
+    lab = wiring.open_lab(tmp_path, 16)
+    t = lab.state.timings
+    t.reboot, t.cluster_join, t.repair, t.drain_step, t.os_install = 0.3, 0.2, 0.3, 0.02, 0.2
+    for node in lab.state.nodes.values():  # in force (set by hand, say), but hcitui did not record when
+        node.refs_metadata_validation, node.refs_effective = 0, 0
+        node.vid_parameters_key, node.skip_small_local_allocations, node.skip_effective = True, 0, 0
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.05
+    app = HciApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        summary = screen.query_one("#mnt-summary", Static)
+        assert screen.selected == "LAB-A1"
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        await pilot.press("y")
+        await wait_idle(pilot, screen)
+        refused = text_of(summary)
+        assert "upgrade LAB-A1 refused" in refused
+        assert "prerequisites have not been run" in refused and "registry values" in refused
+        assert app.screen is screen  # other gates closed too: no override offered
+        assert ctx.journal.step(5, "registry-override", "LAB-A1") is None
+
+        await earlier_phases(ctx, lab, registry_values=False)  # every gate open but the registry's
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_idle(pilot, screen)
+        await pilot.pause()
+        prompt = app.screen
+        assert isinstance(prompt, RegistryOverride) and prompt.node == "LAB-A1"
+        assert "upgrade LAB-A1 refused" in text_of(summary)
+        assert len(prompt.reasons) == 16 and all("registry values" in r for r in prompt.reasons)
+        field = prompt.query_one(OverrideReason)
+        assert field.input.has_focus
+        for widget in (prompt.query_one("#ovr-title"), prompt.query_one("#ovr-reasons"), field.input,
+                       prompt.query_one("#ovr-keys")):  # all of it fits 80x24
+            assert 0 <= widget.region.y and widget.region.bottom <= 24 and widget.region.height >= 1, widget
+            assert widget.region.right <= 80, widget
+        assert "(+12 more nodes" in text_of(prompt.query_one("#ovr-reasons", Static))
+
+        await pilot.press("space", "enter")  # a blank is no reason
+        await pilot.pause()
+        assert app.screen is prompt
+        assert "No reason typed" in text_of(prompt.query_one("#ovr-message", Static))
+        assert ctx.journal.step(5, "manual-upgrade", "LAB-A1") is None or \
+            ctx.journal.step(5, "manual-upgrade", "LAB-A1").status.value != "running"
+
+        reason = "CHG-4711 values set by GPO, restart pending"
+        await pilot.press(*reason)
+        await pilot.press("enter")
+        await pilot.pause()
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmStep)
+        assert f"OVERRIDDEN if it is closed, journalled with: {reason}" in confirm.preview
+        await pilot.press("y")
+        await wait_idle(pilot, screen, limit=120.0)
+        override = ctx.journal.step(5, "registry-override", "LAB-A1")
+        assert override is not None and override.data["reason"] == reason
+        assert override.data["for"] == "manual-upgrade" and len(override.data["waived"]) == 8
+        assert override.data["operator"] and reason in override.detail
+        upgrade = ctx.journal.step(5, "manual-upgrade", "LAB-A1")
+        assert upgrade is not None and upgrade.status.value == "done", text_of(summary)
+        assert lab.state.nodes["LAB-A1"].build == 25398
+
+
+async def test_the_override_prompt_is_cancelled_with_escape(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await earlier_phases(ctx, lab, registry_values=False)
+        await pilot.press("g", "y")
+        await wait_idle(pilot, screen)
+        await pilot.pause()
+        assert isinstance(app.screen, RegistryOverride)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        assert "no override" in text_of(screen.query_one("#mnt-summary", Static))
+        assert ctx.journal.step(5, "registry-override", "LAB-A1") is None
+        assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
 
 
 # ----------------------------------------------------------------- headless

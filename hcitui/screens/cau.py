@@ -22,6 +22,7 @@ from hcitui import model
 from hcitui.remote import RemoteError
 from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
+from hcitui.widgets.override import OverrideReason
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import cau, gates
 from hcitui.workflow.context import Context
@@ -92,8 +93,7 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
                 yield Checkbox("UpdateClusterFunctionalLevel (ON: type the cluster's name to run)",
                                self.options.update_functional_level, id="opt-level", compact=True)
                 yield Static(LEVEL_WHY, id="opt-level-why", markup=False)
-                yield Label("Override the registry gate: the reason (empty: no override; journalled)")
-                yield Input("", "", id="opt-override", compact=True)
+                yield OverrideReason(input_id="opt-override")
             yield Button("Continue: show the PowerShell", id="opt-go", compact=True)
             yield Static("", id="opt-message", markup=False)
             yield Static("Tab next  Space toggles  Enter continues  Esc cancels", id="opt-keys", markup=False)
@@ -112,7 +112,7 @@ class CauOptions(ModalScreen["cau.RunOptions | None"]):
         if options.plugin == cau.ROLLING_UPGRADE:
             options = dataclasses.replace(options,
                                           update_functional_level=self.query_one("#opt-level", Checkbox).value)
-            self.override = self.query_one("#opt-override", Input).value.strip() or None
+            self.override = self.query_one(OverrideReason).reason
         problems = options.problems(self.node_count)
         if problems:
             self.query_one("#opt-message", Static).update("; ".join(problems))

@@ -8,7 +8,9 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
 
 from hcitui import model
 from hcitui.journal import StepStatus
@@ -16,11 +18,65 @@ from hcitui.remote import RemoteError
 from hcitui.screens.base import RunningChange
 from hcitui.screens.stepping import SteppingScreen, text_bar
 from hcitui.widgets.node_table import Column, NodeTable
+from hcitui.widgets.override import OverrideReason
 from hcitui.widgets.preview import PowerShellPreview
 from hcitui.workflow import interlocks, maintenance
 from hcitui.workflow.observe import ClusterState, observe, problem
+from hcitui.workflow.steps import Refused
 
 DRAIN_WORDS = {"NotInitiated": "-", "InProgress": "draining", "Completed": "drained", "Failed": "FAILED"}
+SHOWN_REASONS = 4  # the registry gate's reasons shown in the override prompt (one per node: 16 do not fit)
+
+
+class RegistryOverride(ModalScreen[str | None]):
+    """After ``g`` was refused by the registry gate alone: the reason to override it, typed (keyboard only:
+    Enter continues to the PowerShell, Esc cancels). A blank reason is no reason: the prompt stays."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    RegistryOverride { align: center middle; }
+    RegistryOverride > Vertical { width: 78; height: auto; max-height: 100%; border: double $warning; padding: 0 1; }
+    RegistryOverride #ovr-title { text-style: bold; }
+    RegistryOverride #ovr-reasons { height: auto; max-height: 6; text-wrap: nowrap; text-overflow: ellipsis; }
+    RegistryOverride #ovr-why { height: auto; margin: 1 0; }
+    RegistryOverride #ovr-message { height: auto; text-style: bold; }
+    RegistryOverride #ovr-keys { height: 1; }
+    """
+
+    def __init__(self, node: str, reasons: list[str]) -> None:
+        super().__init__()
+        self.node = node
+        self.reasons = reasons
+
+    def compose(self) -> ComposeResult:
+        lines = [f"- {reason}" for reason in self.reasons[:SHOWN_REASONS]]
+        if len(self.reasons) > SHOWN_REASONS:
+            lines.append(f"  (+{len(self.reasons) - SHOWN_REASONS} more nodes; the refusal names them all)")
+        shown = Text("\n".join(lines), no_wrap=True, overflow="ellipsis")
+        with Vertical():
+            yield Static(f"Upgrade {self.node}: refused by the registry gate alone", id="ovr-title", markup=False)
+            yield Static(shown, id="ovr-reasons", markup=False)
+            yield Static("Every other gate is open. Override only if the values are in force by other means or "
+                         "not needed; the journal keeps who, when, the reason and what it waived.",
+                         id="ovr-why", markup=False)
+            yield OverrideReason("The reason, in words (journalled; empty: no override)", input_id="ovr-reason")
+            yield Static("", id="ovr-message", markup=False)
+            yield Static("Enter continues to the PowerShell  Esc cancels", id="ovr-keys", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(OverrideReason).input.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        reason = self.query_one(OverrideReason).reason
+        if reason is None:
+            self.query_one("#ovr-message", Static).update(
+                f"No reason typed: the upgrade of {self.node} stays refused. Type the reason, or Esc to cancel.")
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class MaintenanceScreen(SteppingScreen):
@@ -31,7 +87,8 @@ class MaintenanceScreen(SteppingScreen):
              "restarts it: drain, restart, wait for WinRM and for the cluster to show it Paused, resume with "
              "failback (unless you had paused it yourself), wait for repair jobs and Healthy disks. g upgrades "
              "it by hand, without CAU: the same cycle with setup.exe from the staged folder (upgrade, keep "
-             "files) and a check for build 25398. o restarts every node in turn. Refused unless every other "
+             "files) and a check for build 25398; refused by the registry gate alone, it asks for a typed "
+             "reason to override it (journalled). o restarts every node in turn. Refused unless every other "
              "node is Up, storage is quiet and no other node is out. Every change shows its PowerShell "
              "first; d there is a dry run that sends nothing.")
     MUTATING_ACTIONS = frozenset({"drain", "resume", "restart", "rolling", "upgrade"})
@@ -49,6 +106,7 @@ class MaintenanceScreen(SteppingScreen):
         super().__init__()
         self.start = start
         self.state: ClusterState | None = None
+        self._override_offer: tuple[str, list[str]] | None = None  # g refused by the registry gate alone
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="mnt-lock")
@@ -148,8 +206,12 @@ class MaintenanceScreen(SteppingScreen):
         self.query_one("#mnt-progress", Static).update(line)
 
     async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
+        self._override_offer = None
         await super()._run(label, work, done)
         self.query_one("#mnt-progress", Static).update("")
+        offer, self._override_offer = self._override_offer, None
+        if offer is not None:  # the refusal is shown; now the one gate a reason may open
+            self._ask_override(*offer)
 
     def leaving_note(self, change: RunningChange) -> str:
         """The node out of service stays out: in which state, and how to bring it back."""
@@ -186,10 +248,32 @@ class MaintenanceScreen(SteppingScreen):
             self.confirm(maintenance.plan_restart(self.ctx, node), f"restart {node}",
                          lambda: maintenance.restart(self.ctx, node, self.progress), node=node)
 
-    def action_upgrade(self) -> None:
+    def action_upgrade(self, override: str | None = None) -> None:
+        """``override``: the typed reason to override the registry gate (asked for once g was refused
+        by that gate alone); record_override journals it, as headless --override-registry does."""
         if node := self.selected:
-            self.confirm(maintenance.plan_upgrade(self.ctx, node), f"upgrade {node}",
-                         lambda: maintenance.manual_upgrade(self.ctx, node, self.progress), node=node)
+            plan = maintenance.plan_upgrade(self.ctx, node)
+            if override:
+                plan.notes.append(f"The registry gate is OVERRIDDEN if it is closed, journalled with: {override}")
+            self.confirm(plan, f"upgrade {node}", lambda: self._upgrade(node, override), node=node)
+
+    async def _upgrade(self, node: str, override: str | None) -> None:
+        try:
+            await maintenance.manual_upgrade(self.ctx, node, self.progress, override_registry=override)
+        except Refused as exc:
+            if exc.overridable and override is None:
+                self._override_offer = (node, list(exc.reasons))
+            raise
+
+    def _ask_override(self, node: str, reasons: list[str]) -> None:
+        def chosen(reason: str | None) -> None:
+            if reason is None:
+                self.outcome = Text(f"Cancelled: no override; the upgrade of {node} stays refused.")
+                self.say(self.outcome)
+                return
+            self.action_upgrade(override=reason)
+
+        self.app.push_screen(RegistryOverride(node, reasons), callback=chosen)
 
     def action_rolling(self) -> None:
         nodes = self.ctx.client.node_names

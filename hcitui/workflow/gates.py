@@ -36,8 +36,8 @@ OVERRIDE_PHASE, OVERRIDE_STEP = 5, "registry-override"
 
 REMEDY = {
     REGISTRY: ("set both values (2) Registry keys, a; or hcitui registry), then restart each node (3) Node drain "
-               "and restart, o; or hcitui rolling-restart); or override with a typed reason (the run's form; "
-               "headless --override-registry \"REASON\")"),
+               "and restart, o; or hcitui rolling-restart); or override with a typed reason (the run's form, or "
+               "the prompt after 3) g is refused by this gate alone; headless --override-registry \"REASON\")"),
     PREREQ: "run the prerequisites (1) Prerequisites, r; or hcitui prereq) and fix what fails",
     SR_SNAPSHOT: "take the SR snapshot (6) Storage Replica, s; or hcitui sr-snapshot), which re-reads it",
     ISO: "stage and verify the ISO on every node (4) ISO staging, s then v; or hcitui iso-stage)",
@@ -222,6 +222,12 @@ def judge(state: GateState, override_registry: str | None = None) -> list[Gate]:
 def reasons(gates: list[Gate]) -> list[str]:
     """The reasons to refuse: every reason of every gate that is closed (an overridden gate is open)."""
     return [reason for gate in gates if not gate.ok for reason in gate.reasons]
+
+
+def only_registry(gates: list[Gate]) -> bool:
+    """Is the registry gate the only one closed (not overridden)? Only then may a typed reason open the way."""
+    closed = [gate.name for gate in gates if not gate.ok]
+    return closed == [REGISTRY]
 
 
 def pass_sentence(gate: Gate, state: GateState) -> str:

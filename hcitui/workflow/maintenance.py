@@ -312,7 +312,10 @@ async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress
             from hcitui.workflow import gates  # gates reads registry, which imports this module
 
             judged = gates.judge(await gates.read(ctx), override_registry)
+            blocked = bool(reasons)  # the node cannot go out, or setup cannot run: no override waives that
             reasons += gates.reasons(judged)
+            if reasons:
+                raise Refused(step, reasons, overridable=not blocked and gates.only_registry(judged))
         if reasons:
             raise Refused(step, reasons)
         if judged:

@@ -11,11 +11,13 @@ from hcitui.ps import Operation, Params
 
 
 class Refused(Exception):
-    """An interlock refused the step; nothing was changed. ``reasons`` are sentences."""
+    """An interlock refused the step; nothing was changed. ``reasons`` are sentences.
+    ``overridable``: only the registry gate refused it, which the operator may override with a typed reason."""
 
-    def __init__(self, step: str, reasons: list[str]) -> None:
+    def __init__(self, step: str, reasons: list[str], *, overridable: bool = False) -> None:
         self.step = step
         self.reasons = reasons
+        self.overridable = overridable
         super().__init__(self.sentence)
 
     @property
