@@ -25,6 +25,7 @@ reports the CAU module and which nodes it reaches over WinRM (the fault knobs de
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from hcitui.lab.cluster import (
@@ -295,19 +296,27 @@ def _cluster_named(lab: Lab, params: dict[str, Any]) -> None:
                                  "failover cluster.")
 
 
-@handles("test_cau_setup")
-def _test_cau_setup(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return _setup_rules(lab)
+def cau_handles(name: str) -> Callable[[Callable[[Lab, dict[str, Any]], Any]], Callable[[Lab, dict[str, Any]], Any]]:
+    """An operation CAU answers alike on a node and on the coordinator: on a node the cluster service must
+    run; on the coordinator (no member) the script must name the cluster."""
+    def register(fn: Callable[[Lab, dict[str, Any]], Any]) -> Callable[[Lab, dict[str, Any]], Any]:
+        def on_node(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
+            lab.require_cluster_service(node)
+            return fn(lab, params)
+
+        def on_coordinator(lab: Lab, params: dict[str, Any]) -> Any:
+            _cluster_named(lab, params)
+            return fn(lab, params)
+
+        handles(name)(on_node)
+        coordinator_handles(name)(on_coordinator)
+        return fn
+
+    return register
 
 
-@coordinator_handles("test_cau_setup")
-def _test_cau_setup_remote(lab: Lab, params: dict[str, Any]) -> Any:
-    _cluster_named(lab, params)
-    return _setup_rules(lab)
-
-
-def _setup_rules(lab: Lab) -> list[dict[str, Any]]:
+@cau_handles("test_cau_setup")
+def _setup_rules(lab: Lab, params: dict[str, Any]) -> list[dict[str, Any]]:
     nodes = list(lab.state.nodes.values())
     no_remoting = [n.name for n in nodes if n.name not in lab.state.cau.remoting]
     offline = [n.name for n in nodes if n.cluster_state != "Up" or n.power != "on"]
@@ -333,18 +342,7 @@ def _setup_rules(lab: Lab) -> list[dict[str, Any]]:
     ]
 
 
-@handles("get_cau_scan")
-def _get_cau_scan(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return _scan(lab, params)
-
-
-@coordinator_handles("get_cau_scan")
-def _get_cau_scan_remote(lab: Lab, params: dict[str, Any]) -> Any:
-    _cluster_named(lab, params)
-    return _scan(lab, params)
-
-
+@cau_handles("get_cau_scan")
 def _scan(lab: Lab, params: dict[str, Any]) -> Any:
     plugin, media = params.get("Plugin"), (params.get("MediaPath") or "").rstrip("\\").lower()
     down = [n.name for n in lab.state.nodes.values() if n.power != "on"]
@@ -456,19 +454,8 @@ def _cau_next(lab: Lab, timer: Timer) -> None:
         _next_node(lab, run, timer.at)
 
 
-@handles("get_cau_run")
-def _get_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return _run_state(lab)
-
-
-@coordinator_handles("get_cau_run")
-def _get_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
-    _cluster_named(lab, params)
-    return _run_state(lab)
-
-
-def _run_state(lab: Lab) -> Any:
+@cau_handles("get_cau_run")
+def _run_state(lab: Lab, params: dict[str, Any]) -> Any:
     run = lab.state.cau.run
     if run is None:
         return {"State": "RunNotInProgress"}
@@ -484,19 +471,8 @@ def _run_state(lab: Lab) -> Any:
     return run_view(lab, run)
 
 
-@handles("stop_cau_run")
-def _stop_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return _stop(lab)
-
-
-@coordinator_handles("stop_cau_run")
-def _stop_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
-    _cluster_named(lab, params)
-    return _stop(lab)
-
-
-def _stop(lab: Lab) -> Any:
+@cau_handles("stop_cau_run")
+def _stop(lab: Lab, params: dict[str, Any]) -> Any:
     run = lab.state.cau.run
     if run is None or run.state != "RunInProgress":
         raise LabPowerShellError(f"Stop-CauRun : There is no Updating Run in progress on cluster "
@@ -506,19 +482,8 @@ def _stop(lab: Lab) -> Any:
     return run_view(lab, run)
 
 
-@handles("recover_cau_run")
-def _recover_cau_run(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return _recover(lab)
-
-
-@coordinator_handles("recover_cau_run")
-def _recover_cau_run_remote(lab: Lab, params: dict[str, Any]) -> Any:
-    _cluster_named(lab, params)
-    return _recover(lab)
-
-
-def _recover(lab: Lab) -> Any:
+@cau_handles("recover_cau_run")
+def _recover(lab: Lab, params: dict[str, Any]) -> Any:
     run = lab.state.cau.run
     if run is not None and run.state == "RunInProgress":
         raise LabPowerShellError("Invoke-CauRun : An Updating Run is in progress and its orchestrator answers: "
@@ -530,19 +495,8 @@ def _recover(lab: Lab) -> Any:
     return {"State": "RunNotInProgress"}
 
 
-@handles("get_cau_report")
-def _get_cau_report(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    lab.require_cluster_service(node)
-    return _report(lab)
-
-
-@coordinator_handles("get_cau_report")
-def _get_cau_report_remote(lab: Lab, params: dict[str, Any]) -> Any:
-    _cluster_named(lab, params)
-    return _report(lab)
-
-
-def _report(lab: Lab) -> Any:
+@cau_handles("get_cau_report")
+def _report(lab: Lab, params: dict[str, Any]) -> Any:
     if not lab.state.cau.reports:
         return {"Present": False}
     last = lab.state.cau.reports[-1]
