@@ -30,7 +30,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from hcitui.fsutil import atomic_write_text
 
@@ -51,20 +51,96 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class StepRecord(BaseModel):
-    phase: int
-    step: str
-    node: str | None = None
+MAX_RUNS = 50  # runs kept per step (the oldest are dropped): the journal stays bounded
+
+
+class StepRun(BaseModel):
+    """One run of a step: when it started and ended (ISO 8601, UTC with offset), how it ended, by whom."""
+
     status: StepStatus = StepStatus.PENDING
     started: str | None = None
     finished: str | None = None
     detail: str | None = None
+    operator: str | None = None
+
+
+_RUN_FIELDS = ("status", "started", "finished", "detail", "operator")
+
+
+class StepRecord(BaseModel):
+    """A step (phase, name, node) and every run of it, oldest first. Its state is its latest run's:
+    ``status``, ``started``, ``finished``, ``detail`` read (and write) ``runs[-1]``."""
+
+    phase: int
+    step: str
+    node: str | None = None
+    runs: list[StepRun] = Field(default_factory=list)
     pid: int | None = None  # the process running it (a step another live process runs is not interrupted)
     data: dict[str, Any] = Field(default_factory=dict)  # what a step needs to resume (e.g. boot time before)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, value: Any) -> Any:
+        """A record of the previous format (one run, inline) becomes one run; so do keyword arguments."""
+        if not isinstance(value, dict) or not any(k in value for k in _RUN_FIELDS):
+            return value
+        value = dict(value)
+        inline = {k: value.pop(k) for k in _RUN_FIELDS if k in value}
+        if "runs" not in value:
+            status = inline.get("status")
+            ran = any(inline.get(k) for k in ("started", "finished", "detail"))
+            if ran or (status is not None and StepStatus(status) is not StepStatus.PENDING):
+                value["runs"] = [inline]
+        return value
 
     @property
     def key(self) -> str:
         return step_key(self.phase, self.step, self.node)
+
+    @property
+    def latest(self) -> StepRun | None:
+        return self.runs[-1] if self.runs else None
+
+    def _current(self) -> StepRun:
+        if not self.runs:
+            self.runs.append(StepRun())
+        return self.runs[-1]
+
+    @property
+    def status(self) -> StepStatus:
+        return self.runs[-1].status if self.runs else StepStatus.PENDING
+
+    @status.setter
+    def status(self, value: StepStatus) -> None:
+        self._current().status = StepStatus(value)
+
+    @property
+    def started(self) -> str | None:
+        return self.runs[-1].started if self.runs else None
+
+    @started.setter
+    def started(self, value: str | None) -> None:
+        self._current().started = value
+
+    @property
+    def finished(self) -> str | None:
+        return self.runs[-1].finished if self.runs else None
+
+    @finished.setter
+    def finished(self, value: str | None) -> None:
+        self._current().finished = value
+
+    @property
+    def detail(self) -> str | None:
+        return self.runs[-1].detail if self.runs else None
+
+    @detail.setter
+    def detail(self, value: str | None) -> None:
+        self._current().detail = value
+
+    @property
+    def operator(self) -> str | None:
+        return self.runs[-1].operator if self.runs else None
 
 
 class NodeLock(BaseModel):
@@ -198,22 +274,36 @@ class Journal:
 
     def set_step(self, phase: int, step: str, node: str | None, status: StepStatus, detail: str | None = None,
                  *, data: dict[str, Any] | None = None, fresh: bool = False) -> StepRecord:
-        """Record a step's status. ``data`` is merged into what the step keeps; ``fresh`` starts it over."""
+        """Record a step's status. ``data`` is merged into what the step keeps; ``fresh`` starts it over.
+
+        A new run begins with ``fresh``, at the step's first record, and when a step that had ended (done
+        or failed) runs again; otherwise the latest run is updated: an interrupted (unknown) run that
+        resumes or is re-verified keeps its start time. At most ``MAX_RUNS`` runs are kept per step.
+        """
         with self._lock:
             key = step_key(phase, step, node)
             record = self.state.steps.get(key)
-            if record is None or fresh:
+            if record is None:
                 record = StepRecord(phase=phase, step=step, node=node)
-            entering = record.status is not StepStatus.RUNNING or record.started is None
-            record.status = status
-            record.detail = detail
+            elif fresh:
+                record.data = {}
+            latest = record.latest
+            if (fresh or latest is None
+                    or (status is StepStatus.RUNNING and latest.status in (StepStatus.DONE, StepStatus.FAILED))):
+                latest = StepRun(operator=current_operator())
+                record.runs.append(latest)
+                del record.runs[:-MAX_RUNS]
+            latest.status = status
+            latest.detail = detail
             if data:
                 record.data.update(data)
             record.pid = os.getpid() if status is StepStatus.RUNNING else None
-            if status is StepStatus.RUNNING and entering:
-                record.started, record.finished = _now(), None
+            if status is StepStatus.RUNNING:
+                if latest.started is None:
+                    latest.started = _now()
+                latest.finished = None
             elif status in (StepStatus.DONE, StepStatus.FAILED):
-                record.finished = _now()
+                latest.finished = _now()
             self.state.steps[key] = record
             self._save()
             return record

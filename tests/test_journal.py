@@ -288,3 +288,111 @@ def test_reading_an_audit_log_never_written_creates_nothing(tmp_path):
     audit = AuditLog(tmp_path / "clusters" / "X" / "audit.jsonl")
     assert list(audit.records()) == [] and audit.files() == []
     assert not (tmp_path / "clusters").exists()
+
+
+# --------------------------------------------------------------------- run history
+
+
+class Stamps:
+    """The journal's clock, moved by hand: each call returns the next of ``stamps``."""
+
+    def __init__(self, *stamps):
+        self.stamps = list(stamps)
+
+    def __call__(self):
+        return self.stamps.pop(0) if len(self.stamps) > 1 else self.stamps[0]
+
+
+def test_every_run_of_a_step_is_kept_and_the_latest_is_the_state(tmp_path, monkeypatch):
+    from hcitui import journal as journal_module
+    from hcitui.workflow import report
+
+    monkeypatch.setattr(journal_module, "_now", Stamps(
+        "2026-03-01T09:00:00+00:00", "2026-03-01T09:00:01+00:00", "2026-03-01T09:20:00+00:00",
+        "2026-03-01T09:20:01+00:00", "2026-03-02T14:00:00+00:00", "2026-03-02T14:00:01+00:00",
+        "2026-03-02T14:30:00+00:00", "2026-03-02T14:30:01+00:00"))
+    journal = Journal.open(tmp_path, CLUSTER)
+    journal.set_step(1, "rolling_restart", None, StepStatus.RUNNING, "0 of 4 nodes", fresh=True)
+    journal.set_step(1, "rolling_restart", None, StepStatus.DONE, "4 nodes restarted")
+    journal.set_step(1, "rolling_restart", None, StepStatus.RUNNING, "0 of 4 nodes", fresh=True)
+    journal.set_step(1, "rolling_restart", None, StepStatus.FAILED, "LAB-A2 did not come back")
+
+    again = Journal.open(tmp_path, CLUSTER)
+    record = again.step(1, "rolling_restart")
+    assert [(r.status, r.started, r.finished, r.detail) for r in record.runs] == [
+        (StepStatus.DONE, "2026-03-01T09:00:00+00:00", "2026-03-01T09:20:00+00:00", "4 nodes restarted"),
+        (StepStatus.FAILED, "2026-03-02T14:00:00+00:00", "2026-03-02T14:30:00+00:00", "LAB-A2 did not come back"),
+    ]
+    assert all(r.operator for r in record.runs)
+    # The state of the step is its latest run's.
+    assert (record.status, record.started, record.detail) == (
+        StepStatus.FAILED, "2026-03-02T14:00:00+00:00", "LAB-A2 did not come back")
+
+    data = report.build(CLUSTER, [], report.read_journal(tmp_path, CLUSTER), report.read_audit(tmp_path, CLUSTER))
+    assert [(r["run"], r["status"], r["started"], r["finished"]) for r in data["runs"]] == [
+        (1, "done", "2026-03-01T09:00:00Z", "2026-03-01T09:20:00Z"),
+        (2, "failed", "2026-03-02T14:00:00Z", "2026-03-02T14:30:00Z"),
+    ]
+    md = report.to_markdown(data)
+    first = md.index("| 2026-03-01T09:00:00Z | 2026-03-01T09:20:00Z | 1 | rolling_restart | cluster | 1 | DONE |")
+    second = md.index("| 2026-03-02T14:00:00Z | 2026-03-02T14:30:00Z | 1 | rolling_restart | cluster | 2 | FAILED |")
+    assert "## Runs" in md and first < second
+
+
+def test_reverifying_an_interrupted_run_keeps_its_start(tmp_path, monkeypatch):
+    from hcitui import journal as journal_module
+
+    monkeypatch.setattr(journal_module, "_now", Stamps(
+        "2026-03-01T22:00:00+00:00", "2026-03-01T22:00:01+00:00", "2026-03-01T22:00:02+00:00",
+        "2026-03-02T07:00:00+00:00", "2026-03-02T07:00:01+00:00", "2026-03-02T07:05:00+00:00",
+        "2026-03-02T07:05:01+00:00"))
+    journal = Journal.open(tmp_path, CLUSTER)
+    journal.set_step(5, "cau_run", None, StepStatus.RUNNING, "starting", fresh=True)
+    reopened = Journal.open(tmp_path, CLUSTER)  # the process died: the run is interrupted
+    assert reopened.step(5, "cau_run").status is StepStatus.UNKNOWN
+    # Reattached (running again), then concluded by a re-verification: still the same run, same start.
+    reopened.set_step(5, "cau_run", None, StepStatus.RUNNING, "reattached after an interruption")
+    reopened.set_step(5, "cau_run", None, StepStatus.DONE, "re-verified after an interruption: done")
+    record = Journal.open(tmp_path, CLUSTER).step(5, "cau_run")
+    assert len(record.runs) == 1
+    assert (record.status, record.started) == (StepStatus.DONE, "2026-03-01T22:00:00+00:00")
+    assert record.finished.startswith("2026-03-02T07:")
+
+
+def test_a_journal_of_the_previous_format_loads_each_record_as_one_run(tmp_path):
+    path = cluster_dir(tmp_path, CLUSTER) / "journal.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"schema_version": 1, "cluster": CLUSTER, "updated": "2025-06-01T10:20:00+00:00",
+                                "steps": {
+                                    "1/restart/HCI-A1": {"phase": 1, "step": "restart", "node": "HCI-A1",
+                                                         "status": "done", "started": "2025-06-01T10:00:00+00:00",
+                                                         "finished": "2025-06-01T10:15:00+00:00",
+                                                         "detail": "back Up", "pid": None, "data": {"boot": "x"}},
+                                    "0/prerequisites/*": {"phase": 0, "step": "prerequisites", "node": None,
+                                                          "status": "pending", "started": None, "finished": None,
+                                                          "detail": None, "pid": None, "data": {}}},
+                                "lock": None, "last_verification": None, "inventory": {}}))
+    journal = Journal.open(tmp_path, CLUSTER)
+    record = journal.step(1, "restart", "HCI-A1")
+    assert [(r.status, r.started, r.finished, r.detail) for r in record.runs] == [
+        (StepStatus.DONE, "2025-06-01T10:00:00+00:00", "2025-06-01T10:15:00+00:00", "back Up")]
+    assert record.data == {"boot": "x"} and record.status is StepStatus.DONE
+    assert journal.step(0, "prerequisites").runs == [] and journal.step(0, "prerequisites").status is StepStatus.PENDING
+    # A new run after it is a second run; the file is written in the new format and reads back.
+    journal.set_step(1, "restart", "HCI-A1", StepStatus.RUNNING)
+    saved = json.loads(path.read_text())["steps"]["1/restart/HCI-A1"]
+    assert "status" not in saved and [r["status"] for r in saved["runs"]] == ["done", "running"]
+    assert [r.status for r in Journal.open(tmp_path, CLUSTER).step(1, "restart", "HCI-A1").runs] == [
+        StepStatus.DONE, StepStatus.UNKNOWN]
+
+
+def test_the_history_of_a_step_is_capped_oldest_dropped(tmp_path, monkeypatch):
+    from hcitui import journal as journal_module
+
+    monkeypatch.setattr(journal_module, "MAX_RUNS", 5)
+    journal = Journal.open(tmp_path, CLUSTER)
+    for n in range(8):
+        journal.set_step(7, "verification", None, StepStatus.RUNNING, f"run {n}")
+        journal.set_step(7, "verification", None, StepStatus.DONE, f"run {n}")
+    runs = Journal.open(tmp_path, CLUSTER).step(7, "verification").runs
+    assert [r.detail for r in runs] == ["run 3", "run 4", "run 5", "run 6", "run 7"]

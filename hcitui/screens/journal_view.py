@@ -45,6 +45,16 @@ def clock(stamp: str | None) -> str:
     return when.strftime("%H:%M:%S") if when.date() == datetime.now().date() else when.strftime("%m-%d %H:%M")
 
 
+def full_time(stamp: str | None) -> str:
+    """A journal time in local time with its date (the detail line)."""
+    if not stamp:
+        return "-"
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp
+
+
 def _row_order(cells: tuple) -> tuple:
     """The journal's own order (phase, step, node; cluster-wide first) from a row's cells."""
     phase, step, node = (str(c) for c in cells)
@@ -70,7 +80,8 @@ def journal_state(ctx: Context) -> str:
 
 class JournalScreen(HciScreen):
     TITLE_TEXT = "11) Journal"
-    ABOUT = ("Every step hcitui has recorded, grouped by runbook phase, with its node, status, start and end; "
+    ABOUT = ("Every step hcitui has recorded, grouped by runbook phase, with its node, status, start and end "
+             "(its latest run; local time, with the date when not today); "
              "the line under the table gives the highlighted step's detail. UNKNOWN means a step was "
              "interrupted (hcitui stopped while it ran): re-verify it (v) before going on. The one-node-out "
              "lock is shown at the top. The journal is re-read every few seconds.")
@@ -91,12 +102,13 @@ class JournalScreen(HciScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#journal-steps", DataTable)
-        table.add_column("Phase", key="phase", width=19)
-        table.add_column("Step", key="step", width=15)
+        # Started/Ended: the time today, the date and time (local) on another day.
+        table.add_column("Phase", key="phase", width=15)
+        table.add_column("Step", key="step", width=14)
         table.add_column("Node", key="node", width=8)
         table.add_column("Status", key="status", width=7)
-        table.add_column("Started", key="started", width=8)
-        table.add_column("Ended", key="finished", width=8)
+        table.add_column("Started", key="started", width=11)
+        table.add_column("Ended", key="finished", width=11)
         table.focus()
         self.action_reload()
 
@@ -172,6 +184,14 @@ class JournalScreen(HciScreen):
         if record.status is StepStatus.UNKNOWN:
             how = "v re-verifies it" if resume.has_reverifier(record) else "check it and run it again from its screen"
             text.append(f". Interrupted: {how}.")
+        if record.runs:
+            text.append(f" Run {len(record.runs)}, started {full_time(record.started)}, "
+                        f"ended {full_time(record.finished)}" + (f", by {record.operator}" if record.operator else ""))
+            if len(record.runs) > 1:
+                before = record.runs[-2]
+                text.append(f"; run before: {before.status.value}, started {full_time(before.started)}, "
+                            f"ended {full_time(before.finished)}")
+            text.append(".")
         self.query_one("#journal-detail", Static).update(text)
 
     # ----------------------------------------------------------------- reverify

@@ -65,6 +65,14 @@ def build(cluster: str, nodes: list[NodeRef], journal: JournalState, audit: Audi
             "step": record.step, "node": record.node, "status": record.status.value,
             "started": record.started, "finished": record.finished, "detail": record.detail,
         })
+    runs = []
+    for record in journal.steps.values():
+        for number, run in enumerate(record.runs, 1):
+            runs.append({"phase": record.phase, "step": record.step, "node": record.node, "run": number,
+                         "status": run.status.value, "started": _utc(run.started), "finished": _utc(run.finished),
+                         "detail": run.detail, "operator": run.operator})
+    runs.sort(key=lambda r: (_sort_time(r["started"] or r["finished"]), r["phase"], r["step"], r["node"] or "",
+                             r["run"]))
     entries, _ = history.load(audit)
     entries.reverse()  # a run history reads oldest first
     changes = [e for e in entries if e.mutates]
@@ -77,11 +85,33 @@ def build(cluster: str, nodes: list[NodeRef], journal: JournalState, audit: Audi
         "journal_updated": journal.updated,
         "nodes": node_rows,
         "phases": [{"phase": p, "name": phase_name(p), "steps": steps} for p, steps in sorted(phases.items())],
+        "runs": runs,
         "lock": journal.lock.model_dump() if journal.lock else None,
         "verification": journal.last_verification,
         "operations": counts,
         "changes": [{k: v for k, v in e.as_json().items() if k != "mutates"} for e in changes],
     }
+
+
+def _utc(stamp: str | None) -> str | None:
+    """A journal time as ISO 8601 in UTC (``2026-11-24T17:58:03Z``); as written when it cannot be read."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sort_time(stamp: str | None) -> datetime:
+    try:
+        when = datetime.fromisoformat(stamp or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _md(value: Any) -> str:
@@ -119,6 +149,17 @@ def to_markdown(report: dict[str, Any]) -> str:
         for s in phase["steps"]:
             out.append(f"| {_md(s['step'])} | {_md(s['node'] or 'cluster')} | {_md(s['status'].upper())} "
                        f"| {_md(_local(s['started']))} | {_md(_local(s['finished']))} | {_md(s['detail'])} |")
+        out.append("")
+    out += ["## Runs", "", "Every run of every step, oldest first (times in UTC).", ""]
+    if not report["runs"]:
+        out += ["No step has been run yet.", ""]
+    else:
+        out += ["| started (UTC) | finished (UTC) | phase | step | node | run | status | operator | detail |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in report["runs"]:
+            out.append(f"| {_md(r['started'])} | {_md(r['finished'])} | {r['phase']} | {_md(r['step'])} "
+                       f"| {_md(r['node'] or 'cluster')} | {r['run']} | {_md(r['status'].upper())} "
+                       f"| {_md(r['operator'])} | {_md(r['detail'])} |")
         out.append("")
     lock = report["lock"]
     if lock:

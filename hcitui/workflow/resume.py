@@ -75,12 +75,14 @@ def has_reverifier(record: StepRecord) -> bool:
 
 
 def describe(record: StepRecord) -> str:
-    """``phase 5 OS upgrade: os_upgrade on LAB-A1, started 10:42:07``."""
+    """``phase 5 OS upgrade: os_upgrade on LAB-A1, started 10:42:07`` (local time; with the date on another day)."""
     where = f" on {record.node}" if record.node else ""
     when = ""
     if record.started:
         try:
-            when = ", started " + datetime.fromisoformat(record.started).astimezone().strftime("%H:%M:%S")
+            local = datetime.fromisoformat(record.started).astimezone()
+            fmt = "%H:%M:%S" if local.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S"
+            when = ", started " + local.strftime(fmt)
         except ValueError:
             when = f", started {record.started}"
     return f"phase {record.phase} {phase_name(record.phase)}: {record.step}{where}{when}"
