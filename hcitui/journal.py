@@ -47,6 +47,17 @@ class JournalError(Exception):
     pass
 
 
+def local_time(stamp: str | None, empty: str = "", fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A journal time (ISO 8601 with its offset) in local time with its date; ``empty`` when there is
+    none, the text itself when it is not a time. Screens, gates and the report all show times so."""
+    if not stamp:
+        return empty
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime(fmt)
+    except ValueError:
+        return stamp
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from hcitui.journal import StepRecord, StepStatus
+from hcitui.journal import StepRecord, StepStatus, local_time
 from hcitui.screens.base import HciScreen
 from hcitui.workflow import resume
 from hcitui.workflow.context import Context
@@ -47,12 +47,7 @@ def clock(stamp: str | None) -> str:
 
 def full_time(stamp: str | None) -> str:
     """A journal time in local time with its date (the detail line)."""
-    if not stamp:
-        return "-"
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return stamp
+    return local_time(stamp, "-")
 
 
 def _row_order(cells: tuple) -> tuple:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hcitui import model
-from hcitui.journal import StepRecord, StepStatus, current_operator
+from hcitui.journal import StepRecord, StepStatus, current_operator, local_time
 from hcitui.ps import iso as iso_ops
 from hcitui.remote import RemoteError
 from hcitui.workflow import prereq, registry, sr, staging
@@ -237,7 +237,7 @@ def pass_sentence(gate: Gate, state: GateState) -> str:
     if gate.name == REGISTRY:
         return f"both values 0 and in force on all {len(state.nodes)} nodes (set, then restarted)"
     if gate.name == PREREQ and state.prereq is not None:
-        return f"passed at {_local(state.prereq.finished)} ({state.prereq.detail or 'PASSED'})"
+        return f"passed at {local_time(state.prereq.finished, '?', '%Y-%m-%d %H:%M')} ({state.prereq.detail or 'PASSED'})"
     if gate.name == SR_SNAPSHOT:
         if not state.stretched:
             return "not a stretched cluster: no Storage Replica snapshot needed"
@@ -248,11 +248,6 @@ def pass_sentence(gate: Gate, state: GateState) -> str:
     return "open"
 
 
-def _local(stamp: str | None) -> str:
-    try:
-        return datetime.fromisoformat(stamp or "").astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return "?"
 
 
 # ----------------------------------------------------------------------- reads

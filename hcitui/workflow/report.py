@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hcitui.journal import AuditLog, JournalError, JournalState, cluster_dir
+from hcitui.journal import AuditLog, JournalError, JournalState, cluster_dir, local_time
 from hcitui.workflow import history
 from hcitui.workflow.resume import phase_name
 
@@ -118,26 +118,17 @@ def _md(value: Any) -> str:
     return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _local(stamp: str | None) -> str:
-    if not stamp:
-        return ""
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return stamp
-
-
 def to_markdown(report: dict[str, Any]) -> str:
     out = [f"# hcitui report: {report['cluster']}", "",
-           f"Generated {_local(report['generated'])} (local time). Journal last written "
-           f"{_local(report['journal_updated']) or 'never'}.", ""]
+           f"Generated {local_time(report['generated'])} (local time). Journal last written "
+           f"{local_time(report['journal_updated']) or 'never'}.", ""]
 
     out += ["## Nodes", "", "| node | site | build before | first seen | build after | last seen |",
             "|---|---|---|---|---|---|"]
     for n in report["nodes"]:
         out.append(f"| {_md(n['name'])} | {_md(n['site'] or '-')} | {_md(n['build_before'] or 'not observed')} "
-                   f"| {_md(_local(n['first_seen']))} | {_md(n['build_after'] or 'not observed')} "
-                   f"| {_md(_local(n['last_seen']))} |")
+                   f"| {_md(local_time(n['first_seen']))} | {_md(n['build_after'] or 'not observed')} "
+                   f"| {_md(local_time(n['last_seen']))} |")
     out.append("")
 
     out += ["## Steps", ""]
@@ -148,7 +139,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                 "| step | node | status | started | finished | detail |", "|---|---|---|---|---|---|"]
         for s in phase["steps"]:
             out.append(f"| {_md(s['step'])} | {_md(s['node'] or 'cluster')} | {_md(s['status'].upper())} "
-                       f"| {_md(_local(s['started']))} | {_md(_local(s['finished']))} | {_md(s['detail'])} |")
+                       f"| {_md(local_time(s['started']))} | {_md(local_time(s['finished']))} | {_md(s['detail'])} |")
         out.append("")
     out += ["## Runs", "", "Every run of every step, oldest first (times in UTC).", ""]
     if not report["runs"]:
@@ -163,7 +154,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("")
     lock = report["lock"]
     if lock:
-        out += [f"One-node-out lock held: **{_md(lock['node'])}** since {_local(lock['since'])} ({_md(lock['reason'])}); "
+        out += [f"One-node-out lock held: **{_md(lock['node'])}** since {local_time(lock['since'])} ({_md(lock['reason'])}); "
                 f"the node was {'paused' if lock['was_paused'] else 'not paused'} before.", ""]
 
     out += ["## Last verification", ""]
@@ -172,7 +163,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["Verification has not been run.", ""]
     else:
         verdict = "PASSED" if verification.get("passed") else "NOT PASSED"
-        out += [f"**{verdict}**, checked {_local(verification.get('finished'))}.", "",
+        out += [f"**{verdict}**, checked {local_time(verification.get('finished'))}.", "",
                 "| check | node | result | reason |", "|---|---|---|---|"]
         for c in verification.get("checks", []):
             out.append(f"| {_md(c.get('name'))} | {_md(c.get('node') or 'cluster')} | {_md(str(c.get('status', '')).upper())} "
@@ -187,7 +178,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["| time | target | via | operation | outcome | duration | error |", "|---|---|---|---|---|---|---|"]
         for c in report["changes"]:
             duration = "" if c["duration_ms"] is None else f"{c['duration_ms']:.0f} ms"
-            out.append(f"| {_md(_local(c['time']))} | {_md(c['target'] or 'cluster')} | {_md(c['via'])} "
+            out.append(f"| {_md(local_time(c['time']))} | {_md(c['target'] or 'cluster')} | {_md(c['via'])} "
                        f"| {_md(c['operation'])} | {_md(c['outcome'])} | {duration} | {_md(c['error'])} |")
         out.append("")
     else:
