@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hcitui.config import load_config
+from hcitui.core.config import load_config
 from hcitui.ps import reads
 from hcitui.remote.fanout import fan_out
 from hcitui.remote.psrp import PsrpSessionFactory

@@ -1,5 +1,5 @@
 import sys
 
-from hcitui.cli import main
+from hcitui.cli.main import main
 
 sys.exit(main())

@@ -113,7 +113,7 @@ async def earlier_phases(ctx, lab=None, *, registry_values: bool = True, prereq:
     them at an earlier boot. Prerequisites: a passing run recorded now. SR: a real snapshot, re-read.
     ISO: the media staged in the lab and a real verification (it records every node's counts). Each
     part can be left out, so a test sees that gate closed."""
-    from hcitui.journal import StepStatus
+    from hcitui.core.journal import StepStatus
     from hcitui.lab.state import StagedMedia
     from hcitui.workflow import prereq as prereq_wf
     from hcitui.workflow import registry, sr, staging
@@ -146,7 +146,7 @@ def earlier_phases_headless(state_home, lab=None, **parts) -> None:
     """The same for headless tests: on the lab and the journal under ``state_home`` (LAB-STRETCH)."""
     import asyncio
 
-    from hcitui import wiring
+    from hcitui.cli import context as wiring
 
     lab = lab or wiring.open_lab(state_home, 4)
     ctx = wiring.context_for_lab(lab, read_only=False, state_root=state_home)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
-from hcitui.screens.menu import MenuScreen
-from hcitui.screens.verify import VerifyScreen
-from hcitui.widgets.help import HelpScreen
-from hcitui.widgets.node_table import NodeTable
-from hcitui.widgets.preview import PowerShellPreview
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.screens.verify import VerifyScreen
+from hcitui.tui.widgets.help import HelpScreen
+from hcitui.tui.widgets.node_table import NodeTable
+from hcitui.tui.widgets.preview import PowerShellPreview
 
 SIZE = (80, 24)
 

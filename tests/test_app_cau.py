@@ -10,14 +10,16 @@ import pytest
 from conftest import FakeClock, earlier_phases, earlier_phases_headless
 from textual.widgets import Input, Static
 
-from hcitui import cli, wiring
-from hcitui.app import HciApp
-from hcitui.journal import StepStatus
+from hcitui.cli import main as cli
+
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.core.journal import StepStatus
 from hcitui.lab import Lab
 from hcitui.lab.state import NEW_BUILD, StagedMedia
-from hcitui.screens.cau import CauOptions, CauScreen
-from hcitui.widgets.confirm import ConfirmStep
-from hcitui.widgets.node_table import NodeTable
+from hcitui.tui.screens.cau import CauOptions, CauScreen
+from hcitui.tui.widgets.confirm import ConfirmStep
+from hcitui.tui.widgets.node_table import NodeTable
 
 SIZE = (80, 24)
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
 from hcitui.lab.state import ISO_FILE_COUNT, ISO_SIZE
-from hcitui.screens.iso import IsoScreen
-from hcitui.screens.menu import MenuScreen
-from hcitui.widgets.confirm import ConfirmStep
-from hcitui.widgets.node_table import NodeTable
-from hcitui.widgets.preview import PowerShellPreview
+from hcitui.tui.screens.iso import IsoScreen
+from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.widgets.confirm import ConfirmStep
+from hcitui.tui.widgets.node_table import NodeTable
+from hcitui.tui.widgets.preview import PowerShellPreview
 
 SIZE = (80, 24)
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -86,8 +86,9 @@ async def test_copy_dry_run_then_run_with_a_progress_bar(tmp_path):
         statuses: list[str] = []
         original = screen.progress
 
-        def watch(node, text, fraction=None):
-            original(node, text, fraction)
+        def watch(event):
+            original(event)
+            node = event.node
             bars.append(text_of(screen.query_one("#iso-progress", Static)))
             statuses.append(str(screen.query_one("#iso-nodes", NodeTable).get_cell(node, "status")))
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
-from hcitui.screens.menu import MenuScreen
-from hcitui.screens.prereq import PrereqScreen
-from hcitui.widgets.help import HelpScreen
-from hcitui.widgets.node_table import NodeTable
-from hcitui.widgets.preview import PowerShellPreview
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.screens.prereq import PrereqScreen
+from hcitui.tui.widgets.help import HelpScreen
+from hcitui.tui.widgets.node_table import NodeTable
+from hcitui.tui.widgets.preview import PowerShellPreview
 
 SIZE = (80, 24)
 LAB_NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]

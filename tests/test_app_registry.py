@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
-from hcitui.screens.menu import MenuScreen
-from hcitui.screens.registry import RegistryScreen
-from hcitui.widgets.confirm import ConfirmStep
-from hcitui.widgets.help import HelpScreen
-from hcitui.widgets.node_table import NodeTable
-from hcitui.widgets.preview import PowerShellPreview
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.screens.registry import RegistryScreen
+from hcitui.tui.widgets.confirm import ConfirmStep
+from hcitui.tui.widgets.help import HelpScreen
+from hcitui.tui.widgets.node_table import NodeTable
+from hcitui.tui.widgets.preview import PowerShellPreview
 
 SIZE = (80, 24)
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
-from hcitui.screens.menu import MenuScreen
-from hcitui.screens.sr import SRScreen
-from hcitui.widgets.confirm import ConfirmStep
-from hcitui.widgets.preview import PowerShellPreview
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.screens.sr import SRScreen
+from hcitui.tui.widgets.confirm import ConfirmStep
+from hcitui.tui.widgets.preview import PowerShellPreview
 
 SIZE = (80, 24)
 

@@ -10,8 +10,10 @@ import time
 import pytest
 from conftest import earlier_phases
 
-from hcitui import model, wiring
-from hcitui.journal import Journal, NodeLock, StepStatus
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.core.journal import Journal, NodeLock, StepStatus
 from hcitui.lab.state import NEW_BUILD, OLD_BUILD, OLD_UBR, StagedMedia
 from hcitui.ps import cau as cau_ops
 from hcitui.remote import OperationFailed, Rebooting, Unreachable
@@ -75,8 +77,8 @@ class Seen:
         self.most_out = 0
         self.blips = 0
 
-    def progress(self, node: str, text: str, fraction: float | None = None) -> None:
-        self.lines.append((node, text))
+    def progress(self, event) -> None:
+        self.lines.append((event.node, event.text))
         self._look()
 
     def update(self, watch: cau.RunWatch) -> None:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from hcitui import __version__, ps, wiring
-from hcitui.cli import main
-from hcitui.config import EXAMPLE
+from hcitui import __version__, ps
+
+from hcitui.cli import context as wiring
+from hcitui.cli.main import main
+from hcitui.core.config import EXAMPLE
 from hcitui.workflow import verify
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -41,7 +43,7 @@ def lab_in_process(monkeypatch):
 
 def audit_lines(state_home: Path) -> list[dict]:
     """Every record, changes and reads (kept in two files), oldest first."""
-    from hcitui.journal import AuditLog
+    from hcitui.core.journal import AuditLog
 
     return list(AuditLog(state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl").records())
 
@@ -153,7 +155,7 @@ def test_lab_nodes_odd_is_usage_error(capsys):
 
 
 def test_lab_reset_starts_the_journal_and_audit_log_over(capsys, state_home):
-    from hcitui.journal import AuditLog, Journal, StepStatus, cluster_dir
+    from hcitui.core.journal import AuditLog, Journal, StepStatus, cluster_dir
 
     assert main(["--lab", "verify", "--json"]) == 1
     folder = cluster_dir(state_home, "LAB-STRETCH")
@@ -192,7 +194,7 @@ def test_lab_reset_starts_the_journal_and_audit_log_over(capsys, state_home):
 
 
 def test_lab_reset_of_a_cluster_that_is_not_the_lab_is_refused(state_home):
-    from hcitui.journal import cluster_dir
+    from hcitui.core.journal import cluster_dir
 
     real = cluster_dir(state_home, "HCI-PROD")
     real.mkdir(parents=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hcitui import wiring
-from hcitui.cli import main
+from hcitui.cli import context as wiring
+from hcitui.cli.main import main
 from hcitui.lab.state import ISO_SIZE
 from hcitui.ps.iso import CHUNK_BYTES
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hcitui.config import (
+from hcitui.core.config import (
     EXAMPLE,
     Config,
     ConfigError,

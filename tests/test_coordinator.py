@@ -14,7 +14,11 @@ from typing import Any
 
 import pytest
 
-from hcitui import cli, model, wiring
+from hcitui.cli import main as cli
+
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
 from hcitui.lab.state import COORDINATOR, StagedMedia
 from hcitui.ps import OPERATIONS, Operation, reads, script_parameter_names
 from hcitui.ps import cau as cau_ops
@@ -294,7 +298,7 @@ async def test_the_coordinator_over_the_winrm_endpoint(tmp_path):
 
 
 def test_the_served_config_names_the_coordinator_and_parses(tmp_path):
-    from hcitui.config import parse_config
+    from hcitui.core.config import parse_config
     from hcitui.lab import Lab
 
     lab = Lab.create(4)
@@ -345,7 +349,7 @@ def test_headless_preflight_with_and_without_the_lab_coordinator(in_process, cap
     out = capsys.readouterr().out
     assert "WARN  Coordinator   (cluster)        no CAU coordinator is configured" in out
     assert "fix: configure a coordinator" in out
-    from hcitui.journal import AuditLog
+    from hcitui.core.journal import AuditLog
 
     records = list(AuditLog(in_process / "clusters" / "LAB-STRETCH" / "audit.jsonl").records())  # changes and reads
     setups = [r["node"] for r in records if r["operation"] == "test_cau_setup"]

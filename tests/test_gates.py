@@ -13,14 +13,18 @@ from conftest import earlier_phases
 from textual.app import App
 from textual.widgets import Checkbox, Input, Static
 
-from hcitui import cli, model, wiring
-from hcitui.app import HciApp
-from hcitui.config import ClusterConfig, ConfigError
-from hcitui.journal import StepRecord, StepStatus
+from hcitui.cli import main as cli
+
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.core.config import ClusterConfig, ConfigError
+from hcitui.core.journal import StepRecord, StepStatus
 from hcitui.lab.state import NEW_BUILD
 from hcitui.remote import Unreachable
-from hcitui.screens.cau import CauOptions, CauScreen
-from hcitui.widgets.confirm import RUN, ConfirmStep, typed_matches
+from hcitui.tui.screens.cau import CauOptions, CauScreen
+from hcitui.tui.widgets.confirm import RUN, ConfirmStep, typed_matches
 from hcitui.workflow import cau, gates, maintenance, prereq, registry, sr, staging
 from hcitui.workflow.steps import Refused
 
@@ -197,7 +201,7 @@ def test_the_age_is_a_config_field_with_a_default_and_a_named_error(tmp_path):
     base = {"name": "HCI-STRETCH01", "nodes": [{"name": "HCI-A1"}]}
     assert ClusterConfig.model_validate(base).prereq_max_age_hours == 24
     assert ClusterConfig.model_validate({**base, "prereq_max_age_hours": 6}).prereq_max_age_hours == 6
-    from hcitui.config import EXAMPLE, load_config
+    from hcitui.core.config import EXAMPLE, load_config
 
     assert "prereq_max_age_hours = 24" in EXAMPLE
     path = tmp_path / "hci.toml"

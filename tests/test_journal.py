@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
-from hcitui import fsutil
-from hcitui.journal import AuditLog, Journal, JournalError, StepStatus, cluster_dir
+from hcitui.core import files as fsutil
+from hcitui.core.journal import AuditLog, Journal, JournalError, StepStatus, cluster_dir
 
 CLUSTER = "HCI-STRETCH01"
 
@@ -217,7 +217,9 @@ async def test_a_long_parameter_is_recorded_as_its_size_and_sha256_never_its_con
     """Any operation, not only write_file_chunk: a read with a 6000-character path, through a session."""
     import hashlib
 
-    from hcitui import ps, wiring
+    from hcitui import ps
+
+    from hcitui.cli import context as wiring
     from hcitui.lab.inprocess import InProcessSession
 
     lab = wiring.open_lab(tmp_path, 4)
@@ -304,7 +306,7 @@ class Stamps:
 
 
 def test_every_run_of_a_step_is_kept_and_the_latest_is_the_state(tmp_path, monkeypatch):
-    from hcitui import journal as journal_module
+    from hcitui.core import journal as journal_module
     from hcitui.workflow import report
 
     monkeypatch.setattr(journal_module, "_now", Stamps(
@@ -340,7 +342,7 @@ def test_every_run_of_a_step_is_kept_and_the_latest_is_the_state(tmp_path, monke
 
 
 def test_reverifying_an_interrupted_run_keeps_its_start(tmp_path, monkeypatch):
-    from hcitui import journal as journal_module
+    from hcitui.core import journal as journal_module
 
     monkeypatch.setattr(journal_module, "_now", Stamps(
         "2026-03-01T22:00:00+00:00", "2026-03-01T22:00:01+00:00", "2026-03-01T22:00:02+00:00",
@@ -387,7 +389,7 @@ def test_a_journal_of_the_previous_format_loads_each_record_as_one_run(tmp_path)
 
 
 def test_the_history_of_a_step_is_capped_oldest_dropped(tmp_path, monkeypatch):
-    from hcitui import journal as journal_module
+    from hcitui.core import journal as journal_module
 
     monkeypatch.setattr(journal_module, "MAX_RUNS", 5)
     journal = Journal.open(tmp_path, CLUSTER)

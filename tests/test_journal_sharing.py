@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hcitui.journal import Journal, StepStatus
+from hcitui.core.journal import Journal, StepStatus
 
 CLUSTER = "HCI-STRETCH01"
 PROJECT = Path(__file__).resolve().parents[1]

@@ -128,7 +128,7 @@ def test_insecure_flag_skips_validation_and_says_so(served, tmp_path):
 
 def test_serve_lab_reset_starts_the_lab_records_over(tmp_path):
     """`lab serve --lab-reset`: a fresh lab with a fresh journal and audit log; the old ones kept beside."""
-    from hcitui.journal import Journal, StepStatus, cluster_dir
+    from hcitui.core.journal import Journal, StepStatus, cluster_dir
 
     state = tmp_path / "state"
     root = state / "hcitui"

@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
-from hcitui import model, wiring
-from hcitui.journal import Journal, NodeLock, StepStatus
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.core.journal import Journal, NodeLock, StepStatus
 from hcitui.remote import Unreachable
 from hcitui.workflow import interlocks, maintenance
 from hcitui.workflow.observe import ClusterState
@@ -161,7 +163,7 @@ async def test_restart_cycle(lab_ctx):
     fix_registry(lab)
     boot = lab.state.nodes["LAB-B2"].last_boot
     seen = []
-    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B2", lambda n, t, f=None: seen.append(t)), GUARD)
+    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B2", lambda e: seen.append(e.text)), GUARD)
     node = lab.state.nodes["LAB-B2"]
     assert node.last_boot != boot and node.cluster_state == "Up" and node.power == "on"
     assert node.skip_effective == 0  # the registry value is now in force

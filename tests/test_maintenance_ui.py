@@ -8,12 +8,14 @@ import pytest
 from conftest import earlier_phases
 from textual.widgets import Static
 
-from hcitui import cli, wiring
-from hcitui.app import HciApp
-from hcitui.screens.maintenance import MaintenanceScreen, RegistryOverride
-from hcitui.widgets.confirm import ConfirmStep
-from hcitui.widgets.node_table import NodeTable
-from hcitui.widgets.override import OverrideReason
+from hcitui.cli import main as cli
+
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens.maintenance import MaintenanceScreen, RegistryOverride
+from hcitui.tui.widgets.confirm import ConfirmStep
+from hcitui.tui.widgets.node_table import NodeTable
+from hcitui.tui.widgets.override import OverrideReason
 
 SIZE = (80, 24)
 
@@ -269,7 +271,7 @@ def test_headless_drain_refusal_and_failure_are_sentences(in_process, capsys, st
 
 async def start_slow_restart(pilot, ctx, lab, node="LAB-A1"):
     """A restart whose node stays down (a long reboot): it is surely running when q is pressed."""
-    from hcitui.journal import StepStatus
+    from hcitui.core.journal import StepStatus
 
     lab.state.timings.reboot = 3600.0
     screen = await open_screen(pilot)
@@ -289,9 +291,9 @@ def screen_text(screen) -> str:
 
 
 async def test_quitting_mid_step_asks_and_leaving_is_journalled(tmp_path):
-    from hcitui.cli import EXIT_LEFT_MID_STEP
-    from hcitui.journal import Journal, StepStatus
-    from hcitui.widgets.leave import LeaveStep
+    from hcitui.cli.main import EXIT_LEFT_MID_STEP
+    from hcitui.core.journal import Journal, StepStatus
+    from hcitui.tui.widgets.leave import LeaveStep
 
     app, ctx, lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -348,7 +350,7 @@ async def test_quitting_from_the_menu_with_nothing_running_does_not_ask(tmp_path
 
 
 async def test_a_read_quits_without_asking(tmp_path):
-    from hcitui.screens.verify import VerifyScreen
+    from hcitui.tui.screens.verify import VerifyScreen
 
     app, ctx, lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

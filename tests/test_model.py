@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hcitui import model
+from hcitui.core import model
 
 
 # ------------------------------------------------------------------ open enums

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from textual.widgets import DataTable, Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
-from hcitui.journal import Journal
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.core.journal import Journal
 from hcitui.lab.state import LabStorageJob
-from hcitui.screens.monitor import MonitorScreen
+from hcitui.tui.screens.monitor import MonitorScreen
 from hcitui.workflow import monitor as monitor_mod
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.monitor import Monitor, bar, duration

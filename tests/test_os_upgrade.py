@@ -14,8 +14,10 @@ import re
 import pytest
 from conftest import earlier_phases
 
-from hcitui import model, wiring
-from hcitui.journal import Journal, StepStatus
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.core.journal import Journal, StepStatus
 from hcitui.lab.inprocess import InProcessSession
 from hcitui.ps import upgrade as upgrade_ops
 from hcitui.remote import ReadOnlyRefused

@@ -6,12 +6,13 @@ import inspect
 
 import pytest
 
-from hcitui import app as app_mod
-from hcitui import cli, wiring
-from hcitui.config import parse_config
-from hcitui.screens import picker as picker_mod
-from hcitui.screens.monitor import MonitorScreen
-from hcitui.screens.picker import ClusterPicker
+from hcitui.tui import app as app_mod
+from hcitui.cli import main as cli
+from hcitui.cli import context as wiring
+from hcitui.core.config import parse_config
+from hcitui.tui import picker as picker_mod
+from hcitui.tui.screens.monitor import MonitorScreen
+from hcitui.tui.picker import ClusterPicker
 
 
 def config_text(names: list[str]) -> str:

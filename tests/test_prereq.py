@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from hcitui import model, ps, wiring
-from hcitui.cli import main
-from hcitui.journal import Journal, StepStatus
+from hcitui import ps
+
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.cli.main import main
+from hcitui.core.journal import Journal, StepStatus
 from hcitui.remote import OperationFailed, TimedOut, Unreachable
-from hcitui.wiring import LAB_CLUSTER, context_for_lab, open_lab
+from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.workflow import prereq
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.prereq import (
@@ -466,7 +470,7 @@ def lab_in_process(monkeypatch):
 
 def audit_lines(state_home: Path) -> list[dict]:
     """Every record, changes and reads (kept in two files), oldest first."""
-    from hcitui.journal import AuditLog
+    from hcitui.core.journal import AuditLog
 
     return list(AuditLog(state_home / "clusters" / LAB_CLUSTER / "audit.jsonl").records())
 

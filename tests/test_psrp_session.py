@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import example_params
 
-from hcitui import ps, wiring
-from hcitui.config import ClusterConfig
+from hcitui import ps
+
+from hcitui.cli import context as wiring
+from hcitui.core.config import ClusterConfig
 from hcitui.lab import Lab
 from hcitui.lab.state import LabStorageJob
 from hcitui.remote import (

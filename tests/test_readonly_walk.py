@@ -16,11 +16,13 @@ import pytest
 from textual.screen import ModalScreen
 from textual.system_commands import SystemCommandsProvider
 
-from hcitui import cli, wiring
-from hcitui.app import HciApp
-from hcitui.screens.base import HciScreen
-from hcitui.screens.menu import MenuScreen, menu_entries
-from hcitui.widgets.palette import ScreenCommands, screen_commands
+from hcitui.cli import main as cli
+
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.screens.menu import MenuScreen, menu_entries
+from hcitui.tui.widgets.palette import ScreenCommands, screen_commands
 
 SIZE = (80, 24)
 LEAVING = {"app.quit", "quit", "back", "app.back"}  # keys that leave the screen (tested elsewhere)
@@ -184,7 +186,7 @@ def test_every_mutating_step_is_registered_and_refused_read_only(capsys, tmp_pat
 
 
 async def test_palette_runs_a_screen_command(tmp_path):
-    from hcitui.screens.monitor import MonitorScreen
+    from hcitui.tui.screens.monitor import MonitorScreen
 
     lab, ctx, _ = make_read_only(tmp_path)
     app = HciApp(ctx, start=lambda: MonitorScreen(interval=3600))  # no refresh comes by itself in this test

@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
-from hcitui import model, wiring
-from hcitui.journal import StepRecord, StepStatus
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.core.journal import StepRecord, StepStatus
 from hcitui.lab import cluster as lab_cluster
 from hcitui.workflow import maintenance, registry
 from hcitui.workflow.registry import Effect

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
-from hcitui import cli, ps, wiring
-from hcitui.journal import AuditLog, Journal, StepStatus
+from hcitui import ps
+
+from hcitui.cli import main as cli
+
+from hcitui.cli import context as wiring
+from hcitui.core.journal import AuditLog, Journal, StepStatus
 from hcitui.workflow import history, report
 from hcitui.workflow.verify import run_verification
 
@@ -144,7 +148,7 @@ async def test_history_export_writes_markdown_and_json(state_home, tmp_path):
 
 async def test_builds_before_come_from_the_first_read_of_any_step(tmp_path):
     """The change record's 'build before' is the first build any step read, not the first verification."""
-    from hcitui import wiring
+    from hcitui.cli import context as wiring
     from hcitui.workflow import prereq, verify
 
     lab = wiring.open_lab(tmp_path, 4)

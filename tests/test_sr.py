@@ -10,8 +10,14 @@ import re
 
 import pytest
 
-from hcitui import cli, model, ps, wiring
-from hcitui.journal import Journal, StepStatus
+from hcitui import ps
+
+from hcitui.cli import main as cli
+
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.core.journal import Journal, StepStatus
 from hcitui.lab import Lab, LabPowerShellError
 from hcitui.lab import frontdoor
 from hcitui.lab.frontdoor import NON_INTERACTIVE
@@ -248,7 +254,7 @@ async def test_snapshot_remove_recreate_diff(lab_ctx):
     assert sr.snapshot_info(ctx).path == path and sr.snapshot_info(ctx).reread
 
     seen: list[tuple[str, str, float | None]] = []
-    differences = await asyncio.wait_for(sr.recreate(ctx, lambda n, t, f=None: seen.append((n, t, f))), GUARD)
+    differences = await asyncio.wait_for(sr.recreate(ctx, lambda e: seen.append((e.node, e.text, e.fraction))), GUARD)
     assert differences == []
     assert len(lab.state.partnerships) == 2
     assert all(g.status == "ContinuouslyReplicating" for g in lab.state.sr_groups)
@@ -347,7 +353,7 @@ async def test_killed_mid_recreate_resumes_without_creating_twice(lab_ctx, tmp_p
     await sr.take_snapshot(ctx)
     await sr.remove_partnerships(ctx)
     seen: list[tuple[str, str, float | None]] = []
-    task = asyncio.ensure_future(sr.recreate(ctx, lambda n, t, f=None: seen.append((n, t, f))))
+    task = asyncio.ensure_future(sr.recreate(ctx, lambda e: seen.append((e.node, e.text, e.fraction))))
     for _ in range(400):  # until the first partnership's initial sync is under way
         await asyncio.sleep(0.05)
         if any(n == FIRST and f is not None and 0 < f < 1 for n, t, f in seen):
@@ -361,7 +367,7 @@ async def test_killed_mid_recreate_resumes_without_creating_twice(lab_ctx, tmp_p
     assert ctx.journal.step(6, "sr-recreate", FIRST).status is StepStatus.UNKNOWN
     assert "recreated" in sr.menu_state(ctx)
     seen.clear()
-    await asyncio.wait_for(sr.recreate(ctx, lambda n, t, f=None: seen.append((n, t, f))), GUARD)
+    await asyncio.wait_for(sr.recreate(ctx, lambda e: seen.append((e.node, e.text, e.fraction))), GUARD)
     assert (FIRST, "already present: checking its sync", None) in seen
     assert [r["parameters"]["SourceRGName"] for r in calls(ctx, "new_sr_partnership")] == [
         "SiteA-Data01-RG", "SiteA-Data02-RG"]  # the first was not created twice

@@ -7,9 +7,11 @@ import os
 
 import pytest
 
-from hcitui import model, wiring
-from hcitui.config import ConfigError, parse_config
-from hcitui.journal import StepStatus
+from hcitui.core import model
+
+from hcitui.cli import context as wiring
+from hcitui.core.config import ConfigError, parse_config
+from hcitui.core.journal import StepStatus
 from hcitui.lab.state import ISO_FILE_COUNT, ISO_SIZE
 from hcitui.ps.iso import CHUNK_BYTES
 from hcitui.workflow import staging
@@ -107,7 +109,7 @@ async def test_fresh_lab_lacks_the_iso_on_lab_b2_only(lab_ctx):
 async def test_copy_to_lab_b2(lab_ctx):
     lab, ctx = lab_ctx
     seen = []
-    outcome = await asyncio.wait_for(staging.copy_iso(ctx, progress=lambda n, t, f=None: seen.append((n, f))), GUARD)
+    outcome = await asyncio.wait_for(staging.copy_iso(ctx, progress=lambda e: seen.append((e.node, e.fraction))), GUARD)
     assert outcome == {"LAB-A1": "already there", "LAB-A2": "already there", "LAB-B1": "already there",
                        "LAB-B2": "copied"}
     assert iso_length(lab, "LAB-B2") == ISO_SIZE
@@ -125,7 +127,7 @@ async def test_an_interrupted_copy_resumes_at_the_recorded_offset(lab_ctx):
     lab, ctx = lab_ctx
     task: asyncio.Task | None = None
 
-    def cancel_after_three(node, text, fraction=None):
+    def cancel_after_three(event):
         if len(calls(ctx, "write_file_chunk")) == 3 and task is not None:
             task.cancel()
 

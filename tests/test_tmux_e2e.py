@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from hcitui.journal import Journal, StepStatus
-from hcitui.screens.menu import EXIT_NUMBER, menu_entries
+from hcitui.core.journal import Journal, StepStatus
+from hcitui.tui.screens.menu import EXIT_NUMBER, menu_entries
 
 PROJECT = Path(__file__).resolve().parents[1]
 WAIT = 40.0

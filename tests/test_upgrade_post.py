@@ -8,11 +8,13 @@ import pytest
 from conftest import earlier_phases
 from textual.widgets import Input, Static
 
-from hcitui import cli, wiring
-from hcitui.app import HciApp
-from hcitui.journal import StepStatus
-from hcitui.screens.post import PostUpgradeScreen
-from hcitui.widgets.confirm import ConfirmStep
+from hcitui.cli import main as cli
+
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.core.journal import StepStatus
+from hcitui.tui.screens.post import PostUpgradeScreen
+from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.workflow import maintenance, post, verify
 from hcitui.workflow.steps import Refused
 

@@ -7,10 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hcitui import model, ps
-from hcitui.journal import Journal, StepStatus
+from hcitui import ps
+
+from hcitui.core import model
+from hcitui.core.journal import Journal, StepStatus
 from hcitui.remote import OperationFailed, TimedOut, Unreachable
-from hcitui.wiring import LAB_CLUSTER, context_for_lab, open_lab
+from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.workflow import verify
 from hcitui.workflow.verify import (
     CLOUD_MANAGEMENT,

@@ -6,14 +6,14 @@ import json
 
 from textual.widgets import DataTable, Static
 
-from hcitui import wiring
-from hcitui.app import HciApp
-from hcitui.journal import Journal, StepStatus
-from hcitui.screens.audit_view import AuditScreen
-from hcitui.screens.journal_view import JournalScreen
-from hcitui.screens.menu import MenuScreen
-from hcitui.screens.resume import ResumeModal
-from hcitui.widgets.preview import PowerShellPreview
+from hcitui.cli import context as wiring
+from hcitui.tui.app import HciApp
+from hcitui.core.journal import Journal, StepStatus
+from hcitui.tui.screens.audit_view import AuditScreen
+from hcitui.tui.screens.journal_view import JournalScreen
+from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.screens.resume import ResumeModal
+from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import resume
 
 SIZE = (80, 24)

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hcitui.fsutil import atomic_write_text
+from hcitui.core.files import atomic_write_text
 from hcitui.lab.state import (
     COORDINATOR,
     ISO_FILE_COUNT,

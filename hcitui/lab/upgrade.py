@@ -24,7 +24,7 @@ from typing import Any
 
 from hcitui.lab.cluster import Lab, LabNode, LabPowerShellError, Timer, handles, iso, on_timer
 from hcitui.lab.state import LabSetupTask
-from hcitui.model import SETUP_LOG_FOLDER
+from hcitui.core.model import SETUP_LOG_FOLDER
 from hcitui.ps.upgrade import OS_UPGRADE_TASK, RESULT_FILE
 
 SETUP_SUCCEEDED = 0x3  # CONX_SETUP_EXITCODE_CONTINUE_REBOOT: "This upgrade was successful."

@@ -9,6 +9,8 @@ exact PowerShell an operator could paste into a console on the node.
 
 from __future__ import annotations
 
+from hcitui.core.errors import HciError
+
 import hashlib
 import json
 import re
@@ -97,7 +99,7 @@ class NoParams(Params):
     pass
 
 
-class ResultError(Exception):
+class ResultError(HciError):
     """The node answered, but not with what the operation declares."""
 
 

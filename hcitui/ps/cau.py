@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import CAU_CLUSTER as _CLUSTER
 from hcitui.ps.reads import CAU_RUN_JSON as _RUN_JSON

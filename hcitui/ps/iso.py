@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.ps.base import Operation, Params
 from hcitui.ps.reads import STOP
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import STOP
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.ps.base import NoParams, Operation, Params, Scope
 
 STOP = "$ErrorActionPreference = 'Stop'"

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.ps.base import Operation, Params, Scope
 from hcitui.ps.reads import STOP
 

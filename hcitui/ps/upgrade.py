@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import CAU_ROLE_JSON, STOP
 from hcitui.ps.task import start_task

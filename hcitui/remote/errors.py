@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from hcitui.core.errors import HciError
 
-class RemoteError(Exception):
+
+class RemoteError(HciError):
     """A remote operation did not succeed. ``outcome`` is what the audit log and events record."""
 
     outcome = "failed"

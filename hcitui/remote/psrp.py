@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hcitui.config import ClusterConfig, ConfigError, NodeConfig
+from hcitui.core.config import ClusterConfig, ConfigError, NodeConfig
 from hcitui.ps import Operation
 from hcitui.remote.errors import (
     AuthenticationFailed,

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import Journal, StepRecord, StepStatus
+from hcitui.core import model
+from hcitui.core.journal import Journal, StepRecord, StepStatus
 from hcitui.ps import cau as cau_ops
 from hcitui.ps import iso as iso_ops
 from hcitui.ps import post as post_ops
@@ -44,7 +44,8 @@ from hcitui.workflow import gates, interlocks
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.resume import register
-from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+from hcitui.workflow.events import Progress, ProgressEvent, no_progress
+from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 PREFLIGHT_PHASE, RUN_PHASE = 2, 5
 REMOTING, PREFLIGHT = "cau-remoting", "cau-preflight"
@@ -453,14 +454,14 @@ async def enable_remoting(ctx: Context, nodes: list[str] | None = None, progress
     async def one(call: NodeCall) -> model.RemotingState:
         node = call.node
         ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.RUNNING, "enabling remoting", fresh=True)
-        progress(node, "enabling remoting", None)
+        progress(ProgressEvent(node, "enabling remoting", None))
         try:
             await call.invoke(cau_ops.enable_remoting, timeout=ctx.cluster.timeouts.operation)
         except (Unreachable, TimedOut):
-            progress(node, "WinRM restarted: reconnecting to prove it", None)
+            progress(ProgressEvent(node, "WinRM restarted: reconnecting to prove it", None))
         except RemoteError as exc:
             ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.FAILED, exc.message)
-            progress(node, f"FAILED: {exc.message}", None)
+            progress(ProgressEvent(node, f"FAILED: {exc.message}", None))
             raise
         deadline = time.monotonic() + ctx.cluster.timeouts.operation
         try:
@@ -471,11 +472,11 @@ async def enable_remoting(ctx: Context, nodes: list[str] | None = None, progress
         if not state.enabled:
             ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.FAILED,
                                  "remoting is still not enabled after Enable-PSRemoting")
-            progress(node, "FAILED: remoting still not enabled", None)
+            progress(ProgressEvent(node, "FAILED: remoting still not enabled", None))
             return state
         ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.DONE,
                              f"WinRM {state.win_rm_status}, listeners {', '.join(state.listeners)}")
-        progress(node, "remoting enabled", 1.0)
+        progress(ProgressEvent(node, "remoting enabled", 1.0))
         return state
 
     outcomes = await ctx.client.for_each_node(one, nodes=targets, on_event=on_event)
@@ -485,14 +486,14 @@ async def enable_remoting(ctx: Context, nodes: list[str] | None = None, progress
 async def _long_read(ctx: Context, op: Any, params: Any, label: str, progress: Progress) -> Any:
     """A long cluster-wide read, shown running (since when, then each minute) until it answers."""
     started = time.monotonic()
-    progress(ctx.name, f"{label} running since {datetime.now():%H:%M:%S}", None)
+    progress(ProgressEvent(ctx.name, f"{label} running since {datetime.now():%H:%M:%S}", None))
     task = asyncio.ensure_future(ctx.client.invoke_cluster(op, params, timeout=op.timeout))
     try:
         while not task.done():
             await asyncio.wait({task}, timeout=ctx.poll)
             minutes = int((time.monotonic() - started) // 60)
             if minutes:  # one line a minute: a headless log stays short
-                progress(ctx.name, f"{label} still running: {minutes} min", None)
+                progress(ProgressEvent(ctx.name, f"{label} still running: {minutes} min", None))
         return task.result()
     finally:
         if not task.done():
@@ -520,7 +521,7 @@ async def preflight(ctx: Context, progress: Progress = no_progress, *, remoting:
     # Where the run will be coordinated: first in the report (its warning is the first thing to read).
     coordinator = ctx.client.coordinator_name
     if coordinator is not None:
-        progress(coordinator, "checking the CAU coordinator", None)
+        progress(ProgressEvent(coordinator, "checking the CAU coordinator", None))
         try:
             report.coordinator = await ctx.client.invoke_coordinator(
                 cau_ops.get_coordinator_state, {"node_names": nodes}, timeout=cau_ops.get_coordinator_state.timeout)
@@ -529,7 +530,7 @@ async def preflight(ctx: Context, progress: Progress = no_progress, *, remoting:
     report.checks[:0] = judge_coordinator(coordinator, report.coordinator, nodes)
     show(report)
 
-    progress(ctx.name, "Test-CauSetup running", None)
+    progress(ProgressEvent(ctx.name, "Test-CauSetup running", None))
     try:
         report.setup = await ctx.client.invoke_cluster(cau_ops.test_cau_setup, timeout=cau_ops.test_cau_setup.timeout)
     except RemoteError as exc:
@@ -544,7 +545,7 @@ async def preflight(ctx: Context, progress: Progress = no_progress, *, remoting:
     report.checks.append(judge_validation(report.validation))
     show(report)
 
-    progress(ctx.name, "Invoke-CauScan running", None)
+    progress(ProgressEvent(ctx.name, "Invoke-CauScan running", None))
     try:
         report.scan = await ctx.client.invoke_cluster(
             cau_ops.get_cau_scan, {"plugin": ROLLING_UPGRADE, "media_path": ctx.cluster.staging_path},
@@ -554,10 +555,10 @@ async def preflight(ctx: Context, progress: Progress = no_progress, *, remoting:
     report.checks += judge_scan(report.scan, nodes)
     show(report)
     # The rolling upgrade's gates, each a row: what the earlier phases must have left (workflow/gates.py).
-    progress(ctx.name, "reading the upgrade's gates", None)
+    progress(ProgressEvent(ctx.name, "reading the upgrade's gates", None))
     report.checks += gate_checks(await gates.read(ctx))
     show(report)
-    progress(ctx.name, f"preflight {report.summary()}; {report.gates_summary()}", 1.0)
+    progress(ProgressEvent(ctx.name, f"preflight {report.summary()}; {report.gates_summary()}", 1.0))
     ctx.journal.set_step(PREFLIGHT_PHASE, PREFLIGHT, None,
                          StepStatus.DONE if report.passed else StepStatus.FAILED, report.summary()[:200])
     return report
@@ -661,7 +662,7 @@ async def start(ctx: Context, options: RunOptions, progress: Progress = no_progr
                                "registry_override": override,
                                "requested": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                          fresh=True)
-    progress(ctx.name, "starting the run", None)
+    progress(ProgressEvent(ctx.name, "starting the run", None))
     try:
         started = await ctx.client.invoke_cluster(cau_ops.start_cau_run, options.params(ctx),
                                                   timeout=cau_ops.start_cau_run.timeout)
@@ -695,7 +696,7 @@ async def start(ctx: Context, options: RunOptions, progress: Progress = no_progr
         await asyncio.sleep(ctx.poll)
     ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.RUNNING, f"run {_short(run.run_id)} in progress",
                          data={"run_id": run.run_id or started.run_id})
-    progress(ctx.name, f"run {_short(run.run_id)} started; orchestrator {run.current_orchestrator or '?'}", None)
+    progress(ProgressEvent(ctx.name, f"run {_short(run.run_id)} started; orchestrator {run.current_orchestrator or '?'}", None))
     return run
 
 
@@ -815,7 +816,7 @@ async def monitor(ctx: Context, progress: Progress = no_progress,
             # A node restarting or the orchestrator moving: not a failure (the screen's help says so).
             watch.note = (f"blip at {datetime.now():%H:%M:%S}: Get-CauRun did not answer; "
                           "last state kept (not a failure)")
-            progress(ctx.name, f"blip: {exc.message}", None)
+            progress(ProgressEvent(ctx.name, f"blip: {exc.message}", None))
             show(watch)
             await asyncio.sleep(ctx.poll)
             continue
@@ -832,7 +833,7 @@ async def monitor(ctx: Context, progress: Progress = no_progress,
                 if before is None or before.status != str(result.status):
                     watch.statuses[node] = model.CauNodeStatus(node=node, status=str(result.status),
                                                                timestamp=datetime.now(timezone.utc))
-                    progress(node, f"CAU {result.status}", None)
+                    progress(ProgressEvent(node, f"CAU {result.status}", None))
             watch.ended, watch.outcome, watch.succeeded = True, outcome.sentence, outcome.succeeded
             show(watch)
             if not outcome.succeeded and outcome.run_id is not None:
@@ -844,7 +845,7 @@ async def monitor(ctx: Context, progress: Progress = no_progress,
         changed = watch.update(run)
         for entry in changed:
             stamp = entry.timestamp.astimezone().strftime("%H:%M:%S") if entry.timestamp else "?"
-            progress(entry.node, f"CAU {entry.status} (since {stamp})", None)
+            progress(ProgressEvent(entry.node, f"CAU {entry.status} (since {stamp})", None))
         if changed:
             latest = max(changed, key=lambda e: e.timestamp or datetime.min.replace(tzinfo=timezone.utc))
             _journal_statuses(ctx, watch, f"run {_short(run.run_id)}: {latest.node} {latest.status}")
@@ -889,7 +890,7 @@ async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: P
         if concluding or watch.run is not None:
             ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.FAILED, sentence[:300],
                                  data={"run_id": run.run_id or known_id})
-        progress(ctx.name, "run FAILED (RunFailed)", None)
+        progress(ProgressEvent(ctx.name, "run FAILED (RunFailed)", None))
         return RunOutcome(False, sentence, run.run_id or "?", results)
     if not concluding and watch.run is None:
         return RunOutcome(True, "No CAU run is in progress.", None)
@@ -934,7 +935,7 @@ async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: P
     succeeded = not (canceled or failed or missing or proof)
     ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.DONE if succeeded else StepStatus.FAILED, sentence[:300],
                          data={"run_id": run_id})
-    progress(ctx.name, ("run succeeded: " if succeeded else "run ended: ") + sentence, 1.0 if succeeded else None)
+    progress(ProgressEvent(ctx.name, ("run succeeded: " if succeeded else "run ended: ") + sentence, 1.0 if succeeded else None))
     return RunOutcome(succeeded, sentence, run_id or "?", results, level)
 
 
@@ -997,8 +998,8 @@ async def _wait_until_ended(ctx: Context, step: str, progress: Progress) -> mode
             raise StepFailed(step, "the run has not ended yet; it is still stopping: watch it on 5) CAU run")
         current = next((s for s in (run.node_status_notifications if run else [])
                         if s.status not in ("Waiting", "Succeeded", "Failed", "Canceled")), None)
-        progress(ctx.name, "stopping: the run ends at its next safe point"
-                 + (f" ({current.node} {current.status})" if current else ""), None)
+        progress(ProgressEvent(ctx.name, "stopping: the run ends at its next safe point"
+                 + (f" ({current.node} {current.status})" if current else ""), None))
         await asyncio.sleep(ctx.poll)
 
 
@@ -1017,7 +1018,7 @@ async def stop(ctx: Context, progress: Progress = no_progress) -> model.CauRun:
     except RemoteError as exc:
         ctx.journal.set_step(RUN_PHASE, STOP, None, StepStatus.FAILED, exc.message)
         raise StepFailed(step, exc.message) from None
-    progress(ctx.name, "stop requested (CancelPending)", None)
+    progress(ProgressEvent(ctx.name, "stop requested (CancelPending)", None))
     try:
         ended = await _wait_until_ended(ctx, step, progress)
     except StepFailed as exc:
@@ -1027,7 +1028,7 @@ async def stop(ctx: Context, progress: Progress = no_progress) -> model.CauRun:
                          f"run {_short(run.run_id)} ended ({ended.state}); its results stay in Get-CauReport")
     if watching(ctx.journal):
         await conclude(ctx, ended, RunWatch(run=run), progress)  # nobody else may be watching it
-    progress(ctx.name, f"stopped: Get-CauRun says {ended.state}", 1.0)
+    progress(ProgressEvent(ctx.name, f"stopped: Get-CauRun says {ended.state}", 1.0))
     return ended
 
 
@@ -1057,7 +1058,7 @@ async def recover(ctx: Context, progress: Progress = no_progress) -> model.CauRu
     if watching(ctx.journal):
         ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.FAILED, f"run {_short(run.run_id)} failed; recovered")
     ctx.journal.set_step(RUN_PHASE, RECOVER, None, StepStatus.DONE, "Get-CauRun says RunNotInProgress")
-    progress(ctx.name, "recovered: a new run can start", 1.0)
+    progress(ProgressEvent(ctx.name, "recovered: a new run can start", 1.0))
     return after
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hcitui.config import ClusterConfig
-from hcitui.journal import AuditLog, Journal
+from hcitui.core.config import ClusterConfig
+from hcitui.core.journal import AuditLog, Journal
 from hcitui.remote import ClusterClient
 
 

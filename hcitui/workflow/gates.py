@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import StepRecord, StepStatus, current_operator, local_time
+from hcitui.core import model
+from hcitui.core.journal import StepRecord, StepStatus, current_operator, local_time
 from hcitui.ps import iso as iso_ops
 from hcitui.remote import RemoteError
 from hcitui.workflow import prereq, registry, sr, staging

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hcitui import ps
-from hcitui.fsutil import atomic_write_text
-from hcitui.journal import AuditLog
+from hcitui.core.files import atomic_write_text
+from hcitui.core.journal import AuditLog
 
 
 @dataclass(frozen=True)

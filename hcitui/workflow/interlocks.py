@@ -6,8 +6,8 @@ fail closed: a part that could not be read is itself a reason, never a pass.
 
 from __future__ import annotations
 
-from hcitui import model
-from hcitui.journal import NodeLock
+from hcitui.core import model
+from hcitui.core.journal import NodeLock
 from hcitui.workflow.observe import ClusterState, problem
 
 PART_LABEL = {

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import JournalError, StepStatus
+from hcitui.core import model
+from hcitui.core.journal import JournalError, StepStatus
 from hcitui.ps import Operation, reads
 from hcitui.ps import nodes as node_ops
 from hcitui.ps import iso as iso_ops
@@ -27,7 +27,8 @@ from hcitui.workflow import interlocks
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.resume import register
-from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, Unfinished, no_progress
+from hcitui.workflow.events import Progress, ProgressEvent, no_progress
+from hcitui.workflow.steps import Plan, Refused, StepFailed, Unfinished
 
 PHASE = 1
 DRAIN, RESUME, RESTART, ROLLING = "drain", "resume", "restart", "rolling-restart"
@@ -164,7 +165,7 @@ async def _drain(ctx: Context, node: str, progress: Progress, step: str) -> None
             target = state.cluster_node(node)
             roles = _roles_on(state, node)
             status = str(target.drain_status) if target else "?"
-            progress(node, f"draining: {len(roles)} roles left, DrainStatus {status}", None)
+            progress(ProgressEvent(node, f"draining: {len(roles)} roles left, DrainStatus {status}", None))
             await asyncio.wait({task}, timeout=ctx.poll)
         task.result()
     except RemoteError as exc:
@@ -180,7 +181,7 @@ async def _drain(ctx: Context, node: str, progress: Progress, step: str) -> None
     contradictions = interlocks.drained(node, state)
     if contradictions:
         raise StepFailed(step, f"{node} is not drained: " + "; ".join(contradictions))
-    progress(node, "drained: Paused, nothing Online", 1.0)
+    progress(ProgressEvent(node, "drained: Paused, nothing Online", 1.0))
 
 
 async def _undo_failed_drain(ctx: Context, node: str, was_paused: bool, progress: Progress) -> str:
@@ -192,7 +193,7 @@ async def _undo_failed_drain(ctx: Context, node: str, was_paused: bool, progress
                                         timeout=ctx.cluster.timeouts.operation, avoid=[node])
     except RemoteError as exc:
         return f"resuming {node} after the failed drain failed too ({exc.message}): resume it by hand"
-    progress(node, "drain failed; resumed as it was", None)
+    progress(ProgressEvent(node, "drain failed; resumed as it was", None))
     return f"{node} was resumed as it was before"
 
 
@@ -237,14 +238,14 @@ async def wait_for_storage(ctx: Context, node: str, progress: Progress, step: st
         state = await observe(ctx, ("jobs", "disks", "sr_groups"))
         reasons = interlocks.storage_blockers(state)
         if not reasons:
-            progress(node, "storage quiet: no jobs, disks Healthy", 1.0)
+            progress(ProgressEvent(node, "storage quiet: no jobs, disks Healthy", 1.0))
             return
         if time.monotonic() > deadline:
             raise StepFailed(step, f"storage did not settle within {ctx.cluster.timeouts.storage_sync:g} s: "
                              + "; ".join(reasons))
         fraction = _storage_progress(state)
         text = "waiting for storage: " + reasons[0]
-        progress(node, text, fraction)
+        progress(ProgressEvent(node, text, fraction))
         await asyncio.sleep(ctx.poll)
 
 
@@ -254,7 +255,7 @@ async def _resume(ctx: Context, node: str, progress: Progress, step: str) -> Non
                                         timeout=ctx.cluster.timeouts.operation, avoid=[node])
     except RemoteError as exc:
         raise StepFailed(step, f"{node}: {exc.message}") from None
-    progress(node, "resumed; roles failing back", None)
+    progress(ProgressEvent(node, "resumed; roles failing back", None))
 
 
 async def resume(ctx: Context, node: str, progress: Progress = no_progress) -> None:
@@ -327,7 +328,7 @@ async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress
         if kind.expect_build is not None:
             await _no_self_updating(ctx, node, step, progress)
     else:
-        progress(node, f"resuming an interrupted {kind.label}: reading where it stands", None)
+        progress(ProgressEvent(node, f"resuming an interrupted {kind.label}: reading where it stands", None))
         ctx.journal.set_step(kind.phase, kind.step, node, StepStatus.RUNNING, "resumed after an interruption")
     try:
         await _cycle(ctx, node, progress, step, kind)
@@ -367,7 +368,7 @@ async def _no_self_updating(ctx: Context, node: str, step: str, progress: Progre
     try:
         role = await ctx.client.invoke_cluster(reads.get_cau_role)
         if role.present and role.self_updating_enabled:
-            progress(node, "disabling the CAU role's self-updating mode", None)
+            progress(ProgressEvent(node, "disabling the CAU role's self-updating mode", None))
             await ctx.client.invoke_cluster(upgrade_ops.disable_cau_self_updating)
     except RemoteError as exc:
         ctx.journal.release_lock(node)
@@ -497,7 +498,7 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str, kind: C
                 raise StepFailed(step, f"{node} does not answer before its restart: "
                                  f"{boot.message if isinstance(boot, RemoteError) else 'no boot time'}")
             save(f"{kind.label}: starting", boot_before=boot, restart_sent=False)
-            progress(node, "restarting" if kind is RESTART_KIND else "running setup (upgrade, keep files)", None)
+            progress(ProgressEvent(node, "restarting" if kind is RESTART_KIND else "running setup (upgrade, keep files)", None))
             await take_down()
             save(f"{kind.label} sent; waiting for WinRM", restart_sent=True)
             await asyncio.sleep(ctx.poll)
@@ -507,7 +508,7 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str, kind: C
             # Still going down, or down, or starting: wait for WinRM to answer with a new boot time.
             if answered and not data.get("restart_sent"):
                 # Killed between noting the boot time and sending the command: send it now.
-                progress(node, f"the {kind.label} was not sent before the interruption; sending it", None)
+                progress(ProgressEvent(node, f"the {kind.label} was not sent before the interruption; sending it", None))
                 await take_down()
                 save(f"{kind.label} sent; waiting for WinRM", restart_sent=True)
                 pending = "restart pending"
@@ -516,14 +517,14 @@ async def _cycle(ctx: Context, node: str, progress: Progress, step: str, kind: C
                 pending = await _watch_setup(ctx, node, step, data_of(), save)
             else:
                 pending = "restart pending"
-            progress(node, "restarting: waiting for WinRM" if not answered else pending, None)
+            progress(ProgressEvent(node, "restarting: waiting for WinRM" if not answered else pending, None))
             await asyncio.sleep(ctx.poll)
             continue
 
         # It restarted. Now the cluster must show it Paused (cluster service starts after WinRM).
         if problem(state.nodes) or target is None or target.state in (model.NodeState.DOWN,
                                                                          model.NodeState.JOINING):
-            progress(node, "restarted; waiting for the cluster to show it Paused", None)
+            progress(ProgressEvent(node, "restarted; waiting for the cluster to show it Paused", None))
             await asyncio.sleep(ctx.poll)
             continue
         if target.state == model.NodeState.PAUSED and not was_paused:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hcitui import model
+from hcitui.core import model
 from hcitui.remote import NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import JournalError
+from hcitui.core import model
+from hcitui.core.journal import JournalError
 from hcitui.ps import Operation, reads
 from hcitui.remote import EventKind, NodeCall, NodeEvent, RemoteError
 from hcitui.workflow.context import Context

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import StepStatus
+from hcitui.core import model
+from hcitui.core.journal import StepStatus
 from hcitui.ps import Operation, reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod

@@ -16,15 +16,16 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import Journal, StepRecord, StepStatus
+from hcitui.core import model
+from hcitui.core.journal import Journal, StepRecord, StepStatus
 from hcitui.ps import nodes as node_ops
 from hcitui.ps import reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow.context import Context
 from hcitui.workflow.maintenance import RESTART
 from hcitui.workflow.observe import observe
-from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+from hcitui.workflow.events import Progress, ProgressEvent, no_progress
+from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 PHASE = 1
 STEP = "registry"
@@ -290,7 +291,7 @@ async def _run_per_node(ctx: Context, step: str, targets: list[str],
             record = ctx.journal.step(PHASE, record_step, call.node)
             if record is not None and record.status is StepStatus.RUNNING:
                 ctx.journal.set_step(PHASE, record_step, call.node, StepStatus.FAILED, failures[call.node])
-            progress(call.node, f"FAILED: {failures[call.node]}", None)
+            progress(ProgressEvent(call.node, f"FAILED: {failures[call.node]}", None))
 
     await ctx.client.for_each_node(guarded, nodes=targets)
     if failures:
@@ -309,16 +310,16 @@ async def set_values(ctx: Context, nodes: Iterable[str] | None = None,
 
     async def one(call: NodeCall) -> str:
         node = call.node
-        progress(node, "reading the values", None)
+        progress(ProgressEvent(node, "reading the values", None))
         before = await call.invoke(reads.get_registry_values, timeout=timeout)
         boot = await _boot(call, ctx)
         if before.fix_applied and judge(before, boot, _records(ctx.journal, node)) in (Effect.PENDING,
                                                                                        Effect.EFFECTIVE):
-            progress(node, "already set; left as it was", None)
+            progress(ProgressEvent(node, "already set; left as it was", None))
             return "already set"
         ctx.journal.set_step(PHASE, STEP, node, StepStatus.RUNNING, "setting both values to 0",
                              data={"boot_at_set": boot}, fresh=True)
-        progress(node, "setting both values to 0", None)
+        progress(ProgressEvent(node, "setting both values to 0", None))
         await call.invoke(node_ops.set_registry_values, SET_VALUES, timeout=timeout)
         after = await call.invoke(reads.get_registry_values, timeout=timeout)
         if not after.fix_applied:
@@ -327,7 +328,7 @@ async def set_values(ctx: Context, nodes: Iterable[str] | None = None,
                               f"{_value(after.skip_small_local_allocations)}, not 0")
         await _settle_boot(call, ctx, STEP, boot)
         ctx.journal.set_step(PHASE, STEP, node, StepStatus.DONE, "set, pending reboot")
-        progress(node, "set both to 0; restart to apply", None)
+        progress(ProgressEvent(node, "set both to 0; restart to apply", None))
         return "set"
 
     return await _run_per_node(ctx, step, targets, one, progress, STEP)
@@ -354,7 +355,7 @@ async def remediate_refs(ctx: Context, nodes: Iterable[str] | None = None,
         ctx.journal.set_step(PHASE, REMEDIATION, node, StepStatus.RUNNING, "setting 1",
                              data={"boot_at_set": boot}, fresh=True)
         for value in (1, 0):
-            progress(node, f"RefsEnableMetadataValidation = {value}", None)
+            progress(ProgressEvent(node, f"RefsEnableMetadataValidation = {value}", None))
             await call.invoke(node_ops.set_registry_values, {"refs_enable_metadata_validation": value},
                               timeout=timeout)
             read = await call.invoke(reads.get_registry_values, timeout=timeout)
@@ -364,7 +365,7 @@ async def remediate_refs(ctx: Context, nodes: Iterable[str] | None = None,
             ctx.journal.set_step(PHASE, REMEDIATION, node, StepStatus.RUNNING, f"set {value}, verified")
         await _settle_boot(call, ctx, REMEDIATION, boot)
         ctx.journal.set_step(PHASE, REMEDIATION, node, StepStatus.DONE, "toggled 1 then 0, pending reboot")
-        progress(node, "toggled 1 then 0; restart to apply", None)
+        progress(ProgressEvent(node, "toggled 1 then 0; restart to apply", None))
         return "toggled"
 
     return await _run_per_node(ctx, step, targets, one, progress, REMEDIATION)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hcitui.journal import AuditLog, JournalError, JournalState, cluster_dir, local_time
+from hcitui.core.journal import AuditLog, JournalError, JournalState, cluster_dir, local_time
 from hcitui.workflow import history
 from hcitui.workflow.resume import phase_name
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from hcitui.journal import StepRecord, StepStatus
+from hcitui.core.journal import StepRecord, StepStatus
 from hcitui.workflow.context import Context
 
 Reverifier = Callable[[Context, StepRecord], Awaitable[StepStatus]]

@@ -22,6 +22,8 @@ initial sync is not a steady state to snapshot or tear down).
 
 from __future__ import annotations
 
+from hcitui.core.errors import HciError
+
 import asyncio
 import hashlib
 import time
@@ -33,16 +35,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hcitui import model
-from hcitui.fsutil import atomic_write_text
-from hcitui.journal import StepRecord, StepStatus, cluster_dir
+from hcitui.core import model
+from hcitui.core.files import atomic_write_text
+from hcitui.core.journal import StepRecord, StepStatus, cluster_dir
 from hcitui.ps import ps_quote, reads
 from hcitui.ps import sr as sr_ops
 from hcitui.remote import RemoteError
 from hcitui.workflow import resume
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, observe, problem
-from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+from hcitui.workflow.events import Progress, ProgressEvent, no_progress
+from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 PHASE_SNAPSHOT, PHASE_RECREATE = 4, 6
 SNAPSHOT, REMOVE, RECREATE, DIFF = "sr-snapshot", "sr-remove", "sr-recreate", "sr-diff"
@@ -51,12 +54,8 @@ REPLICATING = frozenset({"continuouslyreplicating", "continuouslyreplicating_inr
 GIB, MIB = 1024**3, 1024**2
 
 
-class SnapshotError(Exception):
+class SnapshotError(HciError):
     """No usable snapshot: none taken, unreadable, changed since written, or incomplete."""
-
-    @property
-    def sentence(self) -> str:
-        return str(self)
 
 
 # ----------------------------------------------------------------------- model
@@ -435,7 +434,7 @@ async def take_snapshot(ctx: Context, progress: Progress = no_progress, *, rerea
     Refused while the current snapshot holds a partnership the cluster no longer has (removed and
     not yet recreated): a new snapshot would forget how to recreate it."""
     step = "SR snapshot"
-    progress(ctx.name, "reading Get-SRGroup and Get-SRPartnership", None)
+    progress(ProgressEvent(ctx.name, "reading Get-SRGroup and Get-SRPartnership", None))
     state = await observe(ctx, ("sr_groups", "sr_partnerships"))
     reasons = _sr_unreadable(state, ("sr_groups", "sr_partnerships"))
     if reasons:
@@ -455,14 +454,14 @@ async def take_snapshot(ctx: Context, progress: Progress = no_progress, *, rerea
         data={"path": str(path), "sha256": sha, "reread": False, "partnerships": count,
               "taken_at": snapshot.taken_at.isoformat(timespec="seconds")},
         fresh=True)
-    progress(ctx.name, f"written: {path.name}", None)
+    progress(ProgressEvent(ctx.name, f"written: {path.name}", None))
     if not reread:
         return snapshot
     try:
         snapshot = reread_snapshot(ctx)
     except SnapshotError as exc:
         raise StepFailed(step, exc.sentence) from None
-    progress(ctx.name, f"re-read OK: {count} partnerships", 1.0)
+    progress(ProgressEvent(ctx.name, f"re-read OK: {count} partnerships", 1.0))
     return snapshot
 
 
@@ -611,7 +610,7 @@ async def remove_partnerships(ctx: Context, progress: Progress = no_progress) ->
                          data={"snapshot": str(info.path) if info else None, "removed": removed}, fresh=not resuming)
     for index, sp in enumerate(present):
         pending = ", ".join(p.label for p in present[index:])
-        progress(sp.label, "Remove-SRPartnership", None)
+        progress(ProgressEvent(sp.label, "Remove-SRPartnership", None))
         error: RemoteError | None = None
         try:
             await ctx.client.invoke_cluster(sr_ops.remove_sr_partnership, remove_params(sp))
@@ -630,7 +629,7 @@ async def remove_partnerships(ctx: Context, progress: Progress = no_progress) ->
         removed.append(sp.label)
         ctx.journal.set_step(PHASE_SNAPSHOT, REMOVE, None, StepStatus.RUNNING,
                              f"{index + 1} of {len(present)} removed", data={"removed": removed})
-        progress(sp.label, "removed: Get-SRPartnership no longer lists it", 1.0)
+        progress(ProgressEvent(sp.label, "removed: Get-SRPartnership no longer lists it", 1.0))
     ctx.journal.set_step(PHASE_SNAPSHOT, REMOVE, None, StepStatus.DONE,
                          f"{len(removed)} removed; recreate them from the snapshot after the upgrade")
     return removed
@@ -661,7 +660,7 @@ async def _wait_for_sync(ctx: Context, sp: PartnershipSnapshot, progress: Progre
                 raise StepFailed(step, f"{sp.label}: the destination group {group.name} is Failed")
             remaining = group.bytes_remaining
             if replicating(group) and remaining == 0:
-                progress(sp.label, "initial sync done: ContinuouslyReplicating", 1.0)
+                progress(ProgressEvent(sp.label, "initial sync done: ContinuouslyReplicating", 1.0))
                 return
             most = max(most, remaining)
             total = sum(r.partition_size or 0 for r in group.replicas)
@@ -672,7 +671,7 @@ async def _wait_for_sync(ctx: Context, sp: PartnershipSnapshot, progress: Progre
         if time.monotonic() > deadline:
             raise StepFailed(step, f"{sp.label}: the initial sync did not finish within "
                                    f"{ctx.cluster.timeouts.storage_sync:g} s ({text})")
-        progress(sp.label, text, fraction)
+        progress(ProgressEvent(sp.label, text, fraction))
         await asyncio.sleep(ctx.poll)
 
 
@@ -684,10 +683,10 @@ async def _recreate_one(ctx: Context, sp: PartnershipSnapshot, progress: Progres
     record = ctx.journal.step(PHASE_RECREATE, RECREATE, sp.label)
     if _find(state.sr_partnerships, sp.key) is None:
         if record is not None and record.data.get("sent"):
-            progress(sp.label, "was sent before an interruption but is not there: creating it again", None)
+            progress(ProgressEvent(sp.label, "was sent before an interruption but is not there: creating it again", None))
         ctx.journal.set_step(PHASE_RECREATE, RECREATE, sp.label, StepStatus.RUNNING, "creating",
                              data={"sent": False}, fresh=True)
-        progress(sp.label, "New-SRPartnership", None)
+        progress(ProgressEvent(sp.label, "New-SRPartnership", None))
         try:
             await ctx.client.invoke_cluster(sr_ops.new_sr_partnership, recreate_params(sp))
         except RemoteError as exc:
@@ -698,7 +697,7 @@ async def _recreate_one(ctx: Context, sp: PartnershipSnapshot, progress: Progres
         ctx.journal.set_step(PHASE_RECREATE, RECREATE, sp.label, StepStatus.RUNNING, "initial block copy",
                              data={"sent": True})
     elif record is None or record.status is not StepStatus.DONE:
-        progress(sp.label, "already present: checking its sync", None)
+        progress(ProgressEvent(sp.label, "already present: checking its sync", None))
         ctx.journal.set_step(PHASE_RECREATE, RECREATE, sp.label, StepStatus.RUNNING,
                              "present; checking its initial sync", data={"sent": True})
     try:
@@ -720,7 +719,7 @@ async def _recreate_one(ctx: Context, sp: PartnershipSnapshot, progress: Progres
         raise StepFailed(step, f"{sp.label} {message}")
     ctx.journal.set_step(PHASE_RECREATE, RECREATE, sp.label, StepStatus.DONE,
                          "ContinuouslyReplicating; same as the snapshot")
-    progress(sp.label, "replicating, same as the snapshot", 1.0)
+    progress(ProgressEvent(sp.label, "replicating, same as the snapshot", 1.0))
 
 
 def record_diff(ctx: Context, differences: list[Difference]) -> None:

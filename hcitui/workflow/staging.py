@@ -20,13 +20,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import Journal, StepStatus
+from hcitui.core import model
+from hcitui.core.journal import Journal, StepStatus
 from hcitui.ps import iso as iso_ops
 from hcitui.ps import reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow.context import Context
-from hcitui.workflow.steps import Plan, Progress, Refused, StepFailed, no_progress
+from hcitui.workflow.events import Progress, ProgressEvent, no_progress
+from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 PHASE = 3
 COPY, STAGE = "iso-copy", "iso-stage"
@@ -333,7 +334,7 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
                          data={"source": str(source.path), "source_size": source.size,
                                "source_mtime_ns": source.mtime_ns, "offset": offset, "sending_to": None},
                          fresh=True)
-    progress(node, f"copying from {human(offset)}" + (" (resuming)" if offset else ""), offset / source.size)
+    progress(ProgressEvent(node, f"copying from {human(offset)}" + (" (resuming)" if offset else ""), offset / source.size))
     try:
         while offset < source.size:
             chunk = await asyncio.to_thread(_read_chunk, source.path, offset, iso_ops.CHUNK_BYTES)
@@ -351,7 +352,7 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
                 raise _NodeFailed(f"after writing up to byte {end}, {iso_path} is {info.length} bytes long")
             offset = end
             fraction = offset / source.size
-            progress(node, f"copying {int(fraction * 10) * 10}%: {human(offset)} of {human(source.size)}", fraction)
+            progress(ProgressEvent(node, f"copying {int(fraction * 10) * 10}%: {human(offset)} of {human(source.size)}", fraction))
     except asyncio.CancelledError:
         ctx.journal.set_step(PHASE, COPY, node, StepStatus.FAILED,
                              f"interrupted at byte {offset} of {source.size}: copy again to resume")
@@ -367,7 +368,7 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
         raise _NodeFailed(f"after the copy {iso_path} is {info.length if info.exists else 'missing'}"
                           f"{' bytes' if info.exists else ''}, not {source.size} bytes")
     ctx.journal.set_step(PHASE, COPY, node, StepStatus.DONE, f"copied and verified: {source.size} bytes")
-    progress(node, f"copied: {human(source.size)}, length verified", 1.0)
+    progress(ProgressEvent(node, f"copied: {human(source.size)}, length verified", 1.0))
     return "copied"
 
 
@@ -387,7 +388,7 @@ async def _copy_where_needed(ctx: Context, report: IsoReport, nodes: list[str], 
             why = str(exc) if isinstance(exc, _NodeFailed) else f"{exc.operation}: {exc.message}"
             failures[node] = f"copy: {why}"
             ctx.journal.set_step(PHASE, COPY, node, StepStatus.FAILED, why)
-            progress(node, f"FAILED: copy: {why}", None)
+            progress(ProgressEvent(node, f"FAILED: copy: {why}", None))
     return outcomes
 
 
@@ -413,13 +414,13 @@ async def copy_iso(ctx: Context, nodes: Iterable[str] | None = None,
             row = report.rows[node]
             failures[node] = (f"cannot look up the ISO: {row.iso_error}" if row.iso_error
                               else f"{ctx.cluster.iso_path} is a folder, not the ISO file")
-            progress(node, f"FAILED: {failures[node]}", None)
+            progress(ProgressEvent(node, f"FAILED: {failures[node]}", None))
     outcomes = await _copy_where_needed(ctx, report, [n for n in targets if n not in failures], source,
                                         progress, failures)
     for node in targets:
         if node not in failures and node not in outcomes:
             outcomes[node] = "already there"
-            progress(node, f"ISO already there ({human(source.size)})", None)
+            progress(ProgressEvent(node, f"ISO already there ({human(source.size)})", None))
     _raise_failures(step, failures, [n for n in targets if n not in failures])
     return outcomes
 
@@ -461,7 +462,7 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
         record = ctx.journal.step(PHASE, STAGE, node)
         if record is not None and record.status is StepStatus.DONE and judge_staging(row, ref, staging_path)[0]:
             outcomes[node] = "already staged and verified"
-            progress(node, "already staged and verified; skipped", None)
+            progress(ProgressEvent(node, "already staged and verified; skipped", None))
             continue
         state = row.iso_state(source.size if source else None)
         if state is IsoState.UNREADABLE:
@@ -474,7 +475,7 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
         else:
             to_stage.append(node)
             continue
-        progress(node, f"FAILED: {failures[node]}", None)
+        progress(ProgressEvent(node, f"FAILED: {failures[node]}", None))
     if source is not None:
         await _copy_where_needed(ctx, report, to_stage, source, progress, failures)
         to_stage = [n for n in to_stage if n not in failures]
@@ -482,15 +483,15 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
     async def stage_one(call: NodeCall) -> None:
         node = call.node
         ctx.journal.set_step(PHASE, STAGE, node, StepStatus.RUNNING, "mount, copy, dismount", fresh=True)
-        progress(node, "staging: mount the ISO, copy its contents, dismount", None)
+        progress(ProgressEvent(node, "staging: mount the ISO, copy its contents, dismount", None))
         try:
             await call.invoke(iso_ops.stage_iso, {"iso_path": iso_path, "destination": staging_path})
         except RemoteError as exc:
             failures[node] = f"{exc.operation}: {exc.message}"
             ctx.journal.set_step(PHASE, STAGE, node, StepStatus.FAILED, exc.message)
-            progress(node, f"FAILED: {exc.message}", None)
+            progress(ProgressEvent(node, f"FAILED: {exc.message}", None))
             return
-        progress(node, "staged; verifying", None)
+        progress(ProgressEvent(node, "staged; verifying", None))
 
     if to_stage:
         await ctx.client.for_each_node(stage_one, nodes=to_stage)
@@ -506,11 +507,11 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
             outcomes.setdefault(node, "staged and verified")
             info = report.rows[node].staging
             if node in to_stage and info is not None:
-                progress(node, f"verified: {info.file_count} files", None)
+                progress(ProgressEvent(node, f"verified: {info.file_count} files", None))
         else:
             outcomes.pop(node, None)
             failures[node] = reason
-            progress(node, f"FAILED: {reason}", None)
+            progress(ProgressEvent(node, f"FAILED: {reason}", None))
     _raise_failures(step, failures, [n for n in targets if n not in failures])
     return outcomes
 

@@ -3,21 +3,25 @@ the exact PowerShell it will run per node before anything runs (preview and dry 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from hcitui.core.errors import HciError, Remedy
+
 from dataclasses import dataclass, field
 from typing import Any
 
 from hcitui.ps import Operation, Params
 
 
-class Refused(Exception):
-    """An interlock refused the step; nothing was changed. ``reasons`` are sentences.
-    ``overridable``: only the registry gate refused it, which the operator may override with a typed reason."""
+class Refused(HciError):
+    """An interlock refused the step; nothing was changed. ``reasons`` are sentences without key letters.
+    ``overridable``: only the registry gate refused it, which the operator may override with a typed reason.
+    ``remedy``: the next thing to do, when hcitui can do it (each front end renders it as a key or a command)."""
 
-    def __init__(self, step: str, reasons: list[str], *, overridable: bool = False) -> None:
+    def __init__(self, step: str, reasons: list[str], *, overridable: bool = False,
+                 remedy: Remedy | None = None) -> None:
         self.step = step
         self.reasons = reasons
         self.overridable = overridable
+        self.remedy = remedy
         super().__init__(self.sentence)
 
     @property
@@ -25,12 +29,13 @@ class Refused(Exception):
         return f"{self.step} refused: " + "; ".join(self.reasons)
 
 
-class StepFailed(Exception):
+class StepFailed(HciError):
     """The step ran and did not reach its verified result; the cluster was left as it is."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, *, remedy: Remedy | None = None) -> None:
         self.step = step
         self.message = message
+        self.remedy = remedy
         super().__init__(self.sentence)
 
     @property
@@ -38,11 +43,10 @@ class StepFailed(Exception):
         return f"{self.step} failed: {self.message}"
 
 
-class Unfinished(Exception):
+class Unfinished(HciError):
     """A re-verification found the step stopped part-way: it must be resumed, not assumed done."""
 
     def __init__(self, sentence: str) -> None:
-        self.sentence = sentence
         super().__init__(sentence)
 
 
@@ -83,10 +87,3 @@ class Plan:
             lines += ["", call.render()]
         return "\n".join(lines) + "\n"
 
-
-# Progress as a step reports it: (node, what it is doing now, fraction done or None).
-Progress = Callable[[str, str, "float | None"], None]
-
-
-def no_progress(node: str, text: str, fraction: float | None = None) -> None:
-    return None

@@ -14,37 +14,16 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from hcitui import model
-from hcitui.journal import StepStatus
+from hcitui.core import model
+from hcitui.core.journal import StepStatus
 from hcitui.remote import NodeEvent
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
+from hcitui.workflow.checks import CheckResult, ChecksReport, Status
 from hcitui.workflow.steps import Plan
 
 PHASE = 7
-
-
-class Status(str, Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    WARN = "warn"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    node: str | None
-    status: Status
-    reason: str
-    remediation: str | None = None  # what the operator can do about it, when there is something
-
-    def as_json(self) -> dict[str, Any]:
-        out = {"name": self.name, "node": self.node, "status": self.status.value, "reason": self.reason}
-        if self.remediation:
-            out["remediation"] = self.remediation
-        return out
 
 
 # Check names, in the order the screen and the report show them.
@@ -183,52 +162,6 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
         else:
             results.append(CheckResult(CLOUD_MANAGEMENT, None, Status.FAIL, f"{group.state} on {group.owner_node}"))
     return results
-
-
-@dataclass
-class ChecksReport:
-    """A set of judged checks (verification, prerequisites): passed when none failed or is unknown."""
-
-    cluster: str
-    checks: list[CheckResult]
-    started: datetime
-    finished: datetime
-    observed: Observed
-
-    @property
-    def passed(self) -> bool:
-        return all(c.status in (Status.PASS, Status.WARN) for c in self.checks)
-
-    def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for check in self.checks:
-            out[check.status.value] += 1
-        return out
-
-    def for_node(self, node: str | None) -> ChecksReport:
-        """The same report limited to one node's checks and the cluster-wide ones (``--node``)."""
-        if not node:
-            return self
-        kept = [c for c in self.checks if c.node is None or c.node.lower() == node.lower()]
-        return dataclasses.replace(self, checks=kept)
-
-    def summary(self) -> str:
-        c = self.counts()
-        parts = [f"{c['pass']} pass", f"{c['fail']} fail"]
-        if c["unknown"]:
-            parts.append(f"{c['unknown']} unknown")
-        if c["warn"]:
-            parts.append(f"{c['warn']} warn")
-        return ("PASSED: " if self.passed else "NOT PASSED: ") + ", ".join(parts)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "passed": self.passed,
-            "started": self.started.isoformat(timespec="seconds"),
-            "finished": self.finished.isoformat(timespec="seconds"),
-            "checks": [c.as_json() for c in self.checks],
-        }
 
 
 VerificationReport = ChecksReport

@@ -1,0 +1,1 @@
+"""The command line: the console script, the headless steps, and the context both front ends open."""

@@ -1,0 +1,510 @@
+"""5) CAU run: the preflight, then the rolling upgrade run (or the monthly updates), watched live.
+
+The run goes on in the cluster whatever happens to this screen: it is watched with Get-CauRun,
+each node's CAU status and its time in the table, and the screen reattaches to a run in progress
+whenever it opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dataclasses
+import time
+from datetime import datetime, timezone
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from hcitui.core import model
+from hcitui.remote import RemoteError
+from hcitui.tui.screens.stepping import SteppingScreen, text_bar
+from hcitui.tui.widgets.node_table import Column, NodeTable
+from hcitui.tui.widgets.override import OverrideReason
+from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow import cau, gates
+from hcitui.workflow.context import Context
+from hcitui.workflow.observe import ClusterState, observe, problem
+from hcitui.workflow.steps import StepFailed
+from hcitui.workflow.events import ProgressEvent
+
+COLUMNS = [Column("at", "At", 8), Column("result", "Result", 6)]
+LEVEL_WHY = "Off by default: 8) Post-upgrade raises it after verification; it cannot be undone."
+RESULT_WORDS = {"Succeeded": ("ok", ""), "Failed": ("FAILED", "bold"), "Canceled": ("cancel", "bold"),
+                "PartiallyFailed": ("partly", "bold")}
+
+
+def cau_menu_state(ctx: Context) -> str:
+    return cau.menu_state(ctx.journal)
+
+
+def _clock(stamp: datetime | None) -> str:
+    return stamp.astimezone().strftime("%H:%M:%S") if stamp else ""
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class CauOptions(ModalScreen["cau.RunOptions | None"]):
+    """The run's options before its PowerShell is shown: keyboard only (Tab, Space, Enter, Esc)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    CauOptions { align: center middle; }
+    CauOptions > Vertical { width: 76; height: auto; max-height: 100%; border: double $warning; padding: 0 1; }
+    CauOptions #opt-title { text-style: bold; }
+    CauOptions Input { width: 12; margin-bottom: 1; }
+    CauOptions #opt-override { width: 100%; margin-bottom: 0; }
+    CauOptions Checkbox { margin-top: 0; }
+    CauOptions #opt-level-why { height: 1; margin-bottom: 1; }
+    CauOptions #opt-message { height: auto; text-style: bold; }
+    CauOptions #opt-where { height: auto; max-height: 3; }
+    CauOptions #opt-keys { height: 1; }
+    """
+
+    def __init__(self, options: cau.RunOptions, node_count: int, where: str = "") -> None:
+        super().__init__()
+        self.options = options
+        self.node_count = node_count
+        self.where = where  # where the run runs (a WARNING without a CAU coordinator), and -ForceSelfUpdate
+        self.override: str | None = None  # the typed reason to override the registry gate (rolling upgrade)
+
+    def compose(self) -> ComposeResult:
+        title = cau.PLUGIN_TITLE.get(self.options.plugin, self.options.plugin)
+        with Vertical():
+            yield Static(f"Options of the CAU {title}", id="opt-title", markup=False)
+            if self.where:
+                yield Static(Text(self.where, style="bold" if self.where.startswith("WARNING") else ""),
+                             id="opt-where", markup=False)
+            yield Label(f"MaxFailedNodes: stop the run when more nodes fail (0 to {max(0, self.node_count - 1)})")
+            yield Input(str(self.options.max_failed_nodes if self.options.max_failed_nodes is not None else ""),
+                        restrict=r"\d{0,2}", id="opt-failed", compact=True)
+            yield Label("MaxRetriesPerNode: retries of one node (0 to 64)")
+            yield Input(str(self.options.max_retries_per_node if self.options.max_retries_per_node is not None
+                            else ""), restrict=r"\d{0,2}", id="opt-retries", compact=True)
+            yield Checkbox("RequireAllNodesOnline", self.options.require_all_nodes_online, id="opt-online",
+                           compact=True)
+            if self.options.plugin == cau.ROLLING_UPGRADE:
+                yield Checkbox("UpdateClusterFunctionalLevel (ON: type the cluster's name to run)",
+                               self.options.update_functional_level, id="opt-level", compact=True)
+                yield Static(LEVEL_WHY, id="opt-level-why", markup=False)
+                yield OverrideReason(input_id="opt-override")
+            yield Button("Continue: show the PowerShell", id="opt-go", compact=True)
+            yield Static("", id="opt-message", markup=False)
+            yield Static("Tab next  Space toggles  Enter continues  Esc cancels", id="opt-keys", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#opt-failed", Input).focus()
+
+    def _chosen(self) -> cau.RunOptions | None:
+        def number(widget_id: str) -> int | None:
+            text = self.query_one(widget_id, Input).value.strip()
+            return int(text) if text else None
+
+        options = dataclasses.replace(self.options, max_failed_nodes=number("#opt-failed"),
+                                      max_retries_per_node=number("#opt-retries"),
+                                      require_all_nodes_online=self.query_one("#opt-online", Checkbox).value)
+        if options.plugin == cau.ROLLING_UPGRADE:
+            options = dataclasses.replace(options,
+                                          update_functional_level=self.query_one("#opt-level", Checkbox).value)
+            self.override = self.query_one(OverrideReason).reason
+        problems = options.problems(self.node_count)
+        if problems:
+            self.query_one("#opt-message", Static).update("; ".join(problems))
+            return None
+        return options
+
+    def _go(self) -> None:
+        options = self._chosen()
+        if options is not None:
+            self.dismiss(options)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._go()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self._go()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CauScreen(SteppingScreen):
+    TITLE_TEXT = "5) CAU run"
+    ABOUT = ("Phase 2 and 5. f preflight: enables WinRM and PowerShell remoting on every node (proved by a read), "
+             "then Test-CauSetup, Test-Cluster (shown running, then where its report went) and an Invoke-CauScan "
+             "preview that must offer every node the same update. g starts the rolling upgrade to 23H2 as the "
+             "stretched-cluster guide runs it (RollingUpgradePlugin, setup from staging_path; the functional level "
+             "is raised only if you choose UpdateClusterFunctionalLevel, typing the cluster's name), after its "
+             "options and its PowerShell. It is refused until its gates open (rows under Gate in the preflight): "
+             "the registry values in force on every node (or an override with your reason), prerequisites passed "
+             "recently, a re-read SR snapshot, the ISO staged and verified; w runs the monthly Windows Update plug-in. "
+             "The run goes on in the cluster without hcitui: the table shows each node's CAU status and since when, "
+             "live, and the screen reattaches to a run in progress when it opens. A node restarting or the "
+             "orchestrator moving makes Get-CauRun fail for a moment: that is a blip, the last state stays. x stops "
+             "the run at its next safe point; v recovers a failed run that left the cluster locked.")
+    MUTATING_ACTIONS = frozenset({"preflight", "start", "windows_update", "stop", "recover"})
+    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "cau-nodes", "cau-outcome", "cau"
+    BINDINGS = [
+        Binding("f", "preflight", "Preflight"),
+        Binding("g", "start", "Upgrade"),
+        Binding("w", "windows_update", "Updates"),
+        Binding("x", "stop", "Stop"),
+        Binding("v", "recover", "Recover", show=False),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("p", "preview", "PowerShell", show=False),
+    ]
+    DEFAULT_CSS = """
+    CauScreen #cau-run { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-nodes { max-height: 12; margin-bottom: 1; }
+    CauScreen #cau-preflight { height: auto; max-height: 11; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-progress { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-outcome { height: 2; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cau_run: model.CauRun | RemoteError | None = None
+        self.run_watch: cau.RunWatch | None = None
+        self.watching = False  # the monitor runs (beside one busy action at most: a stop)
+        self.preflight: cau.PreflightReport | None = None
+        self._live_reading = False
+        self._long: tuple[str, float] | None = None  # a long read running: what, and since when
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Reading the CAU run...", id="cau-run")
+        table = NodeTable(self.ctx.client.nodes, extra=COLUMNS, id="cau-nodes")
+        # The CAU status leads, then since when and the node's result; a read's elapsed time is not shown.
+        by_key = {c.key: c for c in table.columns_spec}
+        table.columns_spec = [by_key[k] for k in ("node", "site", "state", "build", "status", "at", "result")]
+        yield table
+        yield Static(self._preflight_text(), id="cau-preflight")
+        yield Static("", id="cau-progress")
+        yield Static("", id="cau-outcome")
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.busy = "reading"
+        self.run_worker(self._reattach(), group=self.WORKER_GROUP, exit_on_error=False)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self._show_run()
+        if self._long is not None:
+            text, since = self._long
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f"{text} ({time.monotonic() - since:.0f} s)", style="bold")
+            self.query_one("#cau-progress", Static).update(line)
+
+    # ------------------------------------------------------------------ reading
+    async def _reattach(self) -> None:
+        """On opening: read the cluster and the run; a run in progress (or cut short) is watched at once."""
+        try:
+            await self.read(live=True)
+        finally:
+            self.busy = None
+        if not self.watching and cau.should_watch(self.ctx, self.cau_run):
+            self._start_watching()
+
+    async def read(self, *, live: bool = True) -> None:
+        state = await observe(self.ctx, ("nodes",), ("os",), on_event=self.table.apply_event if live else None)
+        self._show_nodes(state)
+        self.cau_run = await cau.read_run(self.ctx)
+        if isinstance(self.cau_run, model.CauRun) and self.cau_run.run_id and not self.watching:
+            self.run_watch = cau.RunWatch()
+            self.run_watch.update(self.cau_run)
+            self._show_statuses(self.run_watch)
+        self._show_run()
+
+    def _show_nodes(self, state: ClusterState) -> None:
+        table = self.table
+        with self.app.batch_update():
+            for name in table.node_names():
+                info = state.cluster_node(name)
+                cells: dict[str, str | Text] = {"state": str(info.state) if info else "?"}
+                os_info = state.node_part(name, "os")
+                if isinstance(os_info, model.OsVersion):
+                    cells["build"] = os_info.build
+                elif info is not None and info.build_number:
+                    cells["build"] = str(info.build_number)
+                table.set_cells(name, **cells)
+
+    async def _live_nodes(self) -> None:
+        """While a run is watched: the nodes' states and builds, never overlapping. A node back Up on
+        another build has its OS read, so the table shows its update revision too."""
+        if self._live_reading:
+            return
+        self._live_reading = True
+        try:
+            state = await observe(self.ctx, ("nodes",))
+            if problem(state.nodes):
+                return
+            stale = []
+            with self.app.batch_update():
+                for node in state.nodes:
+                    if node.name not in self.table.rows:
+                        continue
+                    shown = str(self.table.get_cell(node.name, "build"))
+                    cells: dict[str, str] = {"state": str(node.state)}
+                    if node.build_number and not shown.startswith(str(node.build_number)):
+                        cells["build"] = str(node.build_number)
+                        shown = cells["build"]
+                    if node.state == model.NodeState.UP and "." not in shown:
+                        stale.append(node.name)
+                    self.table.set_cells(node.name, **cells)
+            if stale:
+                versions = await observe(self.ctx, (), ("os",), nodes=stale)
+                for name in stale:
+                    version = versions.node_part(name, "os")
+                    if isinstance(version, model.OsVersion):
+                        self.table.set_cells(name, build=version.build)
+        finally:
+            self._live_reading = False
+
+    # ----------------------------------------------------------------- showing
+    def _show_run(self) -> None:
+        """Two lines: the run (state, id, orchestrator, elapsed), then how the watch goes or how it ended."""
+        first = Text(no_wrap=True, overflow="ellipsis")
+        first.append("Run: ", style="bold")
+        second = Text(no_wrap=True, overflow="ellipsis")
+        watch, run = self.run_watch, self.cau_run
+        shown = watch.run if watch is not None and watch.run is not None else (
+            run if isinstance(run, model.CauRun) else None)
+        ended = watch is not None and watch.ended
+        if shown is None or shown.run_id is None:
+            if isinstance(run, RemoteError):
+                first.append(f"could not read Get-CauRun: {run.message}")
+            elif self.watching:
+                first.append("reattaching: reading Get-CauRun ...")
+            else:
+                first.append(f"{shown.state if shown is not None else '?'}. ")
+                first.append("f preflight, then g starts the rolling upgrade.")
+        else:
+            first.append("ended" if ended else str(shown.state), style="bold")
+            first.append(f"  id {shown.run_id[:8]}  orchestrator {shown.current_orchestrator or '?'}")
+            elapsed = watch.elapsed() if watch is not None else None
+            if elapsed is not None and not ended:
+                first.append(f"  {_duration(elapsed)}")
+            if shown.cancel_pending and not ended:
+                first.append("  STOPPING", style="bold")
+        if ended:
+            second.append(watch.outcome, style="" if watch.succeeded else "bold")
+        elif watch is not None and watch.note:
+            second.append(watch.note, style="bold")
+        elif self.watching:
+            read = _clock(watch.read_at) if watch is not None else ""
+            second.append(f"Watching Get-CauRun every {self.ctx.poll:g} s" + (f", last read {read}" if read else "")
+                          + (f", {watch.blips} blips" if watch is not None and watch.blips else ""))
+        elif shown is not None and shown.state == model.CauRunState.RUN_FAILED:
+            second.append("The run failed and left the cluster locked: v recovers it.", style="bold")
+        first.append("\n")
+        first.append(second)
+        self.query_one("#cau-run", Static).update(first)
+
+    def _show_statuses(self, watch: cau.RunWatch) -> None:
+        with self.app.batch_update():
+            for node, entry in watch.statuses.items():
+                if node not in self.table.rows:
+                    continue
+                cells: dict[str, str | Text] = {
+                    "status": Text(entry.status, style="bold" if entry.status not in ("Waiting", "Succeeded") else "",
+                                   no_wrap=True, overflow="ellipsis"),
+                    "at": _clock(entry.timestamp),
+                }
+                result = watch.results.get(node)
+                if result is not None:
+                    word, style = RESULT_WORDS.get(str(result.status), (str(result.status)[:6], "bold"))
+                    cells["result"] = Text(word, style=style)
+                self.table.set_cells(node, **cells)
+
+    def _on_watch(self, watch: cau.RunWatch) -> None:
+        self.run_watch = watch
+        self._show_statuses(watch)
+        self._show_run()
+        self.run_worker(self._live_nodes(), group="cau-live", exit_on_error=False)
+
+    def progress(self, event: ProgressEvent) -> None:
+        node, text, fraction = event.node, event.text, event.fraction
+        # A long read (Test-Cluster) says once since when it runs: the screen ticks its seconds.
+        self._long = (f"{node}: {text}", time.monotonic()) if " running since " in text else None
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{node}: ", style="bold")
+        line.append(text)
+        if fraction is not None and fraction < 1.0:
+            line.append("  " + text_bar(fraction))
+        self.query_one("#cau-progress", Static).update(line)
+        if node in self.table.rows and not text.startswith("CAU "):
+            super().progress(replace(event, text=text.split(":")[0]))
+
+    def _preflight_text(self) -> Text:
+        """One line per check (the remoting and scan lines name every node that fails), and where
+        Test-Cluster's report went on a line of its own."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        report = self.preflight
+        if report is None:
+            record = self.ctx.journal.step(cau.PREFLIGHT_PHASE, cau.PREFLIGHT)
+            text.append("Preflight: ", style="bold")
+            text.append(f"{record.detail or record.status.value} (last run)" if record else
+                        "not run yet. f enables remoting and runs the checks.")
+            return text
+        by_name: dict[str, list[cau.Check]] = {}
+        for check in report.checks:
+            # The coordinator's checks and its reach to each node share one line.
+            name = cau.COORDINATOR_CHECK if check.name == cau.REACH_CHECK else check.name
+            by_name.setdefault(name, []).append(check)
+        for name, checks in by_name.items():
+            failing = [c for c in checks if not c.ok]
+            word = "FAIL" if failing else ("WARN" if any(c.status == "warn" for c in checks) else "PASS")
+            text.append(f"{word:<4} {name:<13} ", style="bold" if failing or word == "WARN" else "")
+            validation = report.validation if name == "Test-Cluster" else None
+            if checks[0].gate:
+                gate = checks[0]
+                reason = gate.reason if gate.ok else f"fix: {gates.SHORT_REMEDY.get(name, '')} | {gate.reason}"
+            elif name == cau.COORDINATOR_CHECK:
+                reason = self._coordinator_text(checks)
+            elif name == "Remoting":
+                reason = f"{sum(1 for c in checks if c.ok)}/{len(checks)} nodes enabled" + (
+                    f"; not on {', '.join(c.node or '?' for c in failing)}" if failing else "")
+            elif isinstance(validation, model.ClusterValidation):
+                reason = (f"{validation.passed} passed, {validation.warnings} warnings, {validation.failed} failed; "
+                          f"report:\n  {validation.report_path}")
+            elif failing and all(c.node for c in failing):
+                reasons = {c.reason for c in failing}
+                reason = (f"{', '.join(c.node or '?' for c in failing)}: "
+                          + (failing[0].reason if len(reasons) == 1 else "; ".join(sorted(reasons))))
+            else:
+                first = failing[0] if failing else checks[0]
+                reason = (f"{first.node}: " if first.node else "") + first.reason
+            text.append(reason + "\n")
+        return text
+
+    def _coordinator_text(self, checks: list[cau.Check]) -> str:
+        name = self.ctx.client.coordinator_name
+        if name is None:
+            return "none: the run starts on a node as SYSTEM (its computer account); configure one"
+        reach = [c for c in checks if c.name == cau.REACH_CHECK]
+        own = [c for c in checks if c.name == cau.COORDINATOR_CHECK and not c.ok]
+        unreached = [c.node or "?" for c in reach if not c.ok]
+        if own:
+            return own[0].reason
+        counted = f"reaches {len(reach) - len(unreached)}/{len(reach)} nodes"
+        if unreached:
+            return f"{name} {counted}; not {', '.join(unreached)}: {next(c for c in reach if not c.ok).reason}"
+        return f"{name}: outside the cluster, CAU module, {counted}"
+
+    def _show_preflight(self, report: cau.PreflightReport) -> None:
+        self.preflight = report
+        self.query_one("#cau-preflight", Static).update(self._preflight_text())
+
+    # ----------------------------------------------------------------- watching
+    def _start_watching(self) -> None:
+        if self.watching:
+            return
+        self.watching = True
+        self.run_watch = cau.RunWatch()
+        self._show_run()
+        self.run_worker(self._watch(self.run_watch), group="cau-watch", exit_on_error=False)
+
+    async def _watch(self, watch: cau.RunWatch) -> None:
+        try:
+            outcome = await cau.monitor(self.ctx, self.progress, self._on_watch, watch)
+        except StepFailed as exc:
+            self.outcome = Text(exc.message, style="bold")
+            self.app.report_error(exc.sentence)
+        else:
+            self.outcome = Text(outcome.sentence, style="bold" if outcome.run_id else "")
+        finally:
+            self.watching = False
+        self._show_statuses(watch)
+        self.say("")  # the run's line says how it ended
+        self.query_one("#cau-progress", Static).update("")
+        self.cau_run = await cau.read_run(self.ctx)
+        await self._live_nodes()
+        self._show_run()
+
+    # ----------------------------------------------------------------- actions
+    def action_preflight(self) -> None:
+        self.confirm(cau.plan_preflight(self.ctx), "CAU preflight", self._preflight)
+
+    async def _preflight(self) -> str | None:
+        report = await cau.preflight(self.ctx, self.progress, on_event=self.table.apply_event,
+                                     on_report=self._show_preflight)
+        self._show_preflight(report)
+        self.query_one("#cau-progress", Static).update("")
+        if not report.passed:
+            raise StepFailed("CAU preflight", report.summary())
+        if self.ctx.client.coordinator_name is None:  # passed, but the run would start on a node: say so
+            return (f"Preflight {report.summary()}: no CAU coordinator, so the run starts on a node as SYSTEM "
+                    "(its computer account). Fix: [clusters.coordinator].")
+        return None
+
+    def _ask_options(self, plugin: str) -> None:
+        if self.watching:
+            self.notify("A CAU run is in progress and watched here: x stops it.", timeout=5)
+            return
+        if self.is_busy():
+            return
+        defaults = cau.RunOptions.defaults(plugin)
+        form = CauOptions(defaults, len(self.ctx.client.node_names), cau.form_note(self.ctx))
+
+        def chosen(options: cau.RunOptions | None) -> None:
+            if options is None:
+                self.say("Cancelled: no run was started.")
+                return
+            label = f"the CAU {cau.PLUGIN_TITLE.get(options.plugin, options.plugin)}"
+            override = form.override if options.plugin == cau.ROLLING_UPGRADE else None
+            plan = cau.plan_start(self.ctx, options)
+            if override:
+                plan.notes.append(f"The registry gate is OVERRIDDEN if it is closed, journalled with: {override}")
+            # Raising the functional level cannot be undone: then the cluster's name is typed to run it.
+            self.confirm(plan, label, lambda: self._start(options, override),
+                         "It goes on in the cluster; watching it.", typed=options.update_functional_level)
+
+        self.app.push_screen(form, callback=chosen)
+
+    def action_start(self) -> None:
+        self._ask_options(cau.ROLLING_UPGRADE)
+
+    def action_windows_update(self) -> None:
+        self._ask_options(cau.WINDOWS_UPDATE)
+
+    async def _start(self, options: cau.RunOptions, override: str | None = None) -> None:
+        await cau.start(self.ctx, options, self.progress, override_registry=override)
+        self._start_watching()
+
+    def action_stop(self) -> None:
+        self.confirm(cau.plan_stop(self.ctx), "stop the CAU run", lambda: cau.stop(self.ctx, self.progress))
+
+    def action_recover(self) -> None:
+        self.confirm(cau.plan_recover(self.ctx), "recover the failed CAU run",
+                     lambda: cau.recover(self.ctx, self.progress))
+
+    def action_refresh(self) -> None:
+        if self.watching and not self.busy:
+            self.run_worker(self._live_nodes(), group="cau-live", exit_on_error=False)
+            return
+        super().action_refresh()
+
+    async def _refresh(self) -> None:
+        await super()._refresh()
+        if not self.watching and cau.should_watch(self.ctx, self.cau_run):
+            self._start_watching()
+
+    def action_preview(self) -> None:
+        plans = [cau.plan_preflight(self.ctx), cau.plan_start(self.ctx, cau.RunOptions.defaults()),
+                 cau.plan_start(self.ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE)), cau.plan_stop(self.ctx),
+                 cau.plan_recover(self.ctx)]
+        stamp = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        text = f"# CAU on {self.ctx.name}: what each key runs (generated {stamp}; nothing has run)\n\n"
+        self.app.push_screen(PowerShellPreview("PowerShell of 5) CAU run",
+                                               text + "\n".join(plan.preview() for plan in plans)))

@@ -1,0 +1,205 @@
+"""A read-only screen that judges checks (prerequisites, verification): a per-node table with a result
+column per check, every check with its reason, a detail line with the remediation, live status."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from hcitui.remote import NodeEvent
+from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.widgets.node_table import Column, NodeTable
+from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow.context import Context
+from hcitui.workflow.steps import Plan
+from hcitui.workflow.verify import CheckResult, ChecksReport, Status
+
+RESULT_TEXT = {
+    Status.PASS: ("PASS", "green"),
+    Status.FAIL: ("FAIL", "bold red"),
+    Status.WARN: ("WARN", "yellow"),
+    Status.UNKNOWN: ("UNKN", "bold yellow"),
+}
+# Worst first: a column that sums up several checks shows the worst of them.
+SEVERITY = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.PASS: 3}
+
+
+def result_text(status: Status) -> Text:
+    word, style = RESULT_TEXT[status]
+    return Text(word, style=style)
+
+
+def check_key(check: CheckResult) -> str:
+    return f"{check.name}|{check.node or ''}"
+
+
+class ChecksScreen(HciScreen):
+    """Subclasses name their ids (PREFIX), columns, workflow (RUN, PLAN) and what a passing node is called."""
+
+    PREFIX: ClassVar[str] = ""
+    INTRO: ClassVar[str] = ""
+    RESULT_COLUMNS: ClassVar[list[Column]] = []
+    DROPPED_COLUMNS: ClassVar[tuple[str, ...]] = ()
+    NODE_CHECK_COLUMNS: ClassVar[dict[str, str]] = {}  # check name -> node-table column
+    CHECK_WIDTHS: ClassVar[tuple[int, int, int, int]] = (22, 8, 6, 32)  # check, node, result, reason
+    ALL_PASS: ClassVar[str] = "ready"
+    RUN: ClassVar[Callable[..., Awaitable[ChecksReport]]]
+    PLAN: ClassVar[Callable[[Context], Plan]]
+
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("p", "preview", "PowerShell"),
+        Binding("tab", "app.focus_next", "Switch table", show=False),
+    ]
+    DEFAULT_CSS = """
+    ChecksScreen .checks-intro { height: 1; padding: 0 1; color: $text-muted; }
+    ChecksScreen .checks-nodes { margin-bottom: 1; }
+    ChecksScreen .checks-table { height: 1fr; min-height: 4; }
+    ChecksScreen .checks-detail { height: 3; padding: 0 1; }
+    ChecksScreen .checks-summary { height: 1; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: ChecksReport | None = None
+        self.running = False
+
+    def part(self, name: str) -> Any:
+        return self.query_one(f"#{self.PREFIX}-{name}")
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.INTRO, id=f"{self.PREFIX}-intro", classes="checks-intro")
+        table = NodeTable(self.ctx.client.nodes, extra=self.RESULT_COLUMNS, id=f"{self.PREFIX}-nodes",
+                          classes="checks-nodes")
+        table.columns_spec = [c for c in table.columns_spec if c.key not in self.DROPPED_COLUMNS]
+        yield table
+        yield DataTable(cursor_type="row", id=f"{self.PREFIX}-checks", classes="checks-table")
+        yield Static("", id=f"{self.PREFIX}-detail", classes="checks-detail")
+        yield Static("", id=f"{self.PREFIX}-summary", classes="checks-summary")
+
+    def on_mount(self) -> None:
+        checks = self.part("checks")
+        for (key, label), width in zip((("check", "Check"), ("node", "Node"), ("result", "Res."),
+                                        ("reason", "Reason")), self.CHECK_WIDTHS):
+            checks.add_column(label if key != "result" or width < 6 else "Result", key=key, width=width)
+        self.part("nodes").focus()
+        self.action_refresh()
+
+    # ------------------------------------------------------------------- running
+    def action_refresh(self) -> None:
+        if self.running:
+            self.notify("The checks are already running.", timeout=3)
+            return
+        self.running = True
+        self.part("summary").update("Running the checks...")
+        self.run_worker(self._run(), group=self.PREFIX, exclusive=True, exit_on_error=False)
+
+    async def _run(self) -> None:
+        try:
+            report = await type(self).RUN(self.ctx, on_event=self._on_event)
+        finally:
+            self.running = False
+        self.report = report
+        self._show(report)
+
+    def _on_event(self, event: NodeEvent) -> None:
+        self.part("nodes").apply_event(event)
+        if event.node == self.ctx.name and event.operation:
+            self.part("summary").update(f"Reading {event.operation} ...")
+
+    def node_cells(self, report: ChecksReport, node: str) -> dict[str, Any]:
+        """Facts for a node's row besides the results (the cluster's view of its state by default)."""
+        info = report.observed.cluster_node(node)
+        return {"state": str(info.state) if info else "?"}
+
+    def _show(self, report: ChecksReport) -> None:
+        table: NodeTable = self.part("nodes")
+        with self.app.batch_update():
+            for node in table.node_names():
+                table.set_cells(node, **self.node_cells(report, node))
+                worst: dict[str, Status] = {}
+                for check in report.checks:
+                    column = self.NODE_CHECK_COLUMNS.get(check.name)
+                    if check.node != node or column is None:
+                        continue
+                    if column not in worst or SEVERITY[check.status] < SEVERITY[worst[column]]:
+                        worst[column] = check.status
+                for column, status in worst.items():
+                    table.set_cell(node, column, result_text(status))
+                mine = [c for c in report.checks if c.node == node]
+                blocking = sum(1 for c in mine if c.status in (Status.FAIL, Status.UNKNOWN))
+                warnings = sum(1 for c in mine if c.status is Status.WARN)
+                if blocking:
+                    status = Text(f"{blocking} blocking", style="bold red")
+                elif warnings:
+                    status = Text(f"{warnings} warning{'s' if warnings != 1 else ''}", style="yellow")
+                else:
+                    status = Text(self.ALL_PASS, style="green")
+                table.set_cells(node, status=status)
+
+            checks: DataTable = self.part("checks")
+            for check in report.checks:
+                key = check_key(check)
+                cells = (check.name, check.node or "cluster", result_text(check.status),
+                         Text(check.reason, no_wrap=True, overflow="ellipsis"))
+                if key in checks.rows:
+                    for column, value in zip(("check", "node", "result", "reason"), cells):
+                        checks.update_cell(key, column, value)
+                else:
+                    checks.add_row(*cells, key=key)
+        stamp = report.finished.astimezone().strftime("%H:%M:%S")
+        verdict = Text(report.summary(), style="bold green" if report.passed else "bold red")
+        verdict.append(f"  (checked {stamp})", style="")
+        self.part("summary").update(verdict)
+        self._show_detail()
+
+    # -------------------------------------------------------------------- detail
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_descendant_focus(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        if self.report is None:
+            return
+        detail = self.part("detail")
+        focused = self.focused
+        if isinstance(focused, NodeTable) or focused is None:
+            node = self.part("nodes").selected_node
+            rows = [c for c in self.report.checks if c.node == node and c.status is not Status.PASS]
+            text = Text(f"{node}: ", style="bold")
+            if not rows:
+                text.append("every check passes")
+            for index, check in enumerate(sorted(rows, key=lambda c: SEVERITY[c.status])):
+                if index:
+                    text.append(" | ")
+                text.append(f"{RESULT_TEXT[check.status][0]} {check.name}: {check.reason}")
+                if check.remediation:
+                    text.append(" Fix: ", style="bold")
+                    text.append(check.remediation)
+            detail.update(text)
+            return
+        checks: DataTable = self.part("checks")
+        if not checks.row_count:
+            return
+        key = checks.coordinate_to_cell_key(checks.cursor_coordinate).row_key.value
+        check = next((c for c in self.report.checks if check_key(c) == key), None)
+        if check is None:
+            return
+        text = Text(f"{check.name} ({check.node or 'cluster'}): ", style="bold")
+        text.append(f"{RESULT_TEXT[check.status][0]} {check.reason}")
+        if check.remediation:
+            text.append("\nFix: ", style="bold")
+            text.append(check.remediation)
+        detail.update(text)
+
+    # ------------------------------------------------------------------- preview
+    def action_preview(self) -> None:
+        plan = type(self).PLAN(self.ctx)
+        self.app.push_screen(PowerShellPreview(f"PowerShell run by {self.TITLE_TEXT}", plan.preview()))

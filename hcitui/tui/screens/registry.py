@@ -1,0 +1,164 @@
+"""2) Registry keys: the two upgrade values on every node, whether they are in force, and setting them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from hcitui.core.journal import StepStatus
+from hcitui.tui.screens.stepping import SteppingScreen
+from hcitui.tui.widgets.node_table import Column, NodeTable
+from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow import registry
+from hcitui.workflow.context import Context
+from hcitui.workflow.registry import EFFECT_WORD, Effect, RegistryReport
+
+COLUMNS = [Column("refs", "Refs", 4), Column("vid", "Vid", 3), Column("skip", "Skip", 4),
+           Column("effect", "Effect", 7)]
+DROPPED_COLUMNS = ("state", "elapsed")  # not read here; the room goes to the Status cell
+STATUS_COLUMN = Column("status", "Status", 18)
+EFFECT_STYLE = {Effect.NOT_SET: "bold", Effect.PENDING: "bold", Effect.EFFECTIVE: "", Effect.UNKNOWN: "bold",
+                Effect.UNREADABLE: "bold"}
+
+
+def _local(stamp: str | None) -> str:
+    try:
+        return datetime.fromisoformat(stamp or "").astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return "?"
+
+
+def registry_menu_state(ctx: Context) -> str:
+    return registry.journal_summary(ctx.journal, ctx.client.node_names)
+
+
+class RegistryScreen(SteppingScreen):
+    TITLE_TEXT = "2) Registry keys"
+    ABOUT = ("Phase 1: RefsEnableMetadataValidation = 0 (Control\\FileSystem) and SkipSmallLocalAllocations = 0 "
+             "(Services\\Vid\\Parameters, created only if missing) on every node. The kernel reads them at boot: "
+             "Effect says 'pending' until the node restarted after they were set, 'yes' once it did, 'unknown' "
+             "when they were found set without hcitui's record (restart to be sure). Without "
+             "SkipSmallLocalAllocations, draining a node with dynamic-memory VMs fails. x is the ReFS remediation "
+             "(1, then 0) for ReFS volumes that stay offline after a restart. o opens the rolling restart.")
+    MUTATING_ACTIONS = frozenset({"set_all", "set_node", "remediate", "rolling"})
+    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "reg-nodes", "reg-outcome", "registry"
+    BINDINGS = [
+        Binding("a", "set_all", "Set all"),
+        Binding("s", "set_node", "Set node"),
+        Binding("x", "remediate", "ReFS 1>0"),
+        Binding("o", "rolling", "Restart all"),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("p", "preview", "PowerShell", show=False),
+    ]
+    DEFAULT_CSS = """
+    RegistryScreen #reg-intro { height: 1; padding: 0 1; color: $text-muted; }
+    RegistryScreen #reg-nodes { max-height: 15; margin-bottom: 1; }
+    RegistryScreen #reg-detail { height: 3; padding: 0 1; }
+    RegistryScreen #reg-summary { height: 1; padding: 0 1; }
+    RegistryScreen #reg-outcome { height: 2; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: RegistryReport | None = None
+        self.refresh_on_resume = False
+
+    def compose_body(self) -> ComposeResult:
+        intro = "Effect: yes = in force since a restart. r refresh, p PowerShell, ? help"
+        yield Static(intro, id="reg-intro")
+        table = NodeTable(self.ctx.client.nodes, extra=COLUMNS, id="reg-nodes")
+        table.columns_spec = [STATUS_COLUMN if c.key == "status" else c
+                              for c in table.columns_spec if c.key not in DROPPED_COLUMNS]
+        yield table
+        yield Static("", id="reg-detail")
+        yield Static("Reading...", id="reg-summary")
+        yield Static("", id="reg-outcome")
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.action_refresh()
+
+    # ------------------------------------------------------------------- reading
+    async def read(self, *, live: bool = True) -> None:
+        self.report = await registry.read_registry(self.ctx, on_event=self.table.apply_event if live else None)
+        self._show(self.report)
+
+    def _show(self, report: RegistryReport) -> None:
+        table = self.table
+        with self.app.batch_update():
+            for node in table.node_names():
+                row = report.rows.get(node)
+                if row is None:
+                    continue
+                table.set_cells(node, refs=row.refs, vid=row.vid_key, skip=row.skip,
+                                effect=Text(EFFECT_WORD[row.effect], style=EFFECT_STYLE[row.effect]),
+                                build=row.build or ("unreadable" if row.error else "?"))
+        summary = Text(report.summary())
+        if report.count(Effect.PENDING) or report.count(Effect.UNKNOWN):
+            summary.append("  o: rolling restart", style="bold")
+        self.query_one("#reg-summary", Static).update(summary)
+        self._show_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        node = self.selected
+        if self.report is None or node is None or node not in self.report.rows:
+            return
+        text = Text(self.report.rows[node].sentence())
+        for step in registry.RECORD_STEPS:
+            record = self.ctx.journal.step(registry.PHASE, step, node)
+            if record is not None:
+                what = "set" if step == registry.STEP else "ReFS remediation"
+                state = "done" if record.status is StepStatus.DONE else record.status.value
+                text.append(f". hcitui {what}: {state}, started {_local(record.started)}")
+        self.query_one("#reg-detail", Static).update(text)
+
+    # ------------------------------------------------------------------ changing
+    def action_set_all(self) -> None:
+        nodes = list(self.ctx.client.node_names)
+        self.confirm(registry.plan_set(self.ctx, nodes), "set the registry values on all nodes",
+                     lambda: registry.set_values(self.ctx, nodes, self.progress),
+                     "They take effect at each node's next restart: o for the rolling restart.")
+
+    def action_set_node(self) -> None:
+        node = self.selected
+        if node:
+            self.confirm(registry.plan_set(self.ctx, [node]), f"set the registry values on {node}",
+                         lambda: registry.set_values(self.ctx, [node], self.progress),
+                         f"They take effect when {node} restarts: o for the rolling restart.")
+
+    def action_remediate(self) -> None:
+        node = self.selected
+        if node:
+            self.confirm(registry.plan_remediate(self.ctx, [node]), f"the ReFS remediation on {node}",
+                         lambda: registry.remediate_refs(self.ctx, [node], self.progress),
+                         f"It takes effect when {node} restarts: o for the rolling restart.")
+
+    def action_rolling(self) -> None:
+        if self.ctx.read_only or self.is_busy():
+            return
+        try:
+            from hcitui.tui.screens.maintenance import MaintenanceScreen
+        except ImportError:
+            self.app.report_error("The node maintenance screen is not in this build: "
+                                  "run 'hcitui rolling-restart' to restart the nodes one at a time.")
+            return
+        self.refresh_on_resume = True
+        self.app.push_screen(MaintenanceScreen(start="rolling"))
+
+    def on_screen_resume(self) -> None:
+        if self.refresh_on_resume and not self.busy:
+            self.refresh_on_resume = False
+            self.outcome = None
+            self.say("")
+            self.action_refresh()  # back from the restart: show what is in force now
+
+    # ------------------------------------------------------------------- preview
+    def action_preview(self) -> None:
+        self.app.push_screen(PowerShellPreview("PowerShell run by Registry keys", registry.plan_reads(self.ctx)))

@@ -1,0 +1,413 @@
+"""6) Storage Replica: snapshot, removal, recreation with its initial sync, and the diff."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from hcitui.core import model
+from hcitui.remote import RemoteError
+from hcitui.tui.screens.base import HciScreen, RunningChange
+from hcitui.tui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
+from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow import sr
+from hcitui.workflow.context import Context
+from hcitui.workflow.observe import ClusterState, observe, problem
+from hcitui.workflow.steps import Plan, Refused, StepFailed
+from hcitui.workflow.events import ProgressEvent
+
+STATUS_WORDS = {
+    "continuouslyreplicating": "replicating",
+    "continuouslyreplicating_inrpo": "replicating",
+    "continuouslyreplicating_outofrpo": "OUT OF RPO",
+    "initialblockcopy": "block copy",
+    "notinpartnership": "no partner",
+    "failed": "FAILED",
+}
+
+
+def sr_menu_state(ctx: Context) -> str:
+    return sr.menu_state(ctx)
+
+
+def short_bar(fraction: float, width: int = 8) -> Text:
+    """``[####....]``: readable without colour (a Text: brackets are no markup here)."""
+    done = max(0, min(width, int(fraction * width)))
+    return Text("[" + "#" * done + "." * (width - done) + "]", no_wrap=True)
+
+
+def long_bar(fraction: float, width: int = 30) -> Text:
+    done = max(0, min(width, int(fraction * width)))
+    return Text("[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}", no_wrap=True)
+
+
+def status_word(group: model.SRGroup | None) -> str:
+    if group is None:
+        return "no group"
+    for replica in group.replicas:
+        value = str(replica.replication_status or "?")
+        if value.lower() not in sr.REPLICATING:
+            return STATUS_WORDS.get(value.lower(), value)
+    return "replicating" if group.replicas else "no volumes"
+
+
+class SRScreen(HciScreen):
+    TITLE_TEXT = "6) Storage Replica"
+    ABOUT = ("Phases 4 and 6. s takes a snapshot of every partnership and group (reads only; writes a JSON file "
+             "in the journal folder) and re-reads it from disk. v shows it with the equivalent New-SRPartnership "
+             "commands. x removes the partnerships one at a time, only with a re-read snapshot that still "
+             "describes them, every node Up and every partnership replicating; you type the cluster's name to "
+             "confirm. c recreates them from the snapshot one at a time, each waiting for its initial block "
+             "copy, then compares the result with the snapshot. f compares now (ids, status and LSNs are "
+             "ignored). Every change shows its PowerShell first; d there is a dry run that sends nothing.")
+    MUTATING_ACTIONS = frozenset({"remove", "recreate"})
+    BINDINGS = [
+        Binding("s", "snapshot", "Snapshot"),
+        Binding("v", "view", "View"),
+        Binding("x", "remove", "Remove"),
+        Binding("c", "recreate", "Recreate"),
+        Binding("f", "diff", "Diff"),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("p", "preview", "PowerShell", show=False),
+    ]
+    DEFAULT_CSS = """
+    SRScreen #sr-snapshot { height: 2; padding: 0 1; }
+    SRScreen #sr-table { height: auto; max-height: 9; margin-bottom: 1; }
+    SRScreen #sr-detail { height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    SRScreen #sr-progress { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    SRScreen #sr-outcome { height: 2; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: ClusterState | None = None
+        self.snapshot: sr.SRSnapshot | None = None
+        self.busy: str | None = None
+        self.outcome: Text | None = None
+        self.keys_by_label: dict[str, str] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="sr-snapshot")
+        yield DataTable(cursor_type="row", id="sr-table")
+        yield Static("", id="sr-detail")
+        yield Static("", id="sr-progress")
+        yield Static("", id="sr-outcome")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sr-table", DataTable)
+        table.add_column("Source RG -> destination RG", key="pair", width=37)
+        table.add_column("Computers", key="computers", width=13)
+        table.add_column("Status", key="status", width=11)
+        table.add_column("Sync", key="sync", width=10)
+        table.focus()
+        self._show_snapshot()
+        self.action_refresh()
+
+    # ------------------------------------------------------------------- helpers
+    def say(self, text: str | Text) -> None:
+        """The outcome line; plain strings are shown as they are (a PowerShell error's [brackets] are no markup)."""
+        self.query_one("#sr-outcome", Static).update(Text(text) if isinstance(text, str) else text)
+
+    def _is_busy(self) -> bool:
+        if self.busy:
+            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
+            return True
+        return False
+
+    def _load_snapshot(self) -> None:
+        try:
+            self.snapshot = sr.load_snapshot(self.ctx)
+        except sr.SnapshotError:
+            self.snapshot = None
+
+    def _show_snapshot(self) -> None:
+        info = sr.snapshot_info(self.ctx)
+        text = Text("Snapshot: ", style="bold")
+        if info is None:
+            text.append("none yet. s takes one (reads only; writes a file in the journal folder).")
+        else:
+            when = info.taken_at
+            try:
+                when = datetime.fromisoformat(info.taken_at).astimezone().strftime("%Y-%m-%d %H:%M")
+            except ValueError:
+                pass
+            text.append(f"taken {when}, {info.partnerships} partnerships, ")
+            if info.reread and info.status.value == "done":
+                text.append("re-read OK", style="bold")
+            else:
+                text.append("NOT re-read", style="bold reverse")
+                text.append(f" ({info.detail})" if info.detail else "")
+            text.append(f"\n{info.path}")
+        self.query_one("#sr-snapshot", Static).update(text)
+        self._load_snapshot()
+
+    # ------------------------------------------------------------------- reading
+    def action_refresh(self) -> None:
+        if self._is_busy():
+            return
+        self.busy = "refresh"
+        self.run_worker(self._refresh(), group="sr", exit_on_error=False)
+
+    async def _refresh(self) -> None:
+        try:
+            await self._read()
+        finally:
+            self.busy = None
+        if not self.outcome:
+            changes = "" if self.ctx.read_only else "x remove  c recreate  "
+            self.say(f"s snapshot  v view  {changes}f diff  p PowerShell  ? help")
+
+    async def _read(self) -> None:
+        self.state = await observe(self.ctx, sr.SR_PARTS)
+        self._show_snapshot()
+        self._show()
+
+    def _rows(self) -> list[tuple[str, str, str, str, model.SRGroup | None, bool]]:
+        """(key, label, source computer, destination computer, destination group, live) per partnership."""
+        state = self.state
+        rows: list[tuple[str, str, str, str, model.SRGroup | None, bool]] = []
+        groups = {} if state is None or problem(state.sr_groups) else {g.name.lower(): g for g in state.sr_groups}
+        live = [] if state is None or problem(state.sr_partnerships) else state.sr_partnerships
+        for p in live:
+            rows.append((sr.live_key(p), f"{p.source_rg_name} -> {p.destination_rg_name}", p.source_computer_name,
+                         p.destination_computer_name, groups.get(p.destination_rg_name.lower()), True))
+        seen = {row[0] for row in rows}
+        for sp in self.snapshot.partnerships if self.snapshot else []:
+            if sp.key not in seen:
+                rows.append((sp.key, sp.label, sp.source_computer, sp.destination_computer, None, False))
+        return rows
+
+    def _show(self) -> None:
+        table = self.query_one("#sr-table", DataTable)
+        rows = self._rows()
+        with self.app.batch_update():
+            wanted = {row[0] for row in rows}
+            for key in [k.value for k in table.rows if k.value not in wanted]:
+                table.remove_row(key)
+            for key, label, source, destination, group, live in rows:
+                self.keys_by_label[label] = key
+                if not live:
+                    status, sync = Text("not present", style="bold"), Text("(snapshot)")
+                else:
+                    status, sync = self._status_cells(group)
+                cells = {"pair": Text(label, no_wrap=True, overflow="ellipsis"),
+                         "computers": Text(f"{source}>{destination}", no_wrap=True, overflow="ellipsis"),
+                         "status": status, "sync": sync}
+                if key in table.rows:
+                    for column, value in cells.items():
+                        table.update_cell(key, column, value)
+                else:
+                    table.add_row(*cells.values(), key=key)
+        state = self.state
+        if state is not None:
+            problems = [f"{part}: {problem(getattr(state, part))}" for part in ("sr_groups", "sr_partnerships")
+                        if problem(getattr(state, part))]
+            if problems:
+                self.say(Text("Cannot read Storage Replica: " + "; ".join(problems), style="bold"))
+            elif not rows:
+                self.say("No Storage Replica partnership on the cluster and no snapshot.")
+        self._show_detail()
+
+    @staticmethod
+    def _status_cells(group: model.SRGroup | None) -> tuple[Text, Text]:
+        """(Status, Sync) of a live partnership, from its destination group."""
+        if group is None:
+            return Text("no group", style="bold"), Text("?")
+        remaining = group.bytes_remaining
+        if sr.replicating(group) and not remaining:
+            return Text("replicating"), Text("in sync")
+        total = sum(r.partition_size or 0 for r in group.replicas)
+        word = Text(status_word(group), no_wrap=True, overflow="ellipsis")
+        if total and remaining <= total:
+            fraction = 1 - remaining / total
+            return Text(f"copying {fraction:.0%}", no_wrap=True), short_bar(fraction)
+        return word, Text(f"{sr.size_text(remaining)} left", no_wrap=True, overflow="ellipsis")
+
+    def _selected_key(self) -> str | None:
+        table = self.query_one("#sr-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:  # no cursor yet
+            return None
+
+    def _show_detail(self) -> None:
+        """The selected partnership in full: names, volumes, settings (from the snapshot, else as read)."""
+        key = self._selected_key()
+        detail = self.query_one("#sr-detail", Static)
+        row = next((r for r in self._rows() if r[0] == key), None) if key else None
+        if row is None:
+            detail.update("")
+            return
+        _key, label, _source, _destination, destination_group, live = row
+        state = self.state
+        groups = {} if state is None or problem(state.sr_groups) else {g.name.lower(): g for g in state.sr_groups}
+        sp = self.snapshot.find(key) if self.snapshot and key else None
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(label, style="bold")
+        text.append(" (in the snapshot" if sp is not None else " (NOT in the snapshot")
+        text.append(")" if live else "; absent now)")
+        if sp is not None:
+            volumes = f"{', '.join(sp.source_volumes)} -> {', '.join(sp.destination_volumes)}"
+            mode, log, rpo, encrypted = (sp.replication_mode, sp.log_size_in_bytes,
+                                         sp.async_rpo if sp.asynchronous else None, sp.is_encrypted)
+        else:
+            source_rg, destination_rg = label.split(" -> ", 1)
+            source_group = groups.get(source_rg.lower())
+            volumes = (", ".join(r.data_volume for r in source_group.replicas) if source_group else "?") + " -> " + (
+                ", ".join(r.data_volume for r in destination_group.replicas) if destination_group else "?")
+            mode = str(source_group.replication_mode) if source_group else "?"
+            log = source_group.log_size_in_bytes if source_group else None
+            rpo = source_group.async_rpo if source_group and mode.lower() == "asynchronous" else None
+            encrypted = source_group.is_encrypted if source_group else None
+        text.append(f"\nData: {volumes}")
+        text.append(f"\n{mode}, log {sr.size_text(log)}" + (f", RPO {rpo} s" if rpo is not None else "")
+                    + (", encrypted" if encrypted else ", not encrypted"))
+        if destination_group is not None and destination_group.bytes_remaining:
+            text.append(f"; {sr.size_text(destination_group.bytes_remaining)} left to copy")
+        detail.update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    # ------------------------------------------------------------------ progress
+    def _progress(self, event: ProgressEvent) -> None:
+        label, text, fraction = event.node, event.text, event.fraction
+        line = Text(f"{label}: ", style="bold", no_wrap=True, overflow="ellipsis")
+        line.append(text)
+        if fraction is not None:
+            line.append("\n")
+            line.append_text(long_bar(fraction))
+        self.query_one("#sr-progress", Static).update(line)
+        key = self.keys_by_label.get(label)
+        table = self.query_one("#sr-table", DataTable)
+        if key is not None and key in table.rows:
+            with self.app.batch_update():
+                if fraction is not None and fraction < 1:
+                    table.update_cell(key, "status", Text(f"copying {fraction:.0%}", no_wrap=True))
+                    table.update_cell(key, "sync", short_bar(fraction))
+                else:
+                    table.update_cell(key, "status", Text(text.split(":")[0], no_wrap=True, overflow="ellipsis"))
+
+    # -------------------------------------------------------------- read-only acts
+    def action_snapshot(self) -> None:
+        if self._is_busy():
+            return
+        self.busy = "snapshot"
+        self.run_worker(self._run("snapshot", self._take), group="sr", exit_on_error=False)
+
+    async def _take(self) -> str:
+        snapshot = await sr.take_snapshot(self.ctx, self._progress)
+        info = sr.snapshot_info(self.ctx)
+        return (f"Snapshot of {len(snapshot.partnerships)} partnerships written and re-read: "
+                f"{info.path.name if info else ''}. v shows it.")
+
+    def action_view(self) -> None:
+        try:
+            snapshot = sr.reread_snapshot(self.ctx)
+        except sr.SnapshotError as exc:
+            self.outcome = Text(exc.sentence, style="bold")
+            self.say(self.outcome)
+            self._show_snapshot()
+            return
+        info = sr.snapshot_info(self.ctx)
+        self._show_snapshot()
+        self.app.push_screen(PowerShellPreview(
+            f"Snapshot {info.path.name if info else ''}: re-read OK",
+            sr.view_text(snapshot, info.path if info else None, info.sha256 if info else None)))
+
+    def action_diff(self) -> None:
+        if self._is_busy():
+            return
+        self.busy = "diff"
+        self.run_worker(self._run("diff", self._diff), group="sr", exit_on_error=False)
+
+    async def _diff(self) -> str:
+        try:
+            differences = await sr.compare(self.ctx)
+        except sr.SnapshotError as exc:
+            raise StepFailed("SR diff", exc.sentence) from None
+        count = len(self.snapshot.partnerships) if self.snapshot else 0
+        if not differences:
+            return f"Diff: the cluster is the same as the snapshot ({count} partnerships)."
+        body = "\n".join(d.sentence for d in differences)
+        many = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
+        self.app.push_screen(PowerShellPreview(f"Diff against the snapshot: {many}",
+                                               "# Compared: computers, groups, volumes, log volumes, mode, log size, "
+                                               "RPO, encryption.\n# Ignored: ids, status, LSNs, bytes remaining.\n\n"
+                                               + body + "\n"))
+        return f"Diff: DIFFERENT, {many}: " + "; ".join(d.sentence for d in differences[:2])
+
+    # ------------------------------------------------------------------- changing
+    def _confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], *, typed: bool) -> None:
+        if self.ctx.read_only:
+            self.say(f"Read-only: {label} changes the cluster; nothing was sent.")
+            return
+        if self._is_busy():
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == DRY_RUN:
+                self.outcome = Text(f"Dry run of {label}: nothing was sent to {self.ctx.name}.", style="bold")
+            elif choice == RUN:
+                if self._is_busy():
+                    return
+                self.busy = label
+                self.change = RunningChange(self.TITLE_TEXT, label)  # leaving now asks first
+                self.run_worker(self._run(label, work), group="sr", exit_on_error=False)
+                return
+            else:
+                self.outcome = Text(f"Cancelled {label}: nothing was sent.")
+            self.say(self.outcome)
+
+        self.app.push_screen(ConfirmStep(plan.title, plan.preview(), typed=self.ctx.name if typed else None),
+                             callback=chosen)
+
+    async def _run(self, label: str, work: Callable[[], Awaitable[Any]]) -> None:
+        self.busy = label
+        self.outcome = None
+        self.say(f"Running: {label} ...")
+        try:
+            result = await work()
+        except (Refused, StepFailed, RemoteError) as exc:
+            self.outcome = Text(exc.sentence, style="bold")
+            self.app.report_error(exc.sentence)
+        else:
+            self.outcome = Text(result if isinstance(result, str) else f"Done: {label}.", style="bold")
+        finally:
+            self.busy = None
+            self.change = None
+        self.say(self.outcome)
+        self.query_one("#sr-progress", Static).update("")
+        try:
+            await self._read()
+        except RemoteError as exc:
+            self.app.report_error(exc.sentence)
+
+    def action_remove(self) -> None:
+        self._confirm(sr.plan_remove(self.ctx), "remove SR partnerships", self._remove, typed=True)
+
+    async def _remove(self) -> str:
+        removed = await sr.remove_partnerships(self.ctx, self._progress)
+        return f"Done: {len(removed)} partnerships removed (proved gone). c recreates them from the snapshot."
+
+    def action_recreate(self) -> None:
+        self._confirm(sr.plan_recreate(self.ctx), "recreate SR partnerships", self._recreate, typed=False)
+
+    async def _recreate(self) -> str:
+        await sr.recreate(self.ctx, self._progress)
+        return "Done: every partnership recreated, in sync, and the same as the snapshot."
+
+    def action_preview(self) -> None:
+        parts = ["# Storage Replica on " + self.ctx.name,
+                 "# s (snapshot) and f (diff) only read: Get-SRGroup and Get-SRPartnership.", "",
+                 sr.plan_remove(self.ctx).preview(), sr.plan_recreate(self.ctx).preview()]
+        self.app.push_screen(PowerShellPreview("PowerShell of Storage Replica removal and recreation",
+                                               "\n".join(parts)))
