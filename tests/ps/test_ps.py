@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import example_params
+from support import example_params
 from pydantic import ValidationError
 from pydantic.alias_generators import to_pascal
 

@@ -9,7 +9,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import earlier_phases
+from support import earlier_phases
 from textual.app import App
 from textual.widgets import Checkbox, Input, Static
 

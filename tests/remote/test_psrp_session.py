@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import example_params
+from support import example_params
 
 from hcitui import ps
 

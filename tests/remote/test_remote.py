@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from conftest import example_params
+from support import example_params
 from pydantic import Field
 
 from hcitui import ps

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import example_params
+from support import example_params
 import requests
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool

@@ -12,7 +12,7 @@ import asyncio
 import re
 
 import pytest
-from conftest import earlier_phases
+from support import earlier_phases
 
 from hcitui.core import model
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from hcitui.core.journal import Journal, StepStatus
 
 CLUSTER = "HCI-STRETCH01"
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_two_writers_keep_each_others_steps(tmp_path):

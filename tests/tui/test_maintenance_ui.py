@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import earlier_phases
+from support import earlier_phases
 from textual.widgets import Static
 
 from hcitui.cli import main as cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import earlier_phases
+from support import earlier_phases
 from textual.widgets import Input, Static
 
 from hcitui.cli import main as cli

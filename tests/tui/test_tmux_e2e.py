@@ -23,7 +23,7 @@ import pytest
 from hcitui.core.journal import Journal, StepStatus
 from hcitui.tui.screens.menu import EXIT_NUMBER, menu_entries
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 WAIT = 40.0
 MENU_PROMPT = "Enter number to select an option"
 

@@ -24,7 +24,7 @@ from hcitui.cli.main import main
 from hcitui.core.config import EXAMPLE
 from hcitui.workflow import verify
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 LAB_NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 
 

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import FakeClock, earlier_phases, earlier_phases_headless
+from support import FakeClock, earlier_phases, earlier_phases_headless
 from textual.widgets import Input, Static
 
 from hcitui.cli import main as cli

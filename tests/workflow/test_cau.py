@@ -8,7 +8,7 @@ import dataclasses
 import time
 
 import pytest
-from conftest import earlier_phases
+from support import earlier_phases
 
 from hcitui.core import model
 
