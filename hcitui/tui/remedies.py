@@ -1,0 +1,44 @@
+"""A remedy on the console: the screen and the key that carry out a workflow's :class:`Remedy`."""
+
+from __future__ import annotations
+
+from hcitui.core.errors import Action, HciError, Remedy
+
+# Action -> (the menu entry that offers it, the key on that screen; "" when opening the screen is it).
+KEYS: dict[Action, tuple[str, str]] = {
+    Action.CAU_PREFLIGHT: ("5) CAU run", "f"),
+    Action.CAU_OPEN: ("5) CAU run", ""),
+    Action.CAU_STOP: ("5) CAU run", "x"),
+    Action.CAU_RECOVER: ("5) CAU run", "v"),
+    Action.NODE_DRAIN: ("3) Node drain and restart", "n"),
+    Action.NODE_RESUME: ("3) Node drain and restart", "u"),
+    Action.ISO_STAGE: ("4) ISO staging", "s"),
+    Action.REGISTRY_SET: ("2) Registry keys", "a"),
+}
+
+
+def key_for(remedy: Remedy | None) -> str | None:
+    """The key that carries the remedy out on its screen, or None when it has none."""
+    if remedy is None or remedy.action is None:
+        return None
+    return KEYS[remedy.action][1] or None
+
+
+def render(remedy: Remedy | None, *, here: str = "") -> str:
+    """``stop the CAU run: x`` on the screen that offers it (``here`` is that screen's menu entry),
+    ``stop the CAU run: x on 5) CAU run`` elsewhere; the words alone when hcitui has no key for it."""
+    if remedy is None:
+        return ""
+    words = remedy.words()
+    if remedy.action is None:
+        return words
+    screen, key = KEYS[remedy.action]
+    if not key:
+        return f"{words}: {screen}" if screen != here else words
+    return f"{words}: {key}" + ("" if screen == here else f" on {screen}")
+
+
+def sentence(error: HciError, *, here: str = "") -> str:
+    """The error's sentence with its remedy rendered for the console."""
+    remedy = render(getattr(error, "remedy", None), here=here)
+    return f"{error.sentence} ({remedy})" if remedy else error.sentence
