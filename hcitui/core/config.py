@@ -7,8 +7,6 @@ output is the password, or a prompt.
 
 from __future__ import annotations
 
-from hcitui.core.errors import HciError
-
 import os
 import re
 import shlex
@@ -19,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hcitui.core.errors import HciError
 
 APP_NAME = "hcitui"
 
@@ -51,6 +51,25 @@ def _host_name(value: Any) -> Any:
 
 
 HostName = Annotated[str, BeforeValidator(_host_name)]
+
+
+def _netbios_name(value: str) -> str:
+    """A computer name without dots is a NetBIOS name: at most 15 characters."""
+    if "." not in value and len(value) > NETBIOS_MAX:
+        raise ValueError(f"{value!r} is longer than 15 characters, the NetBIOS limit for a computer name")
+    return value
+
+
+def check_node_name(name: str) -> str:
+    """``name`` checked as the config checks a node's name (an RFC 1123 host name; without dots, at most
+    15 characters), for names that do not come from a config: ``--node``, the lab's node names. Returns it
+    without surrounding blanks; raises :class:`ConfigError` with one sentence saying what is wrong."""
+    if not isinstance(name, str):
+        raise ConfigError([f"{name!r} is not a node name (a node name is text)"])
+    try:
+        return _netbios_name(_host_name(name))
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
 
 
 def _address(value: Any) -> Any:
@@ -86,9 +105,7 @@ class NodeConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _netbios(cls, value: str) -> str:
-        if "." not in value and len(value) > NETBIOS_MAX:
-            raise ValueError(f"{value!r} is longer than 15 characters, the NetBIOS limit for a computer name")
-        return value
+        return _netbios_name(value)
 
     def endpoint(self, transport: TransportConfig) -> tuple[str, int]:
         """The (host, port) to connect to for this node."""
@@ -187,9 +204,7 @@ class CoordinatorConfig(_Strict):
     @field_validator("host")
     @classmethod
     def _netbios(cls, value: str) -> str:
-        if "." not in value and len(value) > NETBIOS_MAX:
-            raise ValueError(f"{value!r} is longer than 15 characters, the NetBIOS limit for a computer name")
-        return value
+        return _netbios_name(value)
 
     @field_validator("auth")
     @classmethod
@@ -272,7 +287,7 @@ class ClusterConfig(_Strict):
         path = Path(value).expanduser()
         if not path.is_file():
             raise ValueError(f"{str(value)!r} is not an existing file on this machine; iso_source must name "
-                             "the 23H2 ISO here, which 4) ISO staging copies to the nodes that lack it")
+                             "the 23H2 ISO here, which the ISO staging copies to the nodes that lack it")
         return path
 
     @model_validator(mode="after")
@@ -395,7 +410,8 @@ def describe_validation(exc: ValidationError, data: Any) -> list[str]:
         if error["type"] == "extra_forbidden":
             message = "is not a setting hcitui knows (a typo?)"
             if loc and loc[-1] == "password":
-                message = "passwords are never stored in the config; use password_command, HCITUI_PASSWORD or the prompt"
+                message = ("passwords are never stored in the config; use password_command, HCITUI_PASSWORD "
+                           "or the prompt")
         elif error["type"] == "missing":
             message = "is required"
         problems.append(f"{_location(loc, data)}: {message}")

@@ -31,6 +31,11 @@ class Action(StrEnum):
     NODE_RESUME = "resume the node"
     ISO_STAGE = "stage the ISO"
     REGISTRY_SET = "set the registry keys"
+    NODE_RESTART = "restart the node"
+    NODE_UPGRADE = "upgrade the node"
+    ROLLING_RESTART = "restart every node in turn"
+    SR_SNAPSHOT = "take a new Storage Replica snapshot"
+    SR_REREAD = "re-read the Storage Replica snapshot"
 
 
 @dataclass(frozen=True)

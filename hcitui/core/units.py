@@ -15,7 +15,9 @@ def human_bytes(count: int | float | None, unknown: str = "?") -> str:
         return unknown
     size = float(count)
     for unit in _UNITS:
-        if abs(size) < 1024 or unit == _UNITS[-1]:
+        # Judged as it will be written: 1023.96 KiB reads 1.0 MiB, never 1024.0 KiB.
+        shown = round(size) if unit == "B" else round(size, 1)
+        if abs(shown) < 1024 or unit == _UNITS[-1]:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{count} B"  # pragma: no cover - the loop always returns
@@ -51,7 +53,7 @@ def bar(fraction: float | None, width: int = 20, *, percent: bool = True) -> str
     the brackets alone. An unknown fraction shows as ``[????]   ?%``."""
     if fraction is None:
         inner = "?" * width
-        return f"[{inner}]" + ("    ?%" if percent else "")
+        return f"[{inner}]" + ("   ?%" if percent else "")  # as wide as a known " 40%"
     done = max(0, min(width, int(fraction * width)))
     text = "[" + "#" * done + "." * (width - done) + "]"
     return text + (f" {fraction:4.0%}" if percent else "")
@@ -59,4 +61,5 @@ def bar(fraction: float | None, width: int = 20, *, percent: bool = True) -> str
 
 def md_cell(value: object) -> str:
     """A value as one Markdown table cell: pipes escaped, newlines folded."""
-    return str(value if value is not None else "").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    text = str(value if value is not None else "")
+    return text.replace("|", "\\|").replace("\r\n", " ").replace("\r", " ").replace("\n", " ")

@@ -13,6 +13,7 @@ from hcitui.core.config import (
     Config,
     ConfigError,
     TransportConfig,
+    check_node_name,
     default_config_path,
     load_config,
     parse_config,
@@ -191,7 +192,8 @@ def test_unc_iso_path_is_fine():
 
 
 def test_transport_coherence():
-    assert "in the clear" in one_problem(toml(transport='[clusters.transport]\nscheme = "http"\nauth = "basic"\nusername = "u"\n'))
+    assert "in the clear" in one_problem(
+        toml(transport='[clusters.transport]\nscheme = "http"\nauth = "basic"\nusername = "u"\n'))
     assert "needs a username" in one_problem(toml(transport='[clusters.transport]\nauth = "ntlm"\n'))
     assert "certificate_pem" in one_problem(toml(transport='[clusters.transport]\nauth = "certificate"\n'))
 
@@ -344,8 +346,54 @@ def test_audit_rotation_defaults_and_settings():
     assert parse_config(EXAMPLE).cluster(None).audit_max_mb == 10  # the example shows them
 
 
-@pytest.mark.parametrize("setting, field", [("audit_max_mb = 0", "audit_max_mb"), ("audit_max_mb = 'big'", "audit_max_mb"),
+@pytest.mark.parametrize("setting, field", [("audit_max_mb = 0", "audit_max_mb"),
+                                            ("audit_max_mb = 'big'", "audit_max_mb"),
                                             ("audit_keep = 0", "audit_keep"), ("audit_keep = 1.5", "audit_keep")])
 def test_audit_rotation_bad_values_are_one_line_naming_the_field(setting, field):
     problem = one_problem(toml(cluster_extra=setting))
     assert problem.startswith(f"hci.toml: clusters[0] (HCI-STRETCH01).{field}: "), problem
+
+
+# ------------------------------------------------- a node name from outside a config
+
+
+@pytest.mark.parametrize("name", ["HCI-A1", "n1", "LAB-B2", "hci-a1.contoso.com", "A" * 15, "a" * 63 + ".example"])
+def test_check_node_name_accepts_what_a_config_accepts(name):
+    assert check_node_name(name) == name
+    assert parse_config(toml(nodes=f"[[clusters.nodes]]\nname = '{name}'\n")).clusters[0].nodes[0].name == name
+
+
+def test_check_node_name_strips_surrounding_blanks():
+    assert check_node_name("  HCI-A1 ") == "HCI-A1"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("", "is not a valid host name"),
+        ("   ", "is not a valid host name"),
+        ("HCI A1", "is not a valid host name"),
+        ("-HCI", "is not a valid host name"),
+        ("HCI-", "is not a valid host name"),
+        ("a..b", "is not a valid host name"),
+        ("N1;Stop-Computer", "is not a valid host name"),
+        ("12345", "all digits"),
+        ("A" * 16, "longer than 15 characters, the NetBIOS limit"),
+        ("a" * 64 + ".example", "is not a valid host name"),
+        ("x.y" * 100, "is not a valid host name"),  # over 253 characters
+    ],
+)
+def test_check_node_name_refuses_with_one_sentence(name, says):
+    with pytest.raises(ConfigError) as caught:
+        check_node_name(name)
+    assert len(caught.value.problems) == 1
+    assert says in caught.value.sentence and "\n" not in caught.value.sentence
+    # the same name in a config is refused for the same reason
+    assert says in one_problem(toml(nodes=f"[[clusters.nodes]]\nname = '{name}'\n"))
+
+
+def test_check_node_name_refuses_what_is_not_text():
+    with pytest.raises(ConfigError) as caught:
+        check_node_name(None)  # type: ignore[arg-type]
+    assert "is not a node name" in caught.value.sentence
+

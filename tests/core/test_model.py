@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from hcitui.core import model
-
+from hcitui.core.model.base import _coerce_enum
 
 # ------------------------------------------------------------------ open enums
 
@@ -15,8 +15,10 @@ from hcitui.core import model
 @pytest.mark.parametrize(
     ("enum_cls", "text", "member"),
     [
-        (model.ReplicationStatus, "ContinuouslyReplicating_InRpo", model.ReplicationStatus.CONTINUOUSLY_REPLICATING_IN_RPO),
-        (model.ReplicationStatus, "continuouslyreplicating_inrpo", model.ReplicationStatus.CONTINUOUSLY_REPLICATING_IN_RPO),
+        (model.ReplicationStatus, "ContinuouslyReplicating_InRpo",
+         model.ReplicationStatus.CONTINUOUSLY_REPLICATING_IN_RPO),
+        (model.ReplicationStatus, "continuouslyreplicating_inrpo",
+         model.ReplicationStatus.CONTINUOUSLY_REPLICATING_IN_RPO),
         (model.ReplicationStatus, "INITIALBLOCKCOPY", model.ReplicationStatus.INITIAL_BLOCK_COPY),
         (model.NodeState, "paused", model.NodeState.PAUSED),
         (model.CsvStateInfo, "filesystemredirected", model.CsvStateInfo.FILE_SYSTEM_REDIRECTED),
@@ -24,7 +26,7 @@ from hcitui.core import model
     ],
 )
 def test_known_strings_become_members_case_insensitively(enum_cls, text, member):
-    coerced = model._coerce_enum(enum_cls)(text)
+    coerced = _coerce_enum(enum_cls)(text)
     assert coerced is member
 
 
@@ -176,14 +178,14 @@ def test_csv_is_available(state, available):
 
 def test_ps_datetime_parses_windows_powershell_date():
     replica = model.SRReplica.model_validate({"DataVolume": "V", "LastInSyncTime": "/Date(1700000000000)/"})
-    assert replica.last_in_sync_time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert replica.last_in_sync_time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 
 
 def test_ps_datetime_iso_and_empty():
     version = model.OsVersion.model_validate(
         {"CurrentBuildNumber": 20349, "LastBootUpTime": "2024-01-02T03:04:05+00:00"}
     )
-    assert version.last_boot_up_time == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert version.last_boot_up_time == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     version = model.OsVersion.model_validate({"CurrentBuildNumber": 20349, "LastBootUpTime": ""})
     assert version.last_boot_up_time is None
 
