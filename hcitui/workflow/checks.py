@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from hcitui.core.errors import Remedy
+
 if TYPE_CHECKING:
     from hcitui.workflow.observe import ClusterState
 
@@ -28,6 +30,7 @@ class CheckResult:
     reason: str
     remediation: str | None = None  # what the operator can do about it, when there is something
     gate: bool = False  # a gate on the rolling upgrade (workflow/gates.py): the run refuses while it fails
+    remedy: Remedy | None = None  # the action hcitui offers for it, when it has one (a key, a command)
 
     @property
     def ok(self) -> bool:

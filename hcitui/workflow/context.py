@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hcitui.core.audit import AuditLog
 from hcitui.core.config import ClusterConfig
-from hcitui.core.journal import AuditLog, Journal
+from hcitui.core.journal import Journal
 from hcitui.remote import ClusterClient
 
 

@@ -12,17 +12,20 @@ Both ways of upgrading (the CAU rolling upgrade, and the manual upgrade of a nod
   setup.exe with the counts recorded.
 
 Each gate is a pure function (interlock style): what was read and what the journal says in, the reasons
-to refuse out, each a sentence with its remedy (the key on its screen and the headless command). A read
-that failed refuses (fails closed). The monthly Windows Update run is no OS upgrade and is not gated.
+to refuse out, each a sentence naming what to do in words (and the headless command). Each gate has its
+:class:`~hcitui.core.errors.Remedy`, which each front end renders (a screen and a key on the console); no
+key or menu number is written here. A read that failed refuses (fails closed). The monthly Windows Update
+run is no OS upgrade and is not gated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import StepRecord, StepStatus, current_operator, local_time
 from hcitui.ps import iso as iso_ops
 from hcitui.remote import RemoteError
@@ -34,23 +37,18 @@ REGISTRY, PREREQ, SR_SNAPSHOT, ISO = "Registry", "Prerequisites", "SR snapshot",
 GATE_NAMES = (REGISTRY, PREREQ, SR_SNAPSHOT, ISO)
 OVERRIDE_PHASE, OVERRIDE_STEP = 5, "registry-override"
 
+# Each gate's remedy in words (with the headless command), for its check row.
 REMEDY = {
-    REGISTRY: ("set both values (2) Registry keys, a; or hcitui registry), then restart each node (3) Node drain "
-               "and restart, o; or hcitui rolling-restart); or override with a typed reason (the run's form, or "
-               "the prompt after 3) g is refused by this gate alone; headless --override-registry \"REASON\")"),
-    PREREQ: "run the prerequisites (1) Prerequisites, r; or hcitui prereq) and fix what fails",
-    SR_SNAPSHOT: "take the SR snapshot (6) Storage Replica, s; or hcitui sr-snapshot), which re-reads it",
-    ISO: "stage and verify the ISO on every node (4) ISO staging, s then v; or hcitui iso-stage)",
+    REGISTRY: ("set both values (hcitui registry), then restart each node (hcitui rolling-restart); or override "
+               "this gate with a typed reason when the upgrade is refused by it alone (headless "
+               "--override-registry \"REASON\")"),
+    PREREQ: "run the prerequisites (hcitui prereq) and fix what fails",
+    SR_SNAPSHOT: "take the SR snapshot (hcitui sr-snapshot), which re-reads it",
+    ISO: "stage and verify the ISO on every node (hcitui iso-stage)",
 }
-
-
-# The remedy in a few words, for a check row on an 80-column screen.
-SHORT_REMEDY = {
-    REGISTRY: "2) a, then 3) o; or override in g's form",
-    PREREQ: "1) r",
-    SR_SNAPSHOT: "6) s",
-    ISO: "4) s, then v",
-}
+# What a front end offers for a closed gate (a key on its screen, a headless command); a gate without one
+# is offered in words.
+ACTION = {REGISTRY: Action.REGISTRY_SET, SR_SNAPSHOT: Action.SR_SNAPSHOT, ISO: Action.ISO_STAGE}
 
 
 @dataclass
@@ -68,7 +66,7 @@ class GateState:
     staging: dict[str, model.StagingInfo | RemoteError] = field(default_factory=dict)
     stage_records: dict[str, StepRecord | None] = field(default_factory=dict)
     staging_path: str = ""
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,12 @@ class Gate:
     def ok(self) -> bool:
         return not self.reasons or self.overridden is not None
 
+    @property
+    def next_step(self) -> Remedy:
+        """The gate's remedy for a refusal to carry: its action when hcitui has one, else its words."""
+        action = ACTION.get(self.name)
+        return Remedy(action=action) if action is not None else Remedy(self.remedy)
+
     def sentence(self) -> str:
         if not self.reasons:
             return "open"
@@ -98,10 +102,11 @@ class Gate:
 def registry_reasons(report: registry.RegistryReport | RemoteError | None, nodes: list[str]) -> list[str]:
     """Both values effective (set, and the node restarted since) on every node. Fails closed."""
     if report is None or isinstance(report, RemoteError):
-        return [f"the registry values could not be read ({problem(report) or 'not read'}): read them on "
-                "2) Registry keys (r) and try again"]
+        return [f"the registry values could not be read ({problem(report) or 'not read'}): read them again "
+                "and try again"]
+
     def restart(node: str) -> str:
-        return f"restart {node} (3) Node drain and restart, s or o; or hcitui restart --node {node})"
+        return f"restart {node} (hcitui restart --node {node})"
 
     out = []
     for node in nodes:
@@ -111,24 +116,24 @@ def registry_reasons(report: registry.RegistryReport | RemoteError | None, nodes
             continue
         if effect is registry.Effect.NOT_SET:
             out.append(f"{node}: the registry values RefsEnableMetadataValidation and SkipSmallLocalAllocations are "
-                       "not both 0: set them (2) Registry keys, a; or hcitui registry), then " + restart(node))
+                       "not both 0: set them (hcitui registry), then " + restart(node))
         elif effect is registry.Effect.PENDING:
             out.append(f"{node}: the registry values are set but {node} has not restarted since, so they are not "
                        "in force: " + restart(node))
         elif effect is registry.Effect.UNKNOWN:
             out.append(f"{node}: the registry values are set but hcitui did not record when, so it cannot tell "
-                       "whether they are in force: set them with hcitui (2) Registry keys, a; or hcitui registry), "
-                       "which records it, then " + restart(node))
+                       "whether they are in force: set them with hcitui (hcitui registry), which records it, "
+                       "then " + restart(node))
         else:
             why = row.error if row is not None and row.error else "not read"
             out.append(f"{node}: the registry values could not be read ({why}): make it answer and read them "
-                       "again (2) Registry keys, r)")
+                       "again")
     return out
 
 
 def prereq_reasons(record: StepRecord | None, now: datetime, max_age_hours: float) -> list[str]:
     """The prerequisites ran, passed (warnings allowed) and are no older than ``max_age_hours``."""
-    run = "run them (1) Prerequisites, r; or hcitui prereq)"
+    run = "run them (hcitui prereq)"
     if record is None:
         return [f"the prerequisites have not been run: {run}"]
     if record.status is StepStatus.RUNNING:
@@ -141,7 +146,7 @@ def prereq_reasons(record: StepRecord | None, now: datetime, max_age_hours: floa
     except ValueError:
         return [f"the prerequisites' time is not recorded: {run}"]
     if finished.tzinfo is None:
-        finished = finished.replace(tzinfo=timezone.utc)
+        finished = finished.replace(tzinfo=UTC)
     age = now - finished
     if age > timedelta(hours=max_age_hours):
         hours = age.total_seconds() / 3600
@@ -156,7 +161,7 @@ def sr_reasons(stretched: bool, snapshot: sr.SRSnapshot | sr.SnapshotError | Non
     """On a stretched cluster: a re-read snapshot describing every live partnership (fresh read). Fails closed."""
     if not stretched:
         return []
-    take = "take a new snapshot (6) Storage Replica, s; or hcitui sr-snapshot)"
+    take = "take a new snapshot (hcitui sr-snapshot)"
     if snapshot is None:
         return [f"no Storage Replica snapshot has been taken: {take}"]
     if isinstance(snapshot, sr.SnapshotError):
@@ -183,7 +188,7 @@ def sr_reasons(stretched: bool, snapshot: sr.SRSnapshot | sr.SnapshotError | Non
 def iso_reasons(staging_now: dict[str, model.StagingInfo | RemoteError],
                 records: dict[str, StepRecord | None], nodes: list[str], path: str) -> list[str]:
     """Every node staged and verified by hcitui, and a fresh read still agrees. Fails closed."""
-    stage = "stage and verify it (4) ISO staging, s; or hcitui iso-stage)"
+    stage = "stage and verify it (hcitui iso-stage)"
     out = []
     for node in nodes:
         record = records.get(node)
@@ -202,7 +207,7 @@ def iso_reasons(staging_now: dict[str, model.StagingInfo | RemoteError],
         files, size = record.data.get("file_count"), record.data.get("total_bytes")
         if (files, size) != (info.file_count, info.total_bytes):
             out.append(f"{node}: {path} now holds {info.file_count} files, {info.total_bytes} bytes, not the "
-                       f"{files} files, {size} bytes verified: verify it again (4) ISO staging, v) or {stage}")
+                       f"{files} files, {size} bytes verified: verify it again, or {stage}")
     return out
 
 
@@ -237,7 +242,8 @@ def pass_sentence(gate: Gate, state: GateState) -> str:
     if gate.name == REGISTRY:
         return f"both values 0 and in force on all {len(state.nodes)} nodes (set, then restarted)"
     if gate.name == PREREQ and state.prereq is not None:
-        return f"passed at {local_time(state.prereq.finished, '?', '%Y-%m-%d %H:%M')} ({state.prereq.detail or 'PASSED'})"
+        return (f"passed at {local_time(state.prereq.finished, '?', '%Y-%m-%d %H:%M')} "
+                f"({state.prereq.detail or 'PASSED'})")
     if gate.name == SR_SNAPSHOT:
         if not state.stretched:
             return "not a stretched cluster: no Storage Replica snapshot needed"
@@ -246,8 +252,6 @@ def pass_sentence(gate: Gate, state: GateState) -> str:
     if gate.name == ISO:
         return f"staged and verified on all {len(state.nodes)} nodes, and still there"
     return "open"
-
-
 
 
 # ----------------------------------------------------------------------- reads
@@ -275,7 +279,7 @@ async def read(ctx: Context) -> GateState:
                                         timeout=ctx.cluster.timeouts.operation)
     state.staging = {n: (o.value if o.ok else o.error) for n, o in outcomes.items()}
     state.stage_records = {n: ctx.journal.step(staging.PHASE, staging.STAGE, n) for n in nodes}
-    state.now = datetime.now(timezone.utc)
+    state.now = datetime.now(UTC)
     return state
 
 
@@ -285,7 +289,7 @@ def record_override(ctx: Context, gates: list[Gate], step: str, node: str | None
     if gate is None:
         return None
     data = {"reason": gate.overridden, "operator": current_operator(), "for": step,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "waived": gate.reasons[:8]}
+            "at": datetime.now(UTC).isoformat(timespec="seconds"), "waived": gate.reasons[:8]}
     ctx.journal.set_step(OVERRIDE_PHASE, OVERRIDE_STEP, node, StepStatus.DONE,
                          f"registry gate overridden for {step} by {data['operator']}: {gate.overridden}"[:300],
                          data=data, fresh=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hcitui import ps
+from hcitui.core.audit import AuditLog
 from hcitui.core.files import atomic_write_text
-from hcitui.core.journal import AuditLog
+from hcitui.core.units import clock, md_cell, milliseconds
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,13 @@ class AuditEntry:
         except ValueError:
             return None
 
-    def local_time(self, fmt: str = "%H:%M:%S") -> str:
+    def local_time(self, date: bool = False) -> str:
+        """When it ran, in local time (``date``: with the date); as recorded when that cannot be read."""
         when = self.when
-        return when.astimezone().strftime(fmt) if when else self.time[:19]
+        return clock(when.astimezone() if when else None, self.time[:19], date=date)
 
     def duration_text(self) -> str:
-        if self.duration_ms is None:
-            return "?"
-        return f"{self.duration_ms:.0f} ms" if self.duration_ms < 10_000 else f"{self.duration_ms / 1000:.1f} s"
+        return milliseconds(self.duration_ms)
 
     def powershell(self) -> str:
         return render_powershell(self.operation, self.parameters, self.node)
@@ -143,24 +143,21 @@ def nodes_in(audit: AuditLog) -> list[str]:
     return sorted(names)
 
 
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(entries: Iterable[AuditEntry], cluster: str, *, title: str = "Command log") -> str:
     entries = list(entries)
     lines = [f"# {title}: {cluster}", "",
-             f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by hcitui; "
+             f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} by hcitui; "
              f"{len(entries)} operations, newest first.", "",
              "| time (UTC) | target | via | operation | changes | outcome | duration | error |",
              "|---|---|---|---|---|---|---|---|"]
     for e in entries:
-        lines.append(f"| {_md(e.time)} | {_md(e.target_text)} | {_md(e.node)} | {_md(e.operation)} "
+        lines.append(f"| {md_cell(e.time)} | {md_cell(e.target_text)} | {md_cell(e.node)} | {md_cell(e.operation)} "
                      f"| {'yes' if e.mutates else 'no'} "
-                     f"| {_md(e.outcome)} | {_md(e.duration_text())} | {_md(e.error or '')} |")
+                     f"| {md_cell(e.outcome)} | {md_cell(e.duration_text())} | {md_cell(e.error or '')} |")
     lines += ["", "## PowerShell", ""]
     for e in entries:
-        lines += [f"### {e.time} {e.operation} on {e.target_text} via {e.node} ({e.outcome})", "", "```powershell", e.powershell(), "```", ""]
+        lines += [f"### {e.time} {e.operation} on {e.target_text} via {e.node} ({e.outcome})", "", "```powershell",
+                  e.powershell(), "```", ""]
     return "\n".join(lines)
 
 
@@ -169,7 +166,7 @@ def export(entries: list[AuditEntry], folder: Path, cluster: str, *, stem: str |
     stem = stem or "audit-" + datetime.now().strftime("%Y%m%d-%H%M%S")
     md_path, json_path = Path(folder) / f"{stem}.md", Path(folder) / f"{stem}.json"
     atomic_write_text(md_path, to_markdown(entries, cluster))
-    payload = {"cluster": cluster, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    payload = {"cluster": cluster, "generated": datetime.now(UTC).isoformat(timespec="seconds"),
                "operations": [e.as_json() for e in entries]}
     atomic_write_text(json_path, json.dumps(payload, indent=2) + "\n")
     return md_path, json_path

@@ -7,7 +7,9 @@ fail closed: a part that could not be read is itself a reason, never a pass.
 from __future__ import annotations
 
 from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import NodeLock
+from hcitui.core.units import human_bytes
 from hcitui.workflow.observe import ClusterState, problem
 
 PART_LABEL = {
@@ -28,10 +30,6 @@ def _unreadable(state: ClusterState, parts: tuple[str, ...]) -> list[str]:
     return reasons
 
 
-def _gib(count: int) -> str:
-    return f"{count / 1024**3:.1f} GiB"
-
-
 def storage_blockers(state: ClusterState) -> list[str]:
     """Storage must be quiet: no storage job, every disk Healthy, no SR group in initial sync."""
     reasons = _unreadable(state, ("jobs", "disks", "sr_groups"))
@@ -50,7 +48,7 @@ def storage_blockers(state: ClusterState) -> list[str]:
         for group in state.sr_groups:
             syncing = [r for r in group.replicas if r.replication_status in model.INITIAL_SYNC_STATES]
             if syncing:
-                left = f", {_gib(group.bytes_remaining)} left" if group.bytes_remaining else ""
+                left = f", {human_bytes(group.bytes_remaining)} left" if group.bytes_remaining else ""
                 reasons.append(f"Storage Replica group {group.name} is in {syncing[0].replication_status}{left}")
     return reasons
 
@@ -61,10 +59,21 @@ def cau_blockers(state: ClusterState) -> list[str]:
     if not reasons:
         run = state.cau_run
         if run.state == model.CauRunState.RUN_IN_PROGRESS:
-            reasons.append("a CAU run is in progress and takes nodes out itself: wait for it, or stop it on 5) CAU run")
+            reasons.append("a CAU run is in progress and takes nodes out itself: wait for it, or stop it")
         elif run.state == model.CauRunState.RUN_FAILED:
-            reasons.append("the last CAU run failed (RunFailed): recover it on 5) CAU run first")
+            reasons.append("the last CAU run failed (RunFailed): recover it first")
     return reasons
+
+
+def cau_remedy(state: ClusterState) -> Remedy | None:
+    """What clears :func:`cau_blockers`: stop the run in progress, or recover the failed one."""
+    if problem(state.cau_run):
+        return None
+    if state.cau_run.state == model.CauRunState.RUN_IN_PROGRESS:
+        return Remedy(action=Action.CAU_STOP)
+    if state.cau_run.state == model.CauRunState.RUN_FAILED:
+        return Remedy(action=Action.CAU_RECOVER)
+    return None
 
 
 def take_out_blockers(node: str, state: ClusterState, lock: NodeLock | None) -> list[str]:

@@ -1,10 +1,11 @@
 """The monitor: what the cluster looks like now, what changed since the last look, and when to look again.
 
-Plain asyncio, no Textual: :class:`Monitor` reads the cluster with :func:`observe` (reads only),
-turns the :class:`ClusterState` into rows of text per node and lines per section, says which cells
-changed since the previous refresh, remembers since when a node has not answered, and computes the
-delay before the next refresh (the interval, or longer after failures: it backs off). The screen
-arms its next refresh only after the previous one finished, so refreshes never overlap.
+Plain asyncio, no Textual, data only: :class:`Monitor` reads the cluster with :func:`observe` (reads
+only), turns the :class:`ClusterState` into a value per node and column and lines per section, says
+which values changed since the previous refresh, remembers since when a node has not answered, and
+computes the delay before the next refresh (the interval, or longer after failures: it backs off).
+How it is laid out and worded on screen (columns, the status line, the marks) is the screen's; the
+screen arms its next refresh only after the previous one finished, so refreshes never overlap.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hcitui.core import model
+from hcitui.core.units import bar, clock, human_bytes
 from hcitui.remote import NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
@@ -25,51 +27,9 @@ CLUSTER_PARTS = ("nodes", "groups", "csv", "jobs", "sr_groups", "cau_run")
 NODE_PARTS = ("os",)
 OPERATIONS = [*(observe_mod.CLUSTER_PARTS[p] for p in CLUSTER_PARTS), *(observe_mod.NODE_PARTS[p] for p in NODE_PARTS)]
 
-# Node columns: (key, label, width). The first set fits 80 columns; the wide set adds to it.
-COLUMNS: list[tuple[str, str, int]] = [
-    ("node", "Node", 10),
-    ("site", "Site", 6),
-    ("state", "State", 8),
-    ("build", "Build", 16),
-    ("drain", "Drain", 11),
-    ("roles", "Roles", 5),
-    ("csv", "CSV", 6),
-]
-WIDE_COLUMNS: list[tuple[str, str, int]] = [
-    ("version", "Version", 7),
-    ("boot", "Last boot", 11),
-    ("cau", "CAU", 12),
-]
-WIDE_AT = 110  # terminal width from which the wide columns are shown
-
 # Outcomes that mean "the node does not answer" (as opposed to "it answered with an error").
 GONE = ("unreachable", "rebooting", "timeout")
 MAX_BACKOFF = 120.0
-
-
-def human_bytes(count: int | None) -> str:
-    size = float(count or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
-
-
-def duration(seconds: float) -> str:
-    """``0:42``, ``12:05``, ``1:02:05``."""
-    whole = max(0, int(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def bar(progress: float | None, width: int = 10) -> str:
-    """A text progress bar readable without colour: ``[####------]  40%``."""
-    if progress is None:
-        return "[" + "?" * width + "]   ?%"
-    filled = round(max(0.0, min(1.0, progress)) * width)
-    return "[" + "#" * filled + "-" * (width - filled) + f"] {int(progress * 100):>3}%"
 
 
 @dataclass
@@ -83,9 +43,9 @@ class Line:
 
 @dataclass
 class Snapshot:
-    """The monitor's view of one refresh, as text."""
+    """The monitor's view of one refresh: what each node and section showed, and what changed."""
 
-    rows: dict[str, dict[str, str]]  # node -> column -> text
+    rows: dict[str, dict[str, str]]  # node -> column key -> value
     jobs: list[Line]
     sr_groups: list[Line]
     cau: list[Line]
@@ -152,7 +112,8 @@ class Monitor:
     def digest(self, state: ClusterState) -> Snapshot:
         """Turn what was read into text, and mark what changed since the previous digest."""
         now = self.clock()
-        problems = [f"{part}: {problem(getattr(state, part))}" for part in CLUSTER_PARTS if problem(getattr(state, part))]
+        problems = [f"{part}: {problem(getattr(state, part))}" for part in CLUSTER_PARTS
+                    if problem(getattr(state, part))]
         rows: dict[str, dict[str, str]] = {}
         for node in self.ctx.client.node_names:
             version = state.node_part(node, "os")
@@ -168,7 +129,7 @@ class Monitor:
             sr_groups=self._sr_groups(state),
             cau=self._cau(state),
             problems=problems,
-            read_at=state.read_at or datetime.now(timezone.utc),
+            read_at=state.read_at or datetime.now(UTC),
             unreachable=dict(self.unreachable_since),
             failed=isinstance(state.nodes, RemoteError),
         )
@@ -232,7 +193,8 @@ class Monitor:
         lines = []
         for index, job in enumerate(active):
             size = f" of {human_bytes(job.bytes_total)}" if job.bytes_total else ""
-            lines.append(Line(f"job:{job.name}:{index}", f"{job.name:<12} {str(job.job_state):<10} {bar(job.progress)}{size}"))
+            lines.append(Line(f"job:{job.name}:{index}",
+                              f"{job.name:<12} {str(job.job_state):<10} {bar(job.progress, 10)}{size}"))
         return lines
 
     @staticmethod
@@ -246,7 +208,7 @@ class Monitor:
         for group in state.sr_groups:
             statuses = sorted({str(r.replication_status or "?") for r in group.replicas}) or ["no replicas"]
             role = "primary" if group.is_primary else "secondary" if group.is_primary is False else "?"
-            text = (f"{group.name:<18} {'/'.join(statuses):<23} {human_bytes(group.bytes_remaining):>8} left "
+            text = (f"{group.name:<18} {'/'.join(statuses):<23} {human_bytes(group.bytes_remaining or 0):>8} left "
                     f"{role} {group.computer_name or '?'}")
             lines.append(Line(f"sr:{group.name}:{group.computer_name}", text))
         return lines
@@ -259,7 +221,7 @@ class Monitor:
         run: model.CauRun = state.cau_run
         text = str(run.state)
         if run.run_start_time:
-            text += f" since {run.run_start_time.astimezone().strftime('%H:%M:%S')}"
+            text += f" since {clock(run.run_start_time)}"
         if run.current_orchestrator:
             text += f" on {run.current_orchestrator}"
         if run.cancel_pending:
@@ -282,22 +244,3 @@ class Monitor:
             old_text = {line.key: line.text for line in old_lines}
             for line in lines:
                 line.changed = old_text.get(line.key) != line.text
-
-    def status_line(self, snapshot: Snapshot | None, seconds_to_next: float | None, *,
-                    refreshing: bool = False) -> str:
-        """``refreshed 12:03:04, next in 5 s`` or ``refresh failed: ..., retrying in 20 s``."""
-        wait = "" if seconds_to_next is None else f"{max(0, round(seconds_to_next))} s"
-        if self.running or refreshing:
-            last = f" (last {snapshot.read_at.astimezone():%H:%M:%S})" if snapshot is not None else ""
-            return "refreshing..." + last
-        if self.failures and self.last_error:
-            return f"refresh failed: {self.last_error}; retrying in {wait or '?'}"
-        if snapshot is None:
-            return "not refreshed yet"
-        stamp = snapshot.read_at.astimezone().strftime("%H:%M:%S")
-        text = f"refreshed {stamp}, every {self.interval:g} s"
-        if wait:
-            text += f", next in {wait}"
-        if snapshot.problems:
-            text += f"; {len(snapshot.problems)} part(s) unreadable"
-        return text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hcitui.core import model
@@ -136,7 +136,7 @@ async def observe(
     await asyncio.gather(node_reads(), *(cluster_read(part) for part in wanted_cluster))
     if wanted_cluster:
         emit(NodeEvent(ctx.name, EventKind.OK, None, "cluster-wide reads done"))
-    state.read_at = datetime.now(timezone.utc)
+    state.read_at = datetime.now(UTC)
     if "os" in wanted_node:
         _record_builds(ctx, state)
     return state

@@ -7,6 +7,7 @@ functional level raised before the pools) and is done only when a read shows the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from hcitui.core import model
@@ -15,8 +16,8 @@ from hcitui.ps import post as post_ops
 from hcitui.ps import reads
 from hcitui.remote import RemoteError
 from hcitui.workflow.context import Context
+from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.observe import observe, problem
-from hcitui.workflow.events import Progress, ProgressEvent, no_progress
 from hcitui.workflow.steps import Plan, Refused, StepFailed
 
 PHASE = 8
@@ -129,7 +130,7 @@ async def update_level(ctx: Context, progress: Progress = no_progress) -> model.
                              f"already {state.level.cluster_functional_level}")
         return state.level
     ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.RUNNING, "Update-ClusterFunctionalLevel", fresh=True)
-    progress(ProgressEvent(ctx.name, "raising the cluster functional level", None))
+    progress(ProgressEvent(ctx.name, "raising the cluster functional level"))
     try:
         await ctx.client.invoke_cluster(post_ops.update_cluster_functional_level, timeout=600)
         after = await ctx.client.invoke_cluster(post_ops.get_cluster_functional_level)
@@ -142,7 +143,7 @@ async def update_level(ctx: Context, progress: Progress = no_progress) -> model.
         ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.FAILED, message)
         raise StepFailed("functional level", message)
     ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.DONE, f"{before} -> {after.cluster_functional_level}")
-    progress(ProgressEvent(ctx.name, f"functional level {after.cluster_functional_level}", 1.0))
+    progress(ProgressEvent(ctx.name, f"functional level {after.cluster_functional_level}", 1.0, stage=Stage.DONE))
     return after
 
 
@@ -155,7 +156,8 @@ async def update_pools(ctx: Context, progress: Progress = no_progress) -> None:
     before = {p.friendly_name: p.version for p in state.pools}
     ctx.journal.set_step(PHASE, POOLS, None, StepStatus.RUNNING, f"0 of {len(pools)}", fresh=True)
     for index, pool in enumerate(pools, start=1):
-        progress(ProgressEvent(ctx.name, f"Update-StoragePool {pool}", (index - 1) / max(1, len(pools))))
+        progress(ProgressEvent(ctx.name, f"Update-StoragePool {pool}", (index - 1) / max(1, len(pools)),
+                               done=index - 1, total=len(pools)))
         try:
             await ctx.client.invoke_cluster(post_ops.update_storage_pool, {"friendly_name": pool}, timeout=600)
             check = await ctx.client.invoke_cluster(reads.get_storage_pools)
@@ -170,7 +172,8 @@ async def update_pools(ctx: Context, progress: Progress = no_progress) -> None:
         ctx.journal.set_step(PHASE, POOLS, None, StepStatus.RUNNING, f"{index} of {len(pools)}",
                              data={pool: now})
     ctx.journal.set_step(PHASE, POOLS, None, StepStatus.DONE, f"{len(pools)} pools upgraded")
-    progress(ProgressEvent(ctx.name, f"{len(pools)} pools upgraded", 1.0))
+    progress(ProgressEvent(ctx.name, f"{len(pools)} pools upgraded", 1.0, stage=Stage.DONE,
+                           done=len(pools), total=len(pools)))
 
 
 async def update_vms(ctx: Context, progress: Progress = no_progress) -> list[str]:
@@ -194,14 +197,15 @@ async def update_vms(ctx: Context, progress: Progress = no_progress) -> list[str
             skipped.append(f"{vm.name} still at {after.version}")
             continue
         done += 1
-        progress(ProgressEvent(vm.host or ctx.name, f"{vm.name} {vm.version} -> {after.version}", None))
+        progress(ProgressEvent(vm.host or ctx.name, f"{vm.name} {vm.version} -> {after.version}"))
     detail = f"{done} updated" + (f"; not updated: {'; '.join(skipped)}" if skipped else "")
     ctx.journal.set_step(PHASE, VMS, None, StepStatus.DONE if not skipped else StepStatus.FAILED, detail)
     return skipped
 
 
 async def validate(ctx: Context, progress: Progress = no_progress) -> model.ClusterValidation:
-    progress(ProgressEvent(ctx.name, "Test-Cluster running (this takes a while)", None))
+    progress(ProgressEvent(ctx.name, "Test-Cluster running (this takes a while)", stage=Stage.WAITING,
+                           since=datetime.now(UTC)))
     ctx.journal.set_step(PHASE, VALIDATION, None, StepStatus.RUNNING, "Test-Cluster", fresh=True)
     try:
         report = await ctx.client.invoke_cluster(post_ops.test_cluster, timeout=post_ops.test_cluster.timeout)
@@ -211,7 +215,8 @@ async def validate(ctx: Context, progress: Progress = no_progress) -> model.Clus
     detail = f"{report.passed} passed, {report.warnings} warnings, {report.failed} failed; report {report.report_path}"
     ctx.journal.set_step(PHASE, VALIDATION, None, StepStatus.DONE if not report.failed else StepStatus.FAILED,
                          detail)
-    progress(ProgressEvent(ctx.name, f"Test-Cluster: {detail}", 1.0))
+    progress(ProgressEvent(ctx.name, f"Test-Cluster: {detail}", 1.0,
+                           stage=Stage.FAILED if report.failed else Stage.DONE))
     return report
 
 

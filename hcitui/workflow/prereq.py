@@ -13,18 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import StepStatus
+from hcitui.core.units import human_bytes
 from hcitui.ps import Operation, reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
+from hcitui.workflow.checks import CheckResult, ChecksReport, Status
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
 from hcitui.workflow.steps import Plan
-from hcitui.workflow.verify import CheckResult, ChecksReport, Status, checks_plan
+from hcitui.workflow.verify import checks_plan
 
 PHASE = 0
 STEP = "prerequisites"
@@ -78,13 +81,6 @@ def _shorten(items: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _size(count: int) -> str:
-    """GiB for an ISO-sized file; MiB below 1 GiB, where GiB would read 0.00."""
-    if count >= 1024**3:
-        return f"{count / 1024**3:.2f} GiB"
-    return f"{count / 1024**2:.1f} MiB"
-
-
 def _lower(value: Any) -> str:
     return str(value or "").strip().lower()
 
@@ -94,8 +90,9 @@ def evaluate(state: ClusterState, node_names: list[str], iso_path: str | None, *
     """Judge every phase-0 check. Anything that could not be read is ``unknown``, never ``pass``."""
     results: list[CheckResult] = []
 
-    def add(name: str, node: str | None, status: Status, reason: str, remediation: str | None = None) -> None:
-        results.append(CheckResult(name, node, status, reason, remediation))
+    def add(name: str, node: str | None, status: Status, reason: str, remediation: str | None = None,
+            remedy: Remedy | None = None) -> None:
+        results.append(CheckResult(name, node, status, reason, remediation, remedy=remedy))
 
     nodes_err = problem(state.nodes)
     by_name = {} if nodes_err else {n.name.lower(): n for n in state.nodes}
@@ -197,14 +194,16 @@ def evaluate(state: ClusterState, node_names: list[str], iso_path: str | None, *
             if err:
                 add(ISO_PRESENT, name, Status.UNKNOWN, err, f"check {iso_path} on the node (Get-Item)")
             elif not info.exists:
-                add(ISO_PRESENT, name, Status.FAIL, f"not found: {iso_path}", "copy it with 4) ISO staging")
+                add(ISO_PRESENT, name, Status.FAIL, f"not found: {iso_path}",
+                    "stage the ISO (it copies it to the nodes)", Remedy(action=Action.ISO_STAGE, node=name))
             elif info.is_container:
                 add(ISO_PRESENT, name, Status.FAIL, f"a folder, not the ISO file: {iso_path}",
                     "set iso_path to the .iso file itself")
             elif info.length is not None and info.length <= 0:
-                add(ISO_PRESENT, name, Status.FAIL, f"empty file: {iso_path}", "copy it again with 4) ISO staging")
+                add(ISO_PRESENT, name, Status.FAIL, f"empty file: {iso_path}",
+                    "stage the ISO again (it copies it anew)", Remedy(action=Action.ISO_STAGE, node=name))
             else:
-                size = _size(info.length) if info.length is not None else "size unknown"
+                size = human_bytes(info.length, "size unknown")
                 add(ISO_PRESENT, name, Status.PASS, f"{size}: {iso_path}")
 
     # ---- Cloud Management (cluster-wide)
@@ -224,7 +223,8 @@ def evaluate(state: ClusterState, node_names: list[str], iso_path: str | None, *
 
     # ---- CAU clustered role (cluster-wide)
     err = problem(state.cau_role)
-    manual = "for the manual node-by-node path, disable it first (Disable-CauClusterRole -Force) so it does not pause nodes"
+    manual = ("for the manual node-by-node path, disable it first (Disable-CauClusterRole -Force) "
+              "so it does not pause nodes")
     if err:
         add(CAU_ROLE, None, Status.UNKNOWN, err, "run Get-CauClusterRole")
     elif not state.cau_role.present:
@@ -312,7 +312,7 @@ def iso_reader(iso_path: str, timeout: float) -> Callable[[NodeCall], Any]:
 
 async def run_prerequisites(ctx: Context, on_event: Callable[[NodeEvent], None] | None = None) -> PrereqReport:
     """Read, judge, journal. Never raises for a node's or a read's failure: those become ``unknown``."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     iso_path = ctx.cluster.iso_path
     ctx.journal.set_step(PHASE, STEP, None, StepStatus.RUNNING)
     try:
@@ -322,6 +322,6 @@ async def run_prerequisites(ctx: Context, on_event: Callable[[NodeEvent], None] 
     except BaseException:
         ctx.journal.set_step(PHASE, STEP, None, StepStatus.UNKNOWN, "interrupted")
         raise
-    report = PrereqReport(ctx.name, checks, started, datetime.now(timezone.utc), state, iso_path)
+    report = PrereqReport(ctx.name, checks, started, datetime.now(UTC), state, iso_path)
     ctx.journal.set_step(PHASE, STEP, None, StepStatus.DONE if report.passed else StepStatus.FAILED, report.summary())
     return report

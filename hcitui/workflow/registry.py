@@ -17,15 +17,15 @@ from enum import Enum
 from typing import Any
 
 from hcitui.core import model
-from hcitui.core.journal import Journal, StepRecord, StepStatus
+from hcitui.core.journal import Journal, StepRecord, StepStatus, local_time
 from hcitui.ps import nodes as node_ops
 from hcitui.ps import reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow.context import Context
+from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.maintenance import RESTART
 from hcitui.workflow.observe import observe
-from hcitui.workflow.events import Progress, ProgressEvent, no_progress
-from hcitui.workflow.steps import Plan, Refused, StepFailed
+from hcitui.workflow.steps import Plan, StepFailed, target_nodes
 
 PHASE = 1
 STEP = "registry"
@@ -122,7 +122,7 @@ class NodeRegistry:
         if wrong:
             text += " (" + "; ".join(wrong) + ")"
         if self.boot:
-            text += f". Last boot {_short_time(self.boot)}"
+            text += f". Last boot {local_time(self.boot)}"
         return text
 
 
@@ -144,13 +144,6 @@ class RegistryReport:
             if self.count(effect):
                 parts.append(f"{self.count(effect)} {words}")
         return f"{set_count}/{total} nodes set: " + ", ".join(parts)
-
-
-def _short_time(stamp: str) -> str:
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp
 
 
 def _records(journal: Journal, node: str) -> list[StepRecord | None]:
@@ -202,7 +195,7 @@ def plan_set(ctx: Context, nodes: list[str]) -> Plan:
         "SkipSmallLocalAllocations = 0 (DWORD) in Services\\Vid\\Parameters,",
         "that key created only if missing, never with -Force.",
         "Each node's boot time is noted first: the values take effect at its",
-        "next restart. o then offers the rolling restart, one node at a time.",
+        "next restart: then restart the nodes one at a time (the rolling restart).",
         "A node already set and recorded by hcitui is left as it is.",
     ]
     for node in nodes:
@@ -219,7 +212,7 @@ def plan_remediate(ctx: Context, nodes: list[str]) -> Plan:
     plan.notes += [
         "For ReFS volumes that stay offline after a restart: 1, then back to 0.",
         "Each value is verified by a read before the next one is set.",
-        "It takes effect at the node's next restart (o: the rolling restart).",
+        "It takes effect at the node's next restart (the rolling restart restarts each in turn).",
     ]
     for node in nodes:
         plan.add(reads.get_os_version, None, node, f"{node}: boot time before setting")
@@ -232,7 +225,7 @@ def plan_remediate(ctx: Context, nodes: list[str]) -> Plan:
 
 
 def plan_reads(ctx: Context) -> str:
-    """The PowerShell of the screen's reads (its ``p`` key)."""
+    """The PowerShell of the screen's reads (what its preview shows)."""
     nodes = ", ".join(ctx.client.node_names)
     parts = [f"# Registry reads on {ctx.name}. All read-only; nothing is changed.", ""]
     for op in NODE_READS:
@@ -247,20 +240,6 @@ def _nodes_text(ctx: Context, nodes: list[str]) -> str:
 
 
 # -------------------------------------------------------------------- changes
-
-
-def _targets(ctx: Context, nodes: Iterable[str] | None, step: str) -> list[str]:
-    if ctx.read_only:
-        raise Refused(step, ["this session is read-only; nothing was sent"])
-    known = {n.lower(): n for n in ctx.client.node_names}
-    targets = []
-    for node in (list(nodes) if nodes is not None else ctx.client.node_names):
-        if node.lower() not in known:
-            raise Refused(step, [f"{node} is not a node of {ctx.name}"])
-        targets.append(known[node.lower()])
-    if not targets:
-        raise Refused(step, ["no node to act on"])
-    return targets
 
 
 async def _boot(call: NodeCall, ctx: Context) -> str:
@@ -291,7 +270,7 @@ async def _run_per_node(ctx: Context, step: str, targets: list[str],
             record = ctx.journal.step(PHASE, record_step, call.node)
             if record is not None and record.status is StepStatus.RUNNING:
                 ctx.journal.set_step(PHASE, record_step, call.node, StepStatus.FAILED, failures[call.node])
-            progress(ProgressEvent(call.node, f"FAILED: {failures[call.node]}", None))
+            progress(ProgressEvent(call.node, failures[call.node], stage=Stage.FAILED))
 
     await ctx.client.for_each_node(guarded, nodes=targets)
     if failures:
@@ -305,21 +284,21 @@ async def set_values(ctx: Context, nodes: Iterable[str] | None = None,
                      progress: Progress = no_progress) -> dict[str, str]:
     """Set both values to 0 on ``nodes`` (default: all), each verified by a read; node -> what was done."""
     step = "set the registry values"
-    targets = _targets(ctx, nodes, step)
+    targets = target_nodes(ctx, nodes, step)
     timeout = ctx.cluster.timeouts.operation
 
     async def one(call: NodeCall) -> str:
         node = call.node
-        progress(ProgressEvent(node, "reading the values", None))
+        progress(ProgressEvent(node, "reading the values"))
         before = await call.invoke(reads.get_registry_values, timeout=timeout)
         boot = await _boot(call, ctx)
         if before.fix_applied and judge(before, boot, _records(ctx.journal, node)) in (Effect.PENDING,
                                                                                        Effect.EFFECTIVE):
-            progress(ProgressEvent(node, "already set; left as it was", None))
+            progress(ProgressEvent(node, "already set; left as it was", stage=Stage.SKIPPED))
             return "already set"
         ctx.journal.set_step(PHASE, STEP, node, StepStatus.RUNNING, "setting both values to 0",
                              data={"boot_at_set": boot}, fresh=True)
-        progress(ProgressEvent(node, "setting both values to 0", None))
+        progress(ProgressEvent(node, "setting both values to 0"))
         await call.invoke(node_ops.set_registry_values, SET_VALUES, timeout=timeout)
         after = await call.invoke(reads.get_registry_values, timeout=timeout)
         if not after.fix_applied:
@@ -328,7 +307,7 @@ async def set_values(ctx: Context, nodes: Iterable[str] | None = None,
                               f"{_value(after.skip_small_local_allocations)}, not 0")
         await _settle_boot(call, ctx, STEP, boot)
         ctx.journal.set_step(PHASE, STEP, node, StepStatus.DONE, "set, pending reboot")
-        progress(ProgressEvent(node, "set both to 0; restart to apply", None))
+        progress(ProgressEvent(node, "set both to 0; restart to apply", stage=Stage.DONE))
         return "set"
 
     return await _run_per_node(ctx, step, targets, one, progress, STEP)
@@ -346,7 +325,7 @@ async def remediate_refs(ctx: Context, nodes: Iterable[str] | None = None,
                          progress: Progress = no_progress) -> dict[str, str]:
     """RefsEnableMetadataValidation 1, verified, then 0, verified; takes effect at the next restart."""
     step = "ReFS remediation (RefsEnableMetadataValidation 1 then 0)"
-    targets = _targets(ctx, nodes, step)
+    targets = target_nodes(ctx, nodes, step)
     timeout = ctx.cluster.timeouts.operation
 
     async def one(call: NodeCall) -> str:
@@ -355,7 +334,7 @@ async def remediate_refs(ctx: Context, nodes: Iterable[str] | None = None,
         ctx.journal.set_step(PHASE, REMEDIATION, node, StepStatus.RUNNING, "setting 1",
                              data={"boot_at_set": boot}, fresh=True)
         for value in (1, 0):
-            progress(ProgressEvent(node, f"RefsEnableMetadataValidation = {value}", None))
+            progress(ProgressEvent(node, f"RefsEnableMetadataValidation = {value}"))
             await call.invoke(node_ops.set_registry_values, {"refs_enable_metadata_validation": value},
                               timeout=timeout)
             read = await call.invoke(reads.get_registry_values, timeout=timeout)
@@ -365,7 +344,7 @@ async def remediate_refs(ctx: Context, nodes: Iterable[str] | None = None,
             ctx.journal.set_step(PHASE, REMEDIATION, node, StepStatus.RUNNING, f"set {value}, verified")
         await _settle_boot(call, ctx, REMEDIATION, boot)
         ctx.journal.set_step(PHASE, REMEDIATION, node, StepStatus.DONE, "toggled 1 then 0, pending reboot")
-        progress(ProgressEvent(node, "toggled 1 then 0; restart to apply", None))
+        progress(ProgressEvent(node, "toggled 1 then 0; restart to apply", stage=Stage.DONE))
         return "toggled"
 
     return await _run_per_node(ctx, step, targets, one, progress, REMEDIATION)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from hcitui.core.journal import AuditLog, JournalError, JournalState, cluster_dir, local_time
+from hcitui.core.audit import AuditLog
+from hcitui.core.journal import JournalError, JournalState, cluster_dir, local_time
+from hcitui.core.units import md_cell, milliseconds
 from hcitui.workflow import history
 from hcitui.workflow.resume import phase_name
 
@@ -81,7 +83,7 @@ def build(cluster: str, nodes: list[NodeRef], journal: JournalState, audit: Audi
               "refused": sum(1 for e in entries if e.outcome == "refused")}
     return {
         "cluster": cluster,
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "journal_updated": journal.updated,
         "nodes": node_rows,
         "phases": [{"phase": p, "name": phase_name(p), "steps": steps} for p, steps in sorted(phases.items())],
@@ -102,20 +104,16 @@ def _utc(stamp: str | None) -> str | None:
     except ValueError:
         return stamp
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sort_time(stamp: str | None) -> datetime:
     try:
         when = datetime.fromisoformat(stamp or "")
     except ValueError:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _md(value: Any) -> str:
-    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def to_markdown(report: dict[str, Any]) -> str:
@@ -126,9 +124,10 @@ def to_markdown(report: dict[str, Any]) -> str:
     out += ["## Nodes", "", "| node | site | build before | first seen | build after | last seen |",
             "|---|---|---|---|---|---|"]
     for n in report["nodes"]:
-        out.append(f"| {_md(n['name'])} | {_md(n['site'] or '-')} | {_md(n['build_before'] or 'not observed')} "
-                   f"| {_md(local_time(n['first_seen']))} | {_md(n['build_after'] or 'not observed')} "
-                   f"| {_md(local_time(n['last_seen']))} |")
+        out.append(f"| {md_cell(n['name'])} | {md_cell(n['site'] or '-')} "
+                   f"| {md_cell(n['build_before'] or 'not observed')} "
+                   f"| {md_cell(local_time(n['first_seen']))} | {md_cell(n['build_after'] or 'not observed')} "
+                   f"| {md_cell(local_time(n['last_seen']))} |")
     out.append("")
 
     out += ["## Steps", ""]
@@ -138,8 +137,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += [f"### Phase {phase['phase']}: {phase['name']}", "",
                 "| step | node | status | started | finished | detail |", "|---|---|---|---|---|---|"]
         for s in phase["steps"]:
-            out.append(f"| {_md(s['step'])} | {_md(s['node'] or 'cluster')} | {_md(s['status'].upper())} "
-                       f"| {_md(local_time(s['started']))} | {_md(local_time(s['finished']))} | {_md(s['detail'])} |")
+            out.append(f"| {md_cell(s['step'])} | {md_cell(s['node'] or 'cluster')} | {md_cell(s['status'].upper())} "
+                       f"| {md_cell(local_time(s['started']))} | {md_cell(local_time(s['finished']))} "
+                       f"| {md_cell(s['detail'])} |")
         out.append("")
     out += ["## Runs", "", "Every run of every step, oldest first (times in UTC).", ""]
     if not report["runs"]:
@@ -148,13 +148,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["| started (UTC) | finished (UTC) | phase | step | node | run | status | operator | detail |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for r in report["runs"]:
-            out.append(f"| {_md(r['started'])} | {_md(r['finished'])} | {r['phase']} | {_md(r['step'])} "
-                       f"| {_md(r['node'] or 'cluster')} | {r['run']} | {_md(r['status'].upper())} "
-                       f"| {_md(r['operator'])} | {_md(r['detail'])} |")
+            out.append(f"| {md_cell(r['started'])} | {md_cell(r['finished'])} | {r['phase']} | {md_cell(r['step'])} "
+                       f"| {md_cell(r['node'] or 'cluster')} | {r['run']} | {md_cell(r['status'].upper())} "
+                       f"| {md_cell(r['operator'])} | {md_cell(r['detail'])} |")
         out.append("")
     lock = report["lock"]
     if lock:
-        out += [f"One-node-out lock held: **{_md(lock['node'])}** since {local_time(lock['since'])} ({_md(lock['reason'])}); "
+        out += [f"One-node-out lock held: **{md_cell(lock['node'])}** since {local_time(lock['since'])} "
+                f"({md_cell(lock['reason'])}); "
                 f"the node was {'paused' if lock['was_paused'] else 'not paused'} before.", ""]
 
     out += ["## Last verification", ""]
@@ -166,8 +167,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += [f"**{verdict}**, checked {local_time(verification.get('finished'))}.", "",
                 "| check | node | result | reason |", "|---|---|---|---|"]
         for c in verification.get("checks", []):
-            out.append(f"| {_md(c.get('name'))} | {_md(c.get('node') or 'cluster')} | {_md(str(c.get('status', '')).upper())} "
-                       f"| {_md(c.get('reason'))} |")
+            out.append(f"| {md_cell(c.get('name'))} | {md_cell(c.get('node') or 'cluster')} "
+                       f"| {md_cell(str(c.get('status', '')).upper())} "
+                       f"| {md_cell(c.get('reason'))} |")
         out.append("")
 
     ops = report["operations"]
@@ -177,9 +179,10 @@ def to_markdown(report: dict[str, Any]) -> str:
     if report["changes"]:
         out += ["| time | target | via | operation | outcome | duration | error |", "|---|---|---|---|---|---|---|"]
         for c in report["changes"]:
-            duration = "" if c["duration_ms"] is None else f"{c['duration_ms']:.0f} ms"
-            out.append(f"| {_md(local_time(c['time']))} | {_md(c['target'] or 'cluster')} | {_md(c['via'])} "
-                       f"| {_md(c['operation'])} | {_md(c['outcome'])} | {duration} | {_md(c['error'])} |")
+            duration = milliseconds(c["duration_ms"], "")
+            out.append(f"| {md_cell(local_time(c['time']))} | {md_cell(c['target'] or 'cluster')} "
+                       f"| {md_cell(c['via'])} "
+                       f"| {md_cell(c['operation'])} | {md_cell(c['outcome'])} | {duration} | {md_cell(c['error'])} |")
         out.append("")
     else:
         out += ["No change was sent.", ""]

@@ -21,28 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import Journal, StepStatus
+from hcitui.core.units import human_bytes
 from hcitui.ps import iso as iso_ops
 from hcitui.ps import reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
 from hcitui.workflow.context import Context
-from hcitui.workflow.events import Progress, ProgressEvent, no_progress
-from hcitui.workflow.steps import Plan, Refused, StepFailed
+from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
+from hcitui.workflow.steps import Plan, Refused, StepFailed, target_nodes
 
 PHASE = 3
 COPY, STAGE = "iso-copy", "iso-stage"
 Counts = tuple[int, int]  # (file count, total bytes)
-
-
-def human(count: int | None) -> str:
-    if count is None:
-        return "?"
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
 
 
 # ---------------------------------------------------------------------- source
@@ -141,7 +132,7 @@ def judge_staging(row: NodeIso, ref: tuple[str, Counts] | None, staging_path: st
     info = row.staging
     if info is None or not info.exists:
         return False, f"not staged: {staging_path} does not exist"
-    numbers = f"{info.file_count} files, {info.total_bytes} bytes ({human(info.total_bytes)})"
+    numbers = f"{info.file_count} files, {info.total_bytes} bytes ({human_bytes(info.total_bytes)})"
     if not info.has_setup:
         return False, f"setup.exe is missing in {staging_path} ({numbers})"
     if ref is not None and (info.file_count, info.total_bytes) != ref[1]:
@@ -231,13 +222,13 @@ def _copy_calls(ctx: Context, plan: Plan, node: str, source: Source | None, cond
     chunk = dict(_chunk_example(source), path=iso_path)
     count = f"{-(-source.size // iso_ops.CHUNK_BYTES)} calls" if source else "one call"
     plan.add(iso_ops.write_file_chunk, chunk, node,
-             f"{node}: {condition}{count}, one per {iso_ops.CHUNK_BYTES // 1024} KiB, -Data that chunk in base64")
+             f"{node}: {condition}{count}, one per {human_bytes(iso_ops.CHUNK_BYTES)}, -Data that chunk in base64")
     plan.add(reads.get_path_info, {"path": iso_path}, node, f"{node}: verify its length is the source's")
 
 
 def _source_notes(ctx: Context, source: Source | None, problem: str | None) -> list[str]:
     if source is not None:
-        return [f"Source on this machine: {source.path}", f"({source.size} bytes, {human(source.size)}).",
+        return [f"Source on this machine: {source.path}", f"({source.size} bytes, {human_bytes(source.size)}).",
                 "Resumable: a copy of the same source (size and time unchanged) that",
                 "was interrupted goes on at the node's length when the journal agrees;",
                 "otherwise it starts at 0."]
@@ -294,20 +285,6 @@ def plan_stage(ctx: Context, nodes: list[str], missing: Iterable[str] | None = N
 # ---------------------------------------------------------------------- guards
 
 
-def _targets(ctx: Context, nodes: Iterable[str] | None, step: str, *, mutating: bool = True) -> list[str]:
-    if mutating and ctx.read_only:
-        raise Refused(step, ["this session is read-only; nothing was sent"])
-    known = {n.lower(): n for n in ctx.client.node_names}
-    targets = []
-    for node in (list(nodes) if nodes is not None else ctx.client.node_names):
-        if node.lower() not in known:
-            raise Refused(step, [f"{node} is not a node of {ctx.name}"])
-        targets.append(known[node.lower()])
-    if not targets:
-        raise Refused(step, ["no node to act on"])
-    return targets
-
-
 def _iso_path(ctx: Context, step: str) -> str:
     if not ctx.cluster.iso_path:
         raise Refused(step, ["no iso_path in the config: set it to the ISO's path on the nodes"])
@@ -321,8 +298,10 @@ class _NodeFailed(Exception):
 # ------------------------------------------------------------------------ copy
 
 
-async def _copy_one(ctx: Context, node: str, source: Source, length: int | None, progress: Progress) -> str:
-    """Copy ``source`` to the node's iso_path in chunks; resume where the journal allows; verify the length."""
+async def _copy_one(ctx: Context, node: str, source: Source, length: int | None, progress: Progress,
+                    final: bool) -> str:
+    """Copy ``source`` to the node's iso_path in chunks; resume where the journal allows; verify the length.
+    ``final``: the copy is the node's whole part (copy_iso), not the first half of staging it."""
     iso_path = ctx.cluster.iso_path or ""
     record = ctx.journal.step(PHASE, COPY, node)
     data = record.data if record else {}
@@ -334,7 +313,8 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
                          data={"source": str(source.path), "source_size": source.size,
                                "source_mtime_ns": source.mtime_ns, "offset": offset, "sending_to": None},
                          fresh=True)
-    progress(ProgressEvent(node, f"copying from {human(offset)}" + (" (resuming)" if offset else ""), offset / source.size))
+    progress(ProgressEvent(node, f"copying from {human_bytes(offset)}" + (" (resuming)" if offset else ""),
+                           offset / source.size, done=offset, total=source.size))
     try:
         while offset < source.size:
             chunk = await asyncio.to_thread(_read_chunk, source.path, offset, iso_ops.CHUNK_BYTES)
@@ -351,8 +331,7 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
             if info.length != end:
                 raise _NodeFailed(f"after writing up to byte {end}, {iso_path} is {info.length} bytes long")
             offset = end
-            fraction = offset / source.size
-            progress(ProgressEvent(node, f"copying {int(fraction * 10) * 10}%: {human(offset)} of {human(source.size)}", fraction))
+            progress(ProgressEvent(node, "copying", offset / source.size, done=offset, total=source.size))
     except asyncio.CancelledError:
         ctx.journal.set_step(PHASE, COPY, node, StepStatus.FAILED,
                              f"interrupted at byte {offset} of {source.size}: copy again to resume")
@@ -368,13 +347,15 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
         raise _NodeFailed(f"after the copy {iso_path} is {info.length if info.exists else 'missing'}"
                           f"{' bytes' if info.exists else ''}, not {source.size} bytes")
     ctx.journal.set_step(PHASE, COPY, node, StepStatus.DONE, f"copied and verified: {source.size} bytes")
-    progress(ProgressEvent(node, f"copied: {human(source.size)}, length verified", 1.0))
+    progress(ProgressEvent(node, f"copied: {human_bytes(source.size)}, length verified", 1.0,
+                           stage=Stage.DONE if final else Stage.WORKING, done=source.size, total=source.size))
     return "copied"
 
 
 async def _copy_where_needed(ctx: Context, report: IsoReport, nodes: list[str], source: Source,
-                             progress: Progress, failures: dict[str, str]) -> dict[str, str]:
-    """Copy to each of ``nodes`` that needs it, one node at a time (they share this machine's uplink)."""
+                             progress: Progress, failures: dict[str, str], *, final: bool) -> dict[str, str]:
+    """Copy to each of ``nodes`` that needs it, one node at a time (they share this machine's uplink).
+    ``final``: copying is all that is done to the nodes (not staging after it)."""
     outcomes: dict[str, str] = {}
     for node in nodes:
         row = report.rows.get(node, NodeIso(node, iso_error="not read"))
@@ -383,12 +364,12 @@ async def _copy_where_needed(ctx: Context, report: IsoReport, nodes: list[str], 
             continue
         length = row.iso.length if row.iso is not None and row.iso.exists else None
         try:
-            outcomes[node] = await _copy_one(ctx, node, source, length, progress)
+            outcomes[node] = await _copy_one(ctx, node, source, length, progress, final)
         except (_NodeFailed, RemoteError) as exc:
             why = str(exc) if isinstance(exc, _NodeFailed) else f"{exc.operation}: {exc.message}"
             failures[node] = f"copy: {why}"
             ctx.journal.set_step(PHASE, COPY, node, StepStatus.FAILED, why)
-            progress(ProgressEvent(node, f"FAILED: copy: {why}", None))
+            progress(ProgressEvent(node, f"copy: {why}", stage=Stage.FAILED))
     return outcomes
 
 
@@ -402,7 +383,7 @@ async def copy_iso(ctx: Context, nodes: Iterable[str] | None = None,
                    progress: Progress = no_progress) -> dict[str, str]:
     """Copy the ISO to the nodes (default: all) where it is missing or not the source's size."""
     step = "copy the ISO"
-    targets = _targets(ctx, nodes, step)
+    targets = target_nodes(ctx, nodes, step)
     _iso_path(ctx, step)
     source, problem = read_source(ctx)
     if source is None:
@@ -414,13 +395,13 @@ async def copy_iso(ctx: Context, nodes: Iterable[str] | None = None,
             row = report.rows[node]
             failures[node] = (f"cannot look up the ISO: {row.iso_error}" if row.iso_error
                               else f"{ctx.cluster.iso_path} is a folder, not the ISO file")
-            progress(ProgressEvent(node, f"FAILED: {failures[node]}", None))
+            progress(ProgressEvent(node, failures[node], stage=Stage.FAILED))
     outcomes = await _copy_where_needed(ctx, report, [n for n in targets if n not in failures], source,
-                                        progress, failures)
+                                        progress, failures, final=True)
     for node in targets:
         if node not in failures and node not in outcomes:
             outcomes[node] = "already there"
-            progress(ProgressEvent(node, f"ISO already there ({human(source.size)})", None))
+            progress(ProgressEvent(node, f"ISO already there ({human_bytes(source.size)})", stage=Stage.SKIPPED))
     _raise_failures(step, failures, [n for n in targets if n not in failures])
     return outcomes
 
@@ -446,7 +427,7 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
                 progress: Progress = no_progress) -> dict[str, str]:
     """Copy the ISO where needed, stage it on the nodes (default: all), prove every folder is the same."""
     step = "stage the ISO"
-    targets = _targets(ctx, nodes, step)
+    targets = target_nodes(ctx, nodes, step)
     iso_path = _iso_path(ctx, step)
     staging_path = ctx.cluster.staging_path
     source, problem = read_source(ctx)
@@ -462,7 +443,7 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
         record = ctx.journal.step(PHASE, STAGE, node)
         if record is not None and record.status is StepStatus.DONE and judge_staging(row, ref, staging_path)[0]:
             outcomes[node] = "already staged and verified"
-            progress(ProgressEvent(node, "already staged and verified; skipped", None))
+            progress(ProgressEvent(node, "already staged and verified; skipped", stage=Stage.SKIPPED))
             continue
         state = row.iso_state(source.size if source else None)
         if state is IsoState.UNREADABLE:
@@ -475,23 +456,23 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
         else:
             to_stage.append(node)
             continue
-        progress(ProgressEvent(node, f"FAILED: {failures[node]}", None))
+        progress(ProgressEvent(node, failures[node], stage=Stage.FAILED))
     if source is not None:
-        await _copy_where_needed(ctx, report, to_stage, source, progress, failures)
+        await _copy_where_needed(ctx, report, to_stage, source, progress, failures, final=False)
         to_stage = [n for n in to_stage if n not in failures]
 
     async def stage_one(call: NodeCall) -> None:
         node = call.node
         ctx.journal.set_step(PHASE, STAGE, node, StepStatus.RUNNING, "mount, copy, dismount", fresh=True)
-        progress(ProgressEvent(node, "staging: mount the ISO, copy its contents, dismount", None))
+        progress(ProgressEvent(node, "staging: mount the ISO, copy its contents, dismount"))
         try:
             await call.invoke(iso_ops.stage_iso, {"iso_path": iso_path, "destination": staging_path})
         except RemoteError as exc:
             failures[node] = f"{exc.operation}: {exc.message}"
             ctx.journal.set_step(PHASE, STAGE, node, StepStatus.FAILED, exc.message)
-            progress(ProgressEvent(node, f"FAILED: {exc.message}", None))
+            progress(ProgressEvent(node, exc.message, stage=Stage.FAILED))
             return
-        progress(ProgressEvent(node, "staged; verifying", None))
+        progress(ProgressEvent(node, "staged; verifying"))
 
     if to_stage:
         await ctx.client.for_each_node(stage_one, nodes=to_stage)
@@ -507,11 +488,11 @@ async def stage(ctx: Context, nodes: Iterable[str] | None = None,
             outcomes.setdefault(node, "staged and verified")
             info = report.rows[node].staging
             if node in to_stage and info is not None:
-                progress(ProgressEvent(node, f"verified: {info.file_count} files", None))
+                progress(ProgressEvent(node, f"verified: {info.file_count} files", stage=Stage.DONE))
         else:
             outcomes.pop(node, None)
             failures[node] = reason
-            progress(ProgressEvent(node, f"FAILED: {reason}", None))
+            progress(ProgressEvent(node, reason, stage=Stage.FAILED))
     _raise_failures(step, failures, [n for n in targets if n not in failures])
     return outcomes
 
@@ -520,7 +501,7 @@ async def verify_staging(ctx: Context, nodes: Iterable[str] | None = None,
                          on_event: Callable[[NodeEvent], None] | None = None) -> dict[str, str]:
     """Read every staging folder, compare each with the reference, record the verdicts. Changes nothing."""
     step = "verify the staged media"
-    targets = _targets(ctx, nodes, step, mutating=False)
+    targets = target_nodes(ctx, nodes, step, mutating=False)
     report = IsoReport(order=ctx.client.node_names)
     outcomes = await ctx.client.fan_out(iso_ops.get_staging_info, {"path": ctx.cluster.staging_path},
                                         on_event=on_event, timeout=ctx.cluster.timeouts.operation)
@@ -529,7 +510,8 @@ async def verify_staging(ctx: Context, nodes: Iterable[str] | None = None,
                                     staging_error=None if outcome.ok else outcome.error.message)
     ref = report.reference
     if ref is None:
-        raise StepFailed(step, f"no node has setup.exe in {ctx.cluster.staging_path}: stage the ISO first (s)")
+        raise StepFailed(step, f"no node has setup.exe in {ctx.cluster.staging_path}: stage the ISO first",
+                         remedy=Remedy(action=Action.ISO_STAGE))
     verdicts: dict[str, str] = {}
     failures: dict[str, str] = {}
     for node in targets:

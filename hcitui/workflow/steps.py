@@ -3,12 +3,15 @@ the exact PowerShell it will run per node before anything runs (preview and dry 
 
 from __future__ import annotations
 
-from hcitui.core.errors import HciError, Remedy
-
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hcitui.core.errors import HciError, Remedy
 from hcitui.ps import Operation, Params
+
+if TYPE_CHECKING:
+    from hcitui.workflow.context import Context
 
 
 class Refused(HciError):
@@ -44,9 +47,11 @@ class StepFailed(HciError):
 
 
 class Unfinished(HciError):
-    """A re-verification found the step stopped part-way: it must be resumed, not assumed done."""
+    """A re-verification found the step stopped part-way: it must be resumed, not assumed done.
+    ``remedy``: the step to run again to resume it."""
 
-    def __init__(self, sentence: str) -> None:
+    def __init__(self, sentence: str, *, remedy: Remedy | None = None) -> None:
+        self.remedy = remedy
         super().__init__(sentence)
 
 
@@ -87,3 +92,19 @@ class Plan:
             lines += ["", call.render()]
         return "\n".join(lines) + "\n"
 
+
+def target_nodes(ctx: Context, nodes: Iterable[str] | None, step: str, *, mutating: bool = True) -> list[str]:
+    """The nodes a step acts on, as the cluster spells them (all of them when ``nodes`` is None).
+    Refused, with nothing sent, in a read-only session (``mutating``), for a name that is not one of
+    the cluster's nodes, and when no node is left."""
+    if mutating and ctx.read_only:
+        raise Refused(step, ["this session is read-only; nothing was sent"])
+    known = {n.lower(): n for n in ctx.client.node_names}
+    targets = []
+    for node in (list(nodes) if nodes is not None else ctx.client.node_names):
+        if node.lower() not in known:
+            raise Refused(step, [f"{node} is not a node of {ctx.name}"])
+        targets.append(known[node.lower()])
+    if not targets:
+        raise Refused(step, ["no node to act on"])
+    return targets

@@ -7,20 +7,19 @@ whichever node answers) and records the outcome in the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-import dataclasses
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from enum import Enum
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from hcitui.core import model
-from hcitui.core.journal import StepStatus
+from hcitui.core.journal import StepRecord, StepStatus
+from hcitui.core.units import human_bytes
+from hcitui.ps import Operation
 from hcitui.remote import NodeEvent
 from hcitui.workflow import observe as observe_mod
+from hcitui.workflow.checks import CheckResult, ChecksReport, Status
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
-from hcitui.workflow.checks import CheckResult, ChecksReport, Status
+from hcitui.workflow.resume import register
 from hcitui.workflow.steps import Plan
 
 PHASE = 7
@@ -37,25 +36,12 @@ CLOUD_MANAGEMENT = "Cloud Management online"
 NODE_CHECKS = (NODE_UP, NODE_BUILD, NODE_CSV)
 CLUSTER_CHECKS = (SR_REPLICATING, NO_STORAGE_JOBS, DISKS_HEALTHY, CLOUD_MANAGEMENT)
 
-# The verification judges a ClusterState; "Observed" is its name in this module's vocabulary.
-Observed = ClusterState
-
-
-def _human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
-
-
 def _shorten(items: list[str], limit: int = 3) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = True) -> list[CheckResult]:
+def evaluate(observed: ClusterState, node_names: list[str], *, stretched: bool = True) -> list[CheckResult]:
     """Judge every phase-7 check. Anything that could not be read is ``unknown``, never ``pass``."""
     results: list[CheckResult] = []
 
@@ -74,7 +60,8 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
             elif node.state == model.NodeState.UP:
                 results.append(CheckResult(NODE_UP, name, Status.PASS, "Up"))
             elif node.state == model.NodeState.PAUSED:
-                results.append(CheckResult(NODE_UP, name, Status.FAIL, "Paused: resume it (Resume-ClusterNode -Failback Immediate)"))
+                results.append(CheckResult(NODE_UP, name, Status.FAIL,
+                                           "Paused: resume it (Resume-ClusterNode -Failback Immediate)"))
             else:
                 results.append(CheckResult(NODE_UP, name, Status.FAIL, f"state {node.state}"))
 
@@ -84,10 +71,12 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
         if err:
             results.append(CheckResult(NODE_BUILD, name, Status.UNKNOWN, err))
         elif version.current_build_number == model.UPGRADE_TO_BUILD:
-            results.append(CheckResult(NODE_BUILD, name, Status.PASS, f"{version.build} ({version.display_version or '23H2'})"))
+            results.append(CheckResult(NODE_BUILD, name, Status.PASS,
+                                       f"{version.build} ({version.display_version or '23H2'})"))
         else:
             results.append(CheckResult(NODE_BUILD, name, Status.FAIL,
-                                       f"{version.build} ({version.display_version or '?'}); expected {model.UPGRADE_TO_BUILD}.x"))
+                                       f"{version.build} ({version.display_version or '?'}); "
+                                       f"expected {model.UPGRADE_TO_BUILD}.x"))
 
         # CSVs online from this node
         if csv_err:
@@ -96,7 +85,8 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
             rows = [r for r in observed.csv if r.node.lower() == name.lower()]
             down = [r.volume_friendly_name or r.name for r in rows if not r.is_available]
             if not rows:
-                results.append(CheckResult(NODE_CSV, name, Status.FAIL, "no CSV state reported for this node (not in the cluster?)"))
+                results.append(CheckResult(NODE_CSV, name, Status.FAIL,
+                                           "no CSV state reported for this node (not in the cluster?)"))
             elif down:
                 states = sorted({str(r.state_info) for r in rows if not r.is_available})
                 results.append(CheckResult(NODE_CSV, name, Status.FAIL,
@@ -117,7 +107,7 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
             for replica in group.replicas or [None]:
                 state = replica.replication_status if replica else None
                 if state not in model.REPLICATING_STATES:
-                    remaining = f", {_human_bytes(group.bytes_remaining)} left" if group.bytes_remaining else ""
+                    remaining = f", {human_bytes(group.bytes_remaining)} left" if group.bytes_remaining else ""
                     bad.append(f"{group.name} {state or 'no replicas'}{remaining}")
         if bad:
             results.append(CheckResult(SR_REPLICATING, None, Status.FAIL, _shorten(bad, 2)))
@@ -164,9 +154,6 @@ def evaluate(observed: Observed, node_names: list[str], *, stretched: bool = Tru
     return results
 
 
-VerificationReport = ChecksReport
-
-
 CLUSTER_PARTS = ("nodes", "groups", "csv", "jobs", "disks", "sr_groups")
 NODE_PARTS = ("os",)
 CLUSTER_READS = {part: observe_mod.CLUSTER_PARTS[part] for part in CLUSTER_PARTS}
@@ -179,8 +166,8 @@ def read_plan(ctx: Context, nodes: list[str] | None = None) -> Plan:
     return checks_plan(ctx, "Verification", CLUSTER_READS.values(), NODE_READS, nodes)
 
 
-def checks_plan(ctx: Context, title: str, cluster_reads: Any, node_reads: Any, nodes: list[str] | None,
-                extra: Any = ()) -> Plan:
+def checks_plan(ctx: Context, title: str, cluster_reads: Iterable[Operation], node_reads: Iterable[Operation],
+                nodes: list[str] | None, extra: Iterable[tuple[Operation, dict[str, str]]] = ()) -> Plan:
     """A read-only plan: cluster-wide reads on any node, node reads (and ``extra`` (op, params)) per node."""
     plan = Plan(f"{title} reads on {ctx.name}: read-only, nothing is changed")
     for op in cluster_reads:
@@ -195,9 +182,9 @@ def checks_plan(ctx: Context, title: str, cluster_reads: Any, node_reads: Any, n
     return plan
 
 
-async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] | None = None) -> VerificationReport:
+async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] | None = None) -> ChecksReport:
     """Read, judge, journal. Never raises for a node's or a read's failure: those become ``unknown``."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     ctx.journal.set_step(PHASE, "verification", None, StepStatus.RUNNING)
     try:
         observed = await observe_mod.observe(ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event)
@@ -205,8 +192,15 @@ async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] |
     except BaseException:
         ctx.journal.set_step(PHASE, "verification", None, StepStatus.UNKNOWN, "interrupted")
         raise
-    report = VerificationReport(ctx.name, checks, started, datetime.now(timezone.utc), observed)
+    report = ChecksReport(ctx.name, checks, started, datetime.now(UTC), observed)
     ctx.journal.set_step(PHASE, "verification", None, StepStatus.DONE if report.passed else StepStatus.FAILED,
                          report.summary())
     ctx.journal.record_verification(report.as_json())
     return report
+
+
+@register("verification")
+async def _reverify_verification(ctx: Context, record: StepRecord) -> StepStatus:
+    """Verification only reads: checking it again is running it again."""
+    report = await run_verification(ctx)
+    return StepStatus.DONE if report.passed else StepStatus.FAILED

@@ -3,23 +3,27 @@ reattaching after a kill, the ReFS trap, the Windows Update run, and the pure pa
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
+import re
 import time
+from pathlib import Path
 
 import pytest
-from support import earlier_phases
-
-from hcitui.core import model
 
 from hcitui.cli import context as wiring
+from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import Journal, NodeLock, StepStatus
 from hcitui.lab.state import NEW_BUILD, OLD_BUILD, OLD_UBR, StagedMedia
 from hcitui.ps import cau as cau_ops
 from hcitui.remote import OperationFailed, Rebooting, Unreachable
-from hcitui.workflow import cau, resume, verify
+from hcitui.workflow import cau, gates, resume, verify
+from hcitui.workflow.events import Stage
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.steps import Refused, StepFailed
+from support import earlier_phases
 
 GUARD = 90  # seconds: an outer bound so a broken test fails instead of hanging
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -68,26 +72,40 @@ def node_ctx(tmp_path):
 
 
 class Seen:
-    """Progress and monitor updates as a test sees them; also how many nodes were out at each look."""
+    """Progress as a test sees it (each node's CAU statuses from the events' ``status`` field alone), the
+    run as the monitor keeps it (``watch``: the blips), and how many nodes were out at each look."""
 
     def __init__(self, lab) -> None:
         self.lab = lab
+        self.events: list = []
         self.lines: list[tuple[str, str]] = []
         self.statuses: dict[str, list[str]] = {}
         self.most_out = 0
-        self.blips = 0
+        self.watch = cau.RunWatch()
+
+    @property
+    def blips(self) -> int:
+        return self.watch.blips
 
     def progress(self, event) -> None:
+        self.events.append(event)
         self.lines.append((event.node, event.text))
+        if event.status is not None:
+            seen = self.statuses.setdefault(event.node, [])
+            if not seen or seen[-1] != event.status:
+                seen.append(event.status)
         self._look()
 
-    def update(self, watch: cau.RunWatch) -> None:
-        for node, entry in watch.statuses.items():
-            seen = self.statuses.setdefault(node, [])
-            if not seen or seen[-1] != entry.status:
-                seen.append(entry.status)
-        self.blips = watch.blips
-        self._look()
+    async def monitor(self, ctx):
+        """cau.monitor with this watch, looking at the lab every poll while it runs."""
+        task = asyncio.ensure_future(cau.monitor(ctx, self.progress, watch=self.watch))
+        try:
+            while not task.done():
+                self._look()
+                await asyncio.wait({task}, timeout=ctx.poll)
+            return task.result()
+        finally:
+            task.cancel()
 
     def _look(self) -> None:
         out = [n for n in self.lab.state.nodes.values() if n.cluster_state != "Up" or n.power != "on"]
@@ -137,7 +155,9 @@ async def test_preflight_fails_until_remoting_is_enabled_then_passes(lab_ctx):
     for node in NODES:  # enabling remoting dropped each session (WinRM restarted); a read proved it
         assert ctx.journal.step(2, cau.REMOTING, node).status is StepStatus.DONE
         assert (node, "WinRM restarted: reconnecting to prove it") in seen.lines
-    assert any("Test-Cluster running since" in text for _node, text in seen.lines)  # shown while it runs
+    # Shown waiting while it runs, with since when (typed: no time in the words).
+    assert any(e.text.startswith("Test-Cluster") and e.stage is Stage.WAITING and e.since is not None
+               for e in seen.events)
     validation = next(c for c in report.checks if c.name == "Test-Cluster")
     assert "hcitui Validation" in validation.reason and ".htm" in validation.reason  # where the report went
     scan = next(c for c in report.checks if c.name == "Scan")
@@ -193,7 +213,7 @@ async def test_rolling_upgrade_run_node_by_node_to_25398_and_the_refs_trap(node_
     record = ctx.journal.step(5, cau.RUN)
     assert record.status is StepStatus.RUNNING and record.data["run_id"] == run.run_id
 
-    outcome = await asyncio.wait_for(cau.monitor(ctx, seen.progress, seen.update), GUARD)
+    outcome = await asyncio.wait_for(seen.monitor(ctx), GUARD)
 
     assert outcome.succeeded, outcome.sentence
     assert outcome.run_id == run.run_id and outcome.functional_level == 12
@@ -248,7 +268,7 @@ async def test_windows_update_run_bumps_the_revision_without_a_new_build(lab_ctx
     lab, ctx = lab_ctx
     seen = Seen(lab)
     await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE)), GUARD)
-    outcome = await asyncio.wait_for(cau.monitor(ctx, seen.progress, seen.update), GUARD)
+    outcome = await asyncio.wait_for(seen.monitor(ctx), GUARD)
     assert outcome.succeeded, outcome.sentence
     assert {n.build for n in lab.state.nodes.values()} == {OLD_BUILD}
     assert all(n.ubr > OLD_UBR for n in lab.state.nodes.values())
@@ -256,6 +276,12 @@ async def test_windows_update_run_bumps_the_revision_without_a_new_build(lab_ctx
     assert seen.most_out <= 1
     started = next(r for r in ctx.audit.records() if r["operation"] == "start_cau_run")
     assert started["parameters"]["Plugin"] == "WindowsUpdate" and "MediaPath" not in started["parameters"]
+    # Typed: each node's CAU status is a field with since when; the end is DONE on the cluster's name.
+    statuses = [e for e in seen.events if e.status is not None]
+    assert {e.node for e in statuses} == set(NODES) and all(e.since is not None for e in statuses)
+    assert all(e.stage is Stage.DONE for e in statuses if e.status == "Succeeded")
+    end = seen.events[-1]
+    assert end.node == ctx.name and end.stage is Stage.DONE and end.fraction == 1.0
 
 
 # ---------------------------------------------------------- blips and failures
@@ -291,20 +317,24 @@ async def test_a_node_failure_ends_run_failed_and_a_new_run_waits_for_recovery(l
     options = cau.RunOptions(max_failed_nodes=0, max_retries_per_node=1)
     await asyncio.wait_for(cau.start(ctx, options), GUARD)
     with pytest.raises(StepFailed) as failed:
-        await asyncio.wait_for(cau.monitor(ctx, seen.progress, seen.update), GUARD)
+        await asyncio.wait_for(seen.monitor(ctx), GUARD)
     assert "RunFailed" in failed.value.message and "LAB-A2 Failed" in failed.value.message
     assert seen.statuses["LAB-A2"][-1] == "Failed"
+    assert any(e.node == "LAB-A2" and e.status == "Failed" and e.stage is Stage.FAILED for e in seen.events)
+    assert seen.events[-1].node == ctx.name and seen.events[-1].stage is Stage.FAILED
     assert history(lab)["LAB-A2"].count("Scanning") == 2  # one retry, then it gave up
     assert lab.state.nodes["LAB-A1"].build == NEW_BUILD  # done before the failure
     assert [lab.state.nodes[n].build for n in ("LAB-A2", "LAB-B1", "LAB-B2")] == [OLD_BUILD] * 3  # not touched
     assert all(n.cluster_state == "Up" for n in lab.state.nodes.values())
     record = ctx.journal.step(5, cau.RUN)
-    assert record.status is StepStatus.FAILED and "recovered (v)" in record.detail
+    assert record.status is StepStatus.FAILED and "stays locked until it is recovered" in record.detail
+    assert failed.value.remedy == Remedy(action=Action.CAU_RECOVER)  # each front end offers it: a key, a command
 
     lab.state.faults.cau_fail_node = None
     with pytest.raises(Refused) as refused:
         await asyncio.wait_for(cau.start(ctx, options), GUARD)
     assert any("RunFailed" in r and "recover it first" in r for r in refused.value.reasons)
+    assert refused.value.remedy == Remedy(action=Action.CAU_RECOVER)
     with pytest.raises(Refused, match="no CAU run is in progress"):
         await cau.stop(ctx)
 
@@ -321,7 +351,7 @@ async def test_stop_ends_the_run_at_a_safe_point_and_keeps_the_results(lab_ctx):
     lab, ctx = lab_ctx
     seen = Seen(lab)
     await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults()), GUARD)
-    watcher = asyncio.ensure_future(cau.monitor(ctx, seen.progress, seen.update))
+    watcher = asyncio.ensure_future(seen.monitor(ctx))
     lab.state.timings.os_install = 2.0  # a window wide enough to look into, even on a loaded machine
     await wait_for(lambda: lab.state.cau.run is not None and lab.state.cau.run.current == "LAB-A1"
                    and current_stage(lab) in ("Installing", "Restarting", "Resuming"), lab)
@@ -338,6 +368,20 @@ async def test_stop_ends_the_run_at_a_safe_point_and_keeps_the_results(lab_ctx):
     report = lab.state.cau.reports[-1]
     assert report.outcome == "Canceled" and [r.node for r in report.results] == ["LAB-A1"]
     assert lab.state.cau.run is None  # a new run may start: no recovery needed after a stop
+
+
+async def test_refusals_carry_the_next_step_as_a_remedy_not_a_key(lab_ctx):
+    lab, ctx = lab_ctx
+    await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE)), GUARD)
+    with pytest.raises(Refused) as again:
+        await cau.start(ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE))
+    assert any("is in progress" in r and "stop it first" in r for r in again.value.reasons)
+    assert again.value.remedy == Remedy(action=Action.CAU_STOP)
+    with pytest.raises(Refused) as recovering:
+        await cau.recover(ctx)
+    assert "stop it instead" in recovering.value.sentence
+    assert recovering.value.remedy == Remedy(action=Action.CAU_STOP)
+    await asyncio.wait_for(cau.stop(ctx), GUARD)
 
 
 # ------------------------------------------------------------ after a kill
@@ -359,7 +403,7 @@ async def test_the_monitor_reattaches_after_the_app_is_killed_mid_run(lab_ctx, t
     live = await cau.read_run(ctx)
     assert cau.should_watch(ctx, live)
     seen = Seen(lab)
-    outcome = await asyncio.wait_for(cau.monitor(ctx, seen.progress, seen.update), GUARD)
+    outcome = await asyncio.wait_for(seen.monitor(ctx), GUARD)
     assert outcome.succeeded and outcome.run_id == run.run_id
     assert {n.build for n in lab.state.nodes.values()} == {NEW_BUILD}
     assert "LAB-A1" not in seen.statuses or seen.statuses["LAB-A1"] == ["Succeeded"]
@@ -418,6 +462,38 @@ def test_start_blockers_fail_closed():
     assert cau.start_blockers(state, cau.RunOptions.defaults(cau.WINDOWS_UPDATE), None, "C:\\S") == []
 
 
+def test_the_start_names_its_most_pressing_remedy():
+    options = cau.RunOptions.defaults()
+    assert cau.start_remedy(quiet(), options, None, []) is None
+    running = model.CauRun(state="RunInProgress", run_id="abcdef0123")
+    assert cau.start_remedy(quiet(cau_run=running), options, None, []) == Remedy(action=Action.CAU_STOP)
+    assert cau.start_remedy(quiet(cau_run=model.CauRun(state="RunFailed")), options, None, []) == Remedy(
+        action=Action.CAU_RECOVER)
+    lock = NodeLock(node="LAB-B1", reason="restart", since="04:00", was_paused=False)
+    assert cau.start_remedy(quiet(), options, lock, []) == Remedy(action=Action.NODE_RESUME, node="LAB-B1")
+    closed = [gates.Gate(gates.REGISTRY, [], gates.REMEDY[gates.REGISTRY]),
+              gates.Gate(gates.PREREQ, ["not run"], gates.REMEDY[gates.PREREQ])]
+    assert cau.start_remedy(quiet(), options, None, closed) == Remedy(gates.REMEDY[gates.PREREQ])  # words only
+    closed[0] = gates.Gate(gates.REGISTRY, ["not set"], gates.REMEDY[gates.REGISTRY])
+    assert cau.start_remedy(quiet(), options, None, closed) == Remedy(action=Action.REGISTRY_SET)
+    state = quiet()
+    state.staging["LAB-A2"] = model.StagingInfo(path="C:\\S", exists=False)
+    assert cau.start_remedy(state, options, None, []) == Remedy(action=Action.ISO_STAGE)
+    assert cau.start_remedy(state, cau.RunOptions.defaults(cau.WINDOWS_UPDATE), None, []) is None
+
+
+def test_no_key_letter_or_menu_number_in_the_cau_workflow_or_the_gates():
+    """The workflow names what to do (a Remedy, or words); each front end says which key or command."""
+    sources = [*sorted(Path(cau.__file__).parent.glob("*.py")), Path(gates.__file__)]
+    assert len(sources) >= 8
+    keyish = re.compile(r"\b[1-9]\) [A-Z]|\([a-z]\)|, [a-z][;)]|stop it \(|open [1-9]\)")
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not keyish.search(node.value), (path.name, node.value)
+    assert keyish.search("stop it (x)") and keyish.search("open 5) CAU run") and keyish.search("(2) Registry keys, a;")
+
+
 def test_options_are_checked_against_the_cluster():
     assert cau.RunOptions(max_failed_nodes=4).problems(4) == [
         "MaxFailedNodes 4: choose from 0 to 3 (fewer than the nodes)"]
@@ -435,7 +511,7 @@ def test_the_plan_shows_the_guides_run_with_values_only_as_parameters(node_ctx):
     args_line = next(line for line in preview.splitlines() if line.startswith("} -Plugin"))
     assert args_line == ("} -Plugin 'RollingUpgrade' -MediaPath 'C:\\SetupFiles\\AzureLocal-23H2' -MaxFailedNodes 1 "
                          "-MaxRetriesPerNode 2 -RequireAllNodesOnline $true -UpdateFunctionalLevel $false")
-    assert "UpdateClusterFunctionalLevel off" in preview and "8) Post-upgrade raises it" in preview  # the default
+    assert "UpdateClusterFunctionalLevel off" in preview and "Post-upgrade raises it" in preview  # the default
     on = cau.plan_start(ctx, cau.RunOptions(update_functional_level=True)).preview()
     assert "-UpdateFunctionalLevel $true" in on and "UpdateClusterFunctionalLevel ON" in on
     assert preview.count("C:\\SetupFiles\\AzureLocal-23H2") == 1 + preview.count("Setup runs from")

@@ -9,21 +9,19 @@ and the preflight and the run's preview say what that risks. The lab serves the 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import pytest
 
-from hcitui.cli import main as cli
-
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
+from hcitui.cli import main as cli
+from hcitui.core import model
 from hcitui.lab.state import COORDINATOR, StagedMedia
 from hcitui.ps import OPERATIONS, Operation, reads, script_parameter_names
 from hcitui.ps import cau as cau_ops
 from hcitui.remote import ClusterClient, NodeInfo, OperationFailed, RemoteError, Unreachable
 from hcitui.workflow import cau
+from hcitui.workflow.checks import CheckResult
 
 GUARD = 90
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -193,7 +191,7 @@ def test_the_previews_say_where_the_run_runs(tmp_path):
 # ---------------------------------------------------------------------- preflight
 
 
-def by_name(report: cau.PreflightReport, name: str) -> list[cau.Check]:
+def by_name(report: cau.PreflightReport, name: str) -> list[CheckResult]:
     return [c for c in report.checks if c.name == name]
 
 
@@ -204,7 +202,7 @@ async def test_without_a_coordinator_the_preflight_warns_with_the_risk_and_the_r
     assert row.status == "warn" and report.checks[0] is row  # the first thing the report says
     assert "starts on a cluster node" in row.reason and "computer account" in row.reason
     assert "double hop" in row.reason
-    assert row.remedy.startswith("configure a coordinator") and "[clusters.coordinator]" in row.remedy
+    assert row.remediation.startswith("configure a coordinator") and "[clusters.coordinator]" in row.remediation
     assert report.passed and report.summary() == "PASSED with 1 warning"  # a warning does not block
     assert not by_name(report, cau.REACH_CHECK)
 
@@ -228,7 +226,7 @@ async def test_an_unreachable_coordinator_fails_the_preflight_with_a_sentence(tm
     [row] = by_name(report, cau.COORDINATOR_CHECK)
     assert row.status == "fail"
     assert row.reason.startswith("LAB-MGMT could not be read: host unreachable")
-    assert "[clusters.coordinator]" in row.remedy
+    assert "[clusters.coordinator]" in row.remediation
     assert not report.passed and report.summary().startswith("NOT PASSED: Coordinator: LAB-MGMT could not be read")
     setup = by_name(report, "Test-CauSetup")[0]  # routed to the coordinator too: it fails, never passes
     assert setup.status == "fail" and "host unreachable" in setup.reason
@@ -242,7 +240,7 @@ async def test_a_node_the_coordinator_cannot_reach_fails_by_name(tmp_path):
     failing = [c for c in by_name(report, cau.REACH_CHECK) if not c.ok]
     assert [c.node for c in failing] == ["LAB-B2"]
     assert "LAB-MGMT cannot reach it over WinRM: WinRM cannot complete the operation" in failing[0].reason
-    assert "delegat" in failing[0].remedy
+    assert "delegat" in failing[0].remediation
 
 
 def test_judge_coordinator_module_missing_and_a_member():
@@ -253,7 +251,7 @@ def test_judge_coordinator_module_missing_and_a_member():
     assert [c.status for c in own] == ["fail", "fail"]
     assert "a node of the cluster" in own[0].reason
     assert "ClusterAwareUpdating module is not installed" in own[1].reason
-    assert "RSAT-Clustering-PowerShell" in own[1].remedy
+    assert "RSAT-Clustering-PowerShell" in own[1].remediation
     missing = [c for c in checks if c.name == cau.REACH_CHECK]
     assert [(c.node, c.status, c.reason.endswith("not tested")) for c in missing] == [
         ("HCI-A1", "fail", True), ("HCI-A2", "fail", True)]
@@ -349,7 +347,7 @@ def test_headless_preflight_with_and_without_the_lab_coordinator(in_process, cap
     out = capsys.readouterr().out
     assert "WARN  Coordinator   (cluster)        no CAU coordinator is configured" in out
     assert "fix: configure a coordinator" in out
-    from hcitui.core.journal import AuditLog
+    from hcitui.core.audit import AuditLog
 
     records = list(AuditLog(in_process / "clusters" / "LAB-STRETCH" / "audit.jsonl").records())  # changes and reads
     setups = [r["node"] for r in records if r["operation"] == "test_cau_setup"]

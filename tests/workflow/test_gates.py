@@ -6,31 +6,31 @@ typed confirmations of Windows names in any case."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import earlier_phases
 from textual.app import App
 from textual.widgets import Checkbox, Input, Static
 
-from hcitui.cli import main as cli
-
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
+from hcitui.cli import main as cli
+from hcitui.core import model
 from hcitui.core.config import ClusterConfig, ConfigError
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import StepRecord, StepStatus
 from hcitui.lab.state import NEW_BUILD
 from hcitui.remote import Unreachable
+from hcitui.tui.app import HciApp
 from hcitui.tui.screens.cau import CauOptions, CauScreen
 from hcitui.tui.widgets.confirm import RUN, ConfirmStep, typed_matches
 from hcitui.workflow import cau, gates, maintenance, prereq, registry, sr, staging
 from hcitui.workflow.steps import Refused
+from support import earlier_phases
 
 GUARD = 120
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
-REMEDIES = {  # each gate's reason names its remedy: the key on its screen and the headless command
+REMEDIES = {  # each gate's reason names its remedy in words and the headless command (the key is the TUI's)
     gates.REGISTRY: "hcitui registry",
     gates.PREREQ: "hcitui prereq",
     gates.SR_SNAPSHOT: "hcitui sr-snapshot",
@@ -75,6 +75,9 @@ async def test_a_fresh_lab_refuses_both_upgrade_paths_with_each_gate_and_its_rem
             assert any(r.startswith(f"{node}: the ISO is not staged") for r in refused.reasons), node
         assert any("prerequisites have not been run" in r for r in refused.reasons)
         assert any("no Storage Replica snapshot" in r for r in refused.reasons)
+        assert not any(re.search(r"\b[1-9]\) [A-Z]|\([a-z]\)|, [a-z][;)]", r) for r in refused.reasons), text
+    # The first closed gate's remedy, which each front end offers as a key or a command.
+    assert run.value.remedy == Remedy(action=Action.REGISTRY_SET)
     assert mutations(ctx) == [] and ctx.journal.state.lock is None
     assert lab.state.cau.run is None and ctx.journal.step(5, cau.RUN) is None
     assert ctx.journal.step(5, "manual-upgrade", "LAB-A2") is None
@@ -148,7 +151,7 @@ async def test_the_preflight_shows_each_gate_as_a_row_with_its_remedy(tmp_path):
     rows = {c.name: c for c in report.checks if c.gate}
     assert list(rows) == list(gates.GATE_NAMES)
     for name, remedy in REMEDIES.items():
-        assert rows[name].status == "fail" and remedy in rows[name].reason and rows[name].remedy
+        assert rows[name].status == "fail" and remedy in rows[name].reason and rows[name].remediation
     assert "upgrade gates closed" in report.gates_summary()
 
     await earlier_phases(ctx, lab)
@@ -182,11 +185,11 @@ def test_headless_refusals_and_the_preflight_rows(capsys):
 
 def _record(status=StepStatus.DONE, finished=None, detail="PASSED") -> StepRecord:
     return StepRecord(phase=0, step="prerequisites", status=status, detail=detail,
-                      finished=(finished or datetime.now(timezone.utc)).isoformat(timespec="seconds"))
+                      finished=(finished or datetime.now(UTC)).isoformat(timespec="seconds"))
 
 
 def test_prerequisites_must_have_passed_recently():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert gates.prereq_reasons(_record(finished=now - timedelta(hours=3)), now, 24) == []
     old = gates.prereq_reasons(_record(finished=now - timedelta(hours=30)), now, 24)
     assert len(old) == 1 and "30.0 h ago" in old[0] and "prereq_max_age_hours (24 h)" in old[0]
@@ -215,7 +218,7 @@ def test_every_gate_fails_closed_when_its_read_failed():
     down = Unreachable("LAB-A1", "get_registry_values", "host unreachable")
     assert "could not be read" in gates.registry_reasons(down, NODES)[0]
     assert "could not be read" in gates.registry_reasons(registry.RegistryReport(), ["LAB-A1"])[0]
-    snapshot = sr.SRSnapshot(cluster="LAB-STRETCH", taken_at=datetime.now(timezone.utc), partnerships=[])
+    snapshot = sr.SRSnapshot(cluster="LAB-STRETCH", taken_at=datetime.now(UTC), partnerships=[])
     reasons = gates.sr_reasons(True, snapshot, down, [])
     assert len(reasons) == 1 and "could not be read" in reasons[0]
     assert gates.sr_reasons(False, None, down, down) == []  # not stretched: no snapshot needed
@@ -291,7 +294,8 @@ async def test_the_run_form_shows_the_functional_level_off_and_on_needs_the_type
         await pilot.pause()
         confirm = app.screen
         assert isinstance(confirm, ConfirmStep) and confirm.typed == ctx.name
-        assert "UpdateClusterFunctionalLevel ON" in confirm.preview and "-UpdateFunctionalLevel $true" in confirm.preview
+        assert ("UpdateClusterFunctionalLevel ON" in confirm.preview
+                and "-UpdateFunctionalLevel $true" in confirm.preview)
         await pilot.press("y")  # a letter in the box, not "run"
         await pilot.pause()
         assert app.screen is confirm and lab.state.cau.run is None

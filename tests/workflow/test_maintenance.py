@@ -6,12 +6,13 @@ import asyncio
 
 import pytest
 
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
+from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import Journal, NodeLock, StepStatus
 from hcitui.remote import Unreachable
 from hcitui.workflow import interlocks, maintenance
+from hcitui.workflow.events import Stage
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.steps import Refused, StepFailed
 
@@ -62,12 +63,22 @@ def test_one_node_at_a_time():
     ({"jobs": Unreachable("C", "get_storage_jobs", "host unreachable")}, "storage jobs: could not read"),
     ({"nodes": None}, "cluster nodes: not read"),
     ({"cau_run": model.CauRun(state="RunInProgress")}, "a CAU run is in progress"),
-    ({"cau_run": model.CauRun(state="RunFailed")}, "recover it on 5) CAU run first"),
+    ({"cau_run": model.CauRun(state="RunFailed")}, "recover it first"),
     ({"cau_run": None}, "CAU run: not read"),
 ])
 def test_each_interlock_refuses(change, words):
     reasons = interlocks.take_out_blockers("LAB-A1", quiet_state(**change), None)
     assert any(words in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize("run, action", [
+    ("RunInProgress", Action.CAU_STOP), ("RunFailed", Action.CAU_RECOVER), ("RunNotInProgress", None)])
+def test_a_cau_blocker_names_its_remedy_not_a_key(run, action):
+    state = quiet_state(cau_run=model.CauRun(state=run))
+    remedy = interlocks.cau_remedy(state)
+    assert (remedy.action if remedy else None) is action
+    assert not any("5)" in r or "(x)" in r for r in interlocks.take_out_blockers("LAB-A1", state, None))
+    assert interlocks.cau_remedy(quiet_state(cau_run=None)) is None
 
 
 def test_resume_needs_a_paused_member():
@@ -107,13 +118,18 @@ def restarts(ctx) -> list[str]:
 
 async def test_drain_then_resume(lab_ctx):
     lab, ctx = lab_ctx
-    await asyncio.wait_for(maintenance.drain(ctx, "LAB-A2"), GUARD)
+    events = []
+    await asyncio.wait_for(maintenance.drain(ctx, "LAB-A2", events.append), GUARD)
+    assert events[-1].stage is Stage.DONE and events[-1].status == "Completed"
+    assert all(e.stage is Stage.WORKING for e in events[:-1])
     node = lab.state.nodes["LAB-A2"]
     assert node.cluster_state == "Paused" and node.drain_status == "Completed"
     assert not [g for g in lab.state.groups if g.owner == "LAB-A2"]
     assert ctx.journal.state.lock.node == "LAB-A2" and ctx.journal.state.lock.was_paused is False
     assert ctx.journal.step(1, "drain", "LAB-A2").status is StepStatus.DONE
-    await asyncio.wait_for(maintenance.resume(ctx, "LAB-A2"), GUARD)
+    events.clear()
+    await asyncio.wait_for(maintenance.resume(ctx, "LAB-A2", events.append), GUARD)
+    assert events[-1].stage is Stage.DONE and [e for e in events if e.stage is Stage.DONE] == events[-1:]
     assert lab.state.nodes["LAB-A2"].cluster_state == "Up"
     assert [g.name for g in lab.state.groups if g.owner == "LAB-A2"] == ["VM-A02"]  # failed back
     assert ctx.journal.state.lock is None
@@ -147,9 +163,12 @@ async def test_drain_refused_during_a_repair_job(lab_ctx):
 
 async def test_failed_drain_leaves_the_node_as_it_was(lab_ctx):
     lab, ctx = lab_ctx  # SkipSmallLocalAllocations unset: the live-migration trap
+    events = []
     with pytest.raises(StepFailed) as caught:
-        await asyncio.wait_for(maintenance.drain(ctx, "LAB-A1"), GUARD)
+        await asyncio.wait_for(maintenance.drain(ctx, "LAB-A1", events.append), GUARD)
     assert "live migration" in caught.value.sentence and "SkipSmallLocalAllocations" in caught.value.sentence
+    assert caught.value.remedy == Remedy(action=Action.REGISTRY_SET) and "2)" not in caught.value.sentence
+    assert events[-1].stage is Stage.FAILED and not events[-1].text.startswith("FAILED")
     assert "resumed as it was before" in caught.value.sentence
     assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
     assert {g.name for g in lab.state.groups if g.owner == "LAB-A1" and g.group_type == "VirtualMachine"} == {
@@ -162,8 +181,9 @@ async def test_restart_cycle(lab_ctx):
     lab, ctx = lab_ctx
     fix_registry(lab)
     boot = lab.state.nodes["LAB-B2"].last_boot
-    seen = []
-    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B2", lambda e: seen.append(e.text)), GUARD)
+    seen, events = [], []
+    await asyncio.wait_for(maintenance.restart(ctx, "LAB-B2", lambda e: (seen.append(e.text), events.append(e))),
+                           GUARD)
     node = lab.state.nodes["LAB-B2"]
     assert node.last_boot != boot and node.cluster_state == "Up" and node.power == "on"
     assert node.skip_effective == 0  # the registry value is now in force
@@ -173,6 +193,11 @@ async def test_restart_cycle(lab_ctx):
     assert restarts(ctx) == ["LAB-B2"]
     text = " ".join(seen)
     assert "waiting for WinRM" in text and "waiting for storage" in text
+    # The stage is typed: the waits are WAITING (the restart's with when it was sent), the end DONE, once.
+    winrm = [e for e in events if "waiting for WinRM" in e.text]
+    assert winrm and all(e.stage is Stage.WAITING and e.since is not None for e in winrm)
+    assert all(e.stage is Stage.WAITING for e in events if e.text.startswith("waiting for storage"))
+    assert events[-1].stage is Stage.DONE and sum(e.stage is Stage.DONE for e in events) == 1
 
 
 async def test_a_node_paused_by_the_operator_stays_paused(lab_ctx):
@@ -193,8 +218,12 @@ async def test_rolling_restart_every_node_once(lab_ctx):
     lab, ctx = lab_ctx
     fix_registry(lab)
     boots = {n: node.last_boot for n, node in lab.state.nodes.items()}
-    await asyncio.wait_for(maintenance.rolling_restart(ctx), GUARD * 2)
+    events = []
+    await asyncio.wait_for(maintenance.rolling_restart(ctx, progress=events.append), GUARD * 2)
     assert restarts(ctx) == NODES
+    # Every event says which node of the run it is about: node i of 4, in order.
+    assert {e.node: e.position for e in events} == {n: (i, 4) for i, n in enumerate(NODES, 1)}
+    assert [e.node for e in events if e.stage is Stage.DONE] == NODES
     assert all(lab.state.nodes[n].last_boot != boots[n] for n in NODES)
     assert all(lab.state.nodes[n].cluster_state == "Up" for n in NODES)
     assert ctx.journal.step(1, "rolling-restart").status is StepStatus.DONE
@@ -251,8 +280,33 @@ async def test_an_interrupted_restart_is_reverified_not_assumed(lab_ctx, tmp_pat
     record = ctx.journal.step(1, "restart", "LAB-B1")
     assert record.status is StepStatus.UNKNOWN and record in ctx.journal.recovered
     found = await resume.reverify(ctx, record)
-    assert found.status is None and "stopped part-way" in found.sentence and "press s" in found.sentence
+    assert found.status is None and "stopped part-way" in found.sentence
+    assert found.remedy == Remedy(action=Action.NODE_RESTART, node="LAB-B1") and "press" not in found.sentence
     await asyncio.wait_for(maintenance.restart(ctx, "LAB-B1"), GUARD)  # resumed, not started over
     assert restarts(ctx) == ["LAB-B1"]
     record = ctx.journal.step(1, "restart", "LAB-B1")
     assert (await resume.reverify(ctx, record)).status is StepStatus.DONE
+
+
+def test_menu_line_from_the_journal(tmp_path):
+    journal = Journal.open(tmp_path, "C")
+    assert maintenance.journal_summary(journal, NODES) == "0/4 nodes restarted"
+    journal.set_step(1, "restart", "LAB-A1", StepStatus.DONE, "restarted, resumed, storage quiet")
+    assert maintenance.journal_summary(journal, NODES) == "1/4 nodes restarted"
+    journal.acquire_lock("LAB-A2", "restart", was_paused=False)
+    assert maintenance.journal_summary(journal, NODES) == "LAB-A2 out of service (restart)"
+
+
+async def test_an_interrupted_drain_and_rolling_restart_name_their_remedies(lab_ctx):
+    from hcitui.workflow import resume
+
+    lab, ctx = lab_ctx
+    lab.state.nodes["LAB-A2"].cluster_state = "Paused"  # paused, but its roles still on it: not drained
+    ctx.journal.set_step(1, "drain", "LAB-A2", StepStatus.RUNNING, "draining")
+    found = await resume.reverify(ctx, ctx.journal.step(1, "drain", "LAB-A2"))
+    assert found.status is None and "did not finish" in found.sentence and "(n)" not in found.sentence
+    assert found.remedy == Remedy(action=Action.NODE_DRAIN, node="LAB-A2")
+    ctx.journal.set_step(1, "rolling-restart", None, StepStatus.RUNNING, "1 of 4", data={"order": NODES})
+    found = await resume.reverify(ctx, ctx.journal.step(1, "rolling-restart"))
+    assert found.status is None and "LAB-A1, LAB-A2, LAB-B1, LAB-B2 pending" in found.sentence
+    assert found.remedy == Remedy(action=Action.ROLLING_RESTART) and "3)" not in found.sentence

@@ -8,13 +8,15 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.core.journal import Journal
+from hcitui.core.units import bar, duration
 from hcitui.lab.state import LabStorageJob
-from hcitui.tui.screens.monitor import MonitorScreen
+from hcitui.tui.app import HciApp
+from hcitui.tui.screens import monitor as screen_mod
+from hcitui.tui.screens.monitor import MonitorScreen, status_line
 from hcitui.workflow import monitor as monitor_mod
 from hcitui.workflow import observe as observe_mod
-from hcitui.workflow.monitor import Monitor, bar, duration
+from hcitui.workflow.monitor import Monitor
 
 SIZE = (80, 24)
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -43,7 +45,7 @@ def text_of(widget) -> str:
 
 
 def test_helpers_read_without_colour():
-    assert bar(0.4) == "[####------]  40%"
+    assert bar(0.4, 10) == "[####......]  40%"  # the monitor's bars: core.units, ten wide
     assert bar(None).endswith("?%")
     assert duration(42) == "0:42" and duration(725) == "12:05" and duration(3725) == "1:02:05"
 
@@ -114,7 +116,7 @@ async def test_backoff_after_failed_refreshes_and_reset_after_a_good_one(tmp_pat
         assert snap.failed
         delays.append(mon.next_delay())
     assert delays == [10, 20, 40, 80, 120, 120]
-    assert "refresh failed" in mon.status_line(snap, 120) and "retrying in 120 s" in mon.status_line(snap, 120)
+    assert "refresh failed" in status_line(mon, snap, 120) and "retrying in 120 s" in status_line(mon, snap, 120)
     lab.state.faults.unreachable = []
     await mon.refresh()
     assert mon.failures == 0 and mon.next_delay() == 5
@@ -168,7 +170,7 @@ async def test_screen_shows_every_node_and_section_at_80x24(tmp_path):
         screen = await open_monitor(pilot, app)
         table = screen.query_one("#monitor-nodes", DataTable)
         assert [str(k.value) for k in table.rows] == NODES
-        assert [str(c.value) for c in table.columns] == [key for key, _, _ in monitor_mod.COLUMNS]
+        assert [str(c.value) for c in table.columns] == [key for key, _, _ in screen_mod.COLUMNS]
         assert str(table.get_cell("LAB-A1", "state")) == "Up"
         detail = text_of(screen.query_one("#monitor-detail", Static))
         for title in ("Storage jobs", "SR groups", "CAU run"):
@@ -218,7 +220,7 @@ async def test_refresh_key_does_not_overlap_a_refresh_in_flight(tmp_path, monkey
         await pilot.press("9")
         await pilot.pause()
         screen = app.screen
-        assert isinstance(screen, MonitorScreen) and screen.in_flight
+        assert isinstance(screen, MonitorScreen) and screen.busy
         await pilot.press("r", "r", "r")
         await pilot.pause()
         assert calls["total"] == 1
@@ -261,7 +263,7 @@ async def test_wide_terminal_shows_more_columns(tmp_path):
         assert str(table.get_cell("LAB-A1", "version")) == "22H2"
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
-        assert [str(c.value) for c in table.columns] == [key for key, _, _ in monitor_mod.COLUMNS]
+        assert [str(c.value) for c in table.columns] == [key for key, _, _ in screen_mod.COLUMNS]
 
 
 async def test_monitor_preview_lists_only_reads(tmp_path):

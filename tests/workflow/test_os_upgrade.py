@@ -12,17 +12,18 @@ import asyncio
 import re
 
 import pytest
-from support import earlier_phases
-
-from hcitui.core import model
 
 from hcitui.cli import context as wiring
+from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import Journal, StepStatus
 from hcitui.lab.inprocess import InProcessSession
 from hcitui.ps import upgrade as upgrade_ops
 from hcitui.remote import ReadOnlyRefused
 from hcitui.workflow import maintenance, resume
+from hcitui.workflow.events import Stage
 from hcitui.workflow.steps import StepFailed
+from support import earlier_phases
 
 GUARD = 60
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -79,7 +80,8 @@ def test_the_switches_are_the_documented_unattended_upgrade_and_cited():
     script = upgrade_ops.start_os_upgrade.script
     assert ("@('/auto', 'upgrade', '/quiet', '/compat', 'ignorewarning', '/dynamicupdate', 'disable',\n"
             "    '/showoobe', 'none', '/eula', 'accept', '/copylogs'") in script
-    switches = script[script.index("$arguments = @("):script.index("ConvertTo-Json -InputObject ([pscustomobject]@{ SetupPath")]
+    switches = script[script.index("$arguments = @("):
+                      script.index("ConvertTo-Json -InputObject ([pscustomobject]@{ SetupPath")]
     assert "/noreboot" not in switches.lower()  # setup's own restart is what the cycle waits for
     assert "windows-setup-command-line-options" in script
     assert re.search(r"/EULA Accept\s+UNCONFIRMED", script)
@@ -196,7 +198,12 @@ async def test_status_reads_read_only_and_the_start_is_refused(lab):
 
 async def test_manual_upgrade_reads_setup_back_while_it_installs(lab_ctx):
     lab, ctx = lab_ctx
-    await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
+    events = []
+    await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2", events.append), GUARD)
+    installing = [e for e in events if e.text.startswith("setup installing")]
+    assert installing and all(e.stage is Stage.WAITING and e.since is not None for e in installing)
+    assert not any(" since " in e.text for e in events)  # the time is a field, not words
+    assert events[-1].stage is Stage.DONE
     node = lab.state.nodes["LAB-A2"]
     assert node.build == 25398 and node.cluster_state == "Up"
     assert node.setup_task is not None and node.setup_task.exit_code == 3
@@ -215,6 +222,7 @@ async def test_failing_setup_fails_the_step_with_its_exit_code_and_leaves_the_no
     assert "setup.exe on LAB-A2 exited with 0xC1900208" in sentence
     assert "MOSETUP_E_COMPAT_INSTALLREQ_BLOCK" in sentence and "incompatible app" in sentence  # its meaning
     assert "CompatData" in sentence and "run the upgrade again" in sentence  # the remedy
+    assert caught.value.remedy == Remedy(action=Action.NODE_UPGRADE, node="LAB-A2") and "(u)" not in sentence
     assert "setuperr.log" in sentence
     # RUNBOOK 4.8: the run stops on that node, and the cluster is left as it is.
     node = lab.state.nodes["LAB-A2"]
@@ -238,7 +246,7 @@ async def test_failing_setup_fails_the_step_with_its_exit_code_and_leaves_the_no
 async def test_setup_that_dies_without_a_word_fails_the_step(lab_ctx, monkeypatch):
     lab, ctx = lab_ctx
     lab.state.faults.setup_dies = ["LAB-A2"]
-    monkeypatch.setattr(maintenance, "SETUP_ENDED_GRACE", 0.0)  # the second sighting decides
+    monkeypatch.setattr(maintenance.setup, "SETUP_ENDED_GRACE", 0.0)  # the second sighting decides
     with pytest.raises(StepFailed) as caught:
         await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
     sentence = caught.value.message
@@ -253,7 +261,7 @@ async def test_setup_ended_but_not_yet_restarted_is_given_its_grace(lab_ctx, mon
     """Within the grace a task with nothing recorded is not a failure: the node may be going down."""
     lab, ctx = lab_ctx
     lab.state.faults.setup_dies = ["LAB-A2"]
-    monkeypatch.setattr(maintenance, "SETUP_ENDED_GRACE", 3600.0)
+    monkeypatch.setattr(maintenance.setup, "SETUP_ENDED_GRACE", 3600.0)
     task = asyncio.ensure_future(maintenance.manual_upgrade(ctx, "LAB-A2"))
     try:
         for _ in range(400):
@@ -296,7 +304,7 @@ async def test_a_failure_while_hcitui_was_away_is_found_when_it_resumes(lab_ctx,
     record = ctx.journal.step(5, "manual-upgrade", "LAB-A2")
     assert record.status is StepStatus.UNKNOWN
     found = await resume.reverify(ctx, record)
-    assert found.status is None and "press g" in found.sentence
+    assert found.status is None and found.remedy == Remedy(action=Action.NODE_UPGRADE, node="LAB-A2")
     with pytest.raises(StepFailed) as caught:
         await asyncio.wait_for(maintenance.manual_upgrade(ctx, "LAB-A2"), GUARD)
     assert "exited with 0xC1900208" in caught.value.message

@@ -5,20 +5,18 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from hcitui import ps
-
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
+from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.cli.main import main
+from hcitui.core import model
 from hcitui.core.journal import Journal, StepStatus
 from hcitui.remote import OperationFailed, TimedOut, Unreachable
-from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.workflow import prereq
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.prereq import (
@@ -78,7 +76,7 @@ def by_key(results):
 
 
 def report_of(results) -> PrereqReport:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return PrereqReport("C", results, now, now, ClusterState())
 
 
@@ -97,7 +95,7 @@ def test_all_good_passes_with_every_check():
     assert [r.name for r in results[-3:]] == list(prereq.CLUSTER_CHECKS)
     keys = by_key(results)
     assert keys[(NODE_BUILD, "HCI-A1")].reason == "20349.2655 (22H2)"
-    assert keys[(ISO_PRESENT, "HCI-B2")].reason.startswith("6.00 GiB")
+    assert keys[(ISO_PRESENT, "HCI-B2")].reason.startswith("6.0 GiB")
     assert keys[(CLOUD_MANAGEMENT, None)].reason == "Online on HCI-A2"
     assert keys[(CAU_ROLE, None)].remediation is None  # self-updating disabled: nothing to do
     report = report_of(results)
@@ -266,11 +264,11 @@ def test_iso_branches():
     assert keys[(ISO_PRESENT, "HCI-A1")].status is Status.PASS
     missing = keys[(ISO_PRESENT, "HCI-A2")]
     assert missing.status is Status.FAIL and ISO in missing.reason
-    assert missing.remediation == "copy it with 4) ISO staging"
+    assert missing.remediation == "stage the ISO (it copies it to the nodes)"
     folder = keys[(ISO_PRESENT, "HCI-B1")]
     assert folder.status is Status.FAIL and "folder" in folder.reason
     small = keys[(ISO_PRESENT, "HCI-B2")]
-    assert small.status is Status.PASS and small.reason.startswith("0.0 MiB")
+    assert small.status is Status.PASS and small.reason.startswith("123 B")
 
 
 def test_no_iso_path_warns_on_every_node():
@@ -338,7 +336,7 @@ def test_report_json_carries_remediation_only_when_set():
     assert payload["passed"] is False
     assert payload["checks"][0] == {"name": NODE_UP, "node": "HCI-A1", "status": "pass", "reason": "Up"}
     iso = next(c for c in payload["checks"] if c["name"] == ISO_PRESENT and c["node"] == "HCI-A2")
-    assert iso["status"] == "fail" and iso["remediation"] == "copy it with 4) ISO staging"
+    assert iso["status"] == "fail" and iso["remediation"] == "stage the ISO (it copies it to the nodes)"
 
 
 def test_report_summary_not_passed():
@@ -381,7 +379,7 @@ async def test_fresh_lab_fails_only_on_the_iso_of_the_last_node(tmp_path, monkey
     assert not_pass == {(ISO_PRESENT, "LAB-B2"): Status.FAIL,
                         **{(VMS_STOPPED, n): Status.WARN for n in LAB_NODES}}
     keyed = by_key(report.checks)
-    assert keyed[(ISO_PRESENT, "LAB-B2")].remediation == "copy it with 4) ISO staging"
+    assert keyed[(ISO_PRESENT, "LAB-B2")].remediation == "stage the ISO (it copies it to the nodes)"
     assert "VM-A01" in keyed[(VMS_STOPPED, "LAB-A1")].reason
     assert report.passed is False
     assert report.cluster == LAB_CLUSTER
@@ -470,7 +468,7 @@ def lab_in_process(monkeypatch):
 
 def audit_lines(state_home: Path) -> list[dict]:
     """Every record, changes and reads (kept in two files), oldest first."""
-    from hcitui.core.journal import AuditLog
+    from hcitui.core.audit import AuditLog
 
     return list(AuditLog(state_home / "clusters" / LAB_CLUSTER / "audit.jsonl").records())
 
@@ -492,7 +490,7 @@ def test_cli_prereq_json_on_fresh_lab(capsys, state_home, lab_in_process):
     failing = [(c["name"], c["node"]) for c in payload["checks"] if c["status"] == "fail"]
     assert failing == [(ISO_PRESENT, "LAB-B2")]
     iso = next(c for c in payload["checks"] if c["status"] == "fail")
-    assert iso["remediation"] == "copy it with 4) ISO staging"
+    assert iso["remediation"] == "stage the ISO (it copies it to the nodes)"
     assert "Traceback" not in err and "LAB-B2" in err  # progress goes to stderr with --json
     records = audit_lines(state_home)
     assert len(records) == len(prereq.CLUSTER_READS) + (len(prereq.NODE_READS) + 1) * 4
@@ -513,7 +511,7 @@ def test_cli_prereq_text_output(capsys, lab_in_process):
     assert "NOT PASSED: 26 pass, 1 fail, 4 warn" in out
     for word in ("PASS ", "WARN ", "FAIL "):
         assert word in out
-    assert "fix: copy it with 4) ISO staging" in out
+    assert "fix: stage the ISO (it copies it to the nodes)" in out
 
 
 def test_cli_prereq_dry_run_runs_nothing(capsys, state_home, lab_in_process):

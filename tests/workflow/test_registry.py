@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
+from hcitui.core import model
 from hcitui.core.journal import StepRecord, StepStatus
 from hcitui.lab import cluster as lab_cluster
 from hcitui.workflow import maintenance, registry
+from hcitui.workflow.events import Stage
 from hcitui.workflow.registry import Effect
 from hcitui.workflow.steps import Refused, StepFailed
 
@@ -125,9 +125,13 @@ async def test_values_found_set_without_a_record_are_unknown(lab_ctx):
 
 async def test_setting_again_leaves_recorded_nodes_alone(lab_ctx):
     _lab, ctx = lab_ctx
-    await registry.set_values(ctx)
+    events = []
+    await registry.set_values(ctx, progress=events.append)
+    assert {e.node for e in events if e.stage is Stage.DONE} == set(NODES)
     before = len(calls(ctx, "set_registry_values"))
-    assert await registry.set_values(ctx) == {n: "already set" for n in NODES}
+    events.clear()
+    assert await registry.set_values(ctx, progress=events.append) == {n: "already set" for n in NODES}
+    assert {e.node for e in events if e.stage is Stage.SKIPPED} == set(NODES)
     assert len(calls(ctx, "set_registry_values")) == before
 
 
@@ -175,8 +179,11 @@ async def test_a_value_that_does_not_stick_fails_the_step(lab_ctx, monkeypatch):
 async def test_an_unreachable_node_fails_and_the_others_are_set(lab_ctx):
     lab, ctx = lab_ctx
     lab.state.faults.unreachable = ["LAB-B2"]
+    events = []
     with pytest.raises(StepFailed) as caught:
-        await registry.set_values(ctx)
+        await registry.set_values(ctx, progress=events.append)
+    failed = [e for e in events if e.stage is Stage.FAILED]
+    assert [e.node for e in failed] == ["LAB-B2"] and not failed[0].text.startswith("FAILED")
     assert "LAB-B2" in caught.value.message and "(LAB-A1, LAB-A2, LAB-B1 done)" in caught.value.message
     assert all(lab.state.nodes[n].skip_small_local_allocations == 0 for n in NODES[:3])
     assert ctx.journal.step(1, "registry", "LAB-B2") is None  # nothing was set there: nothing recorded
@@ -199,6 +206,7 @@ def test_plans_show_the_exact_powershell(lab_ctx):
     text = plan.preview()
     assert text.count("-RefsEnableMetadataValidation 0 -SkipSmallLocalAllocations 0") == 4
     assert "New-Item -Path $vidKey" in text and "Nothing has run yet" in text
+    assert "rolling restart" in text and " o " not in text and "(o" not in text  # no key letters
     remediation = registry.plan_remediate(ctx, ["LAB-A1"]).preview()
     assert remediation.index("-RefsEnableMetadataValidation 1") < remediation.index("-RefsEnableMetadataValidation 0")
     assert "on LAB-A2" not in remediation

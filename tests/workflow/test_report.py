@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from hcitui import ps
-
-from hcitui.cli import main as cli
-
 from hcitui.cli import context as wiring
-from hcitui.core.journal import AuditLog, Journal, StepStatus
+from hcitui.cli import main as cli
+from hcitui.core.audit import AuditLog
+from hcitui.core.journal import Journal, StepStatus
 from hcitui.workflow import history, report
 from hcitui.workflow.verify import run_verification
 
@@ -39,7 +39,8 @@ async def test_report_json_has_cluster_nodes_builds_steps_and_changes(state_home
     assert a1["site"] == "SiteA" and a1["build_before"].startswith("20349.") and a1["build_after"].startswith("20349.")
     phases = {p["phase"]: p for p in data["phases"]}
     assert phases[7]["name"] == "Verification" and phases[7]["steps"][0]["status"] == "failed"
-    assert phases[1]["steps"] == [{"step": "restart", "node": "LAB-B2", "status": "done", "started": phases[1]["steps"][0]["started"],
+    assert phases[1]["steps"] == [{"step": "restart", "node": "LAB-B2", "status": "done",
+                                   "started": phases[1]["steps"][0]["started"],
                                    "finished": phases[1]["steps"][0]["finished"], "detail": "restarted; back Up"}]
     assert data["verification"]["passed"] is False and data["verification"]["checks"]
     assert data["operations"]["changes"] == 1 and data["operations"]["reads"] == 10
@@ -137,6 +138,23 @@ def test_history_renders_an_unknown_or_redacted_operation_without_failing(tmp_pa
     assert "not an operation this version of hcitui declares" in entries[1].powershell()
 
 
+def test_history_writes_times_durations_and_cells_the_one_way(tmp_path):
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit.append({"time": "2026-01-01T10:00:00+00:00", "node": "N1", "operation": "get_path_info", "mutates": False,
+                  "parameters": {"Path": "C:\\a|b"}, "outcome": "ok", "duration_ms": 12_345.0,
+                  "error": "line one\nline two"})
+    audit.append({"time": "not a time", "node": "N1", "operation": "get_path_info", "mutates": False,
+                  "parameters": {}, "outcome": "ok", "duration_ms": 840.0})
+    unreadable, entry = history.load(audit)[0]
+    assert entry.duration_text() == "12.3 s" and unreadable.duration_text() == "840 ms"
+    local = datetime.fromisoformat(entry.time).astimezone()
+    assert entry.local_time() == local.strftime("%H:%M:%S")
+    assert entry.local_time(date=True) == local.strftime("%Y-%m-%d %H:%M:%S")
+    assert unreadable.local_time() == "not a time"
+    table = history.to_markdown([entry], "C")
+    assert "| 12.3 s | line one line two |" in table
+
+
 async def test_history_export_writes_markdown_and_json(state_home, tmp_path):
     lab, ctx = await lab_run(state_home)
     entries, _ = history.load(ctx.audit)
@@ -174,13 +192,15 @@ async def test_a_drain_of_lab_a1_sent_through_lab_a2_names_lab_a1_as_target(stat
     await ctx.client.invoke("LAB-A2", ps.get("get_os_version"))
     await ctx.close()
     drain, read = list(ctx.audit.records())
-    assert (drain["operation"], drain["target"], drain["via"], drain["node"]) == ("suspend_node", "LAB-A1", "LAB-A2", "LAB-A2")
+    assert (drain["operation"], drain["target"], drain["via"], drain["node"]) == (
+        "suspend_node", "LAB-A1", "LAB-A2", "LAB-A2")
     assert (read["target"], read["via"]) == ("LAB-A2", "LAB-A2")  # node-scoped: the node itself
     assert ps.get("get_cluster_nodes").target(None, "LAB-A2") is None  # cluster-wide: the cluster
     entry = history.load(ctx.audit, changes_only=True)[0][0]
     assert (entry.target, entry.via) == ("LAB-A1", "LAB-A2")
     assert [e.operation for e in history.load(ctx.audit, node="LAB-A1")[0]] == ["suspend_node"]
-    data = report.build(ctx.name, [], report.read_journal(state_home, ctx.name), report.read_audit(state_home, ctx.name))
+    data = report.build(ctx.name, [], report.read_journal(state_home, ctx.name),
+                        report.read_audit(state_home, ctx.name))
     (change,) = data["changes"]
     assert (change["target"], change["via"], change["outcome"]) == ("LAB-A1", "LAB-A2", "ok")
     assert "| LAB-A1 | LAB-A2 | suspend_node | ok |" in report.to_markdown(data)

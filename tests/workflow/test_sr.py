@@ -11,19 +11,17 @@ import re
 import pytest
 
 from hcitui import ps
-
-from hcitui.cli import main as cli
-
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
+from hcitui.cli import main as cli
+from hcitui.core import model
+from hcitui.core.errors import Action
 from hcitui.core.journal import Journal, StepStatus
-from hcitui.lab import Lab, LabPowerShellError
-from hcitui.lab import frontdoor
+from hcitui.lab import Lab, LabPowerShellError, frontdoor
 from hcitui.lab.frontdoor import NON_INTERACTIVE
 from hcitui.lab.state import _volume_path
 from hcitui.ps import sr as sr_ops
 from hcitui.workflow import sr
+from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.steps import Refused, StepFailed
 
@@ -74,8 +72,8 @@ def test_a_changed_log_size_is_caught(lab, taken):
     group(groups, "SiteB-Replica01-RG").log_size_in_bytes = 4 * GIB
     differences = sr.diff(taken, groups, partnerships)
     assert [(d.partnership, d.field, d.expected, d.actual) for d in differences] == [
-        (FIRST, "destination log size", "8 GiB", "4 GiB")]
-    assert "snapshot 8 GiB, now 4 GiB" in differences[0].sentence
+        (FIRST, "destination log size", "8.0 GiB", "4.0 GiB")]
+    assert "snapshot 8.0 GiB, now 4.0 GiB" in differences[0].sentence
 
 
 @pytest.mark.parametrize("side, change, field", [
@@ -166,7 +164,7 @@ def test_removal_interlocks_fail_closed(lab, taken):
     syncing[1].replicas[0].replication_status = "InitialBlockCopy"
     syncing[1].replicas[0].num_of_bytes_remaining = 2 * GIB
     reasons = sr.removal_blockers(taken, ClusterState(nodes=nodes, sr_groups=syncing, sr_partnerships=partnerships))
-    assert reasons == ["Storage Replica group SiteB-Replica01-RG is InitialBlockCopy, 2 GiB left: "
+    assert reasons == ["Storage Replica group SiteB-Replica01-RG is InitialBlockCopy, 2.0 GiB left: "
                        "wait until it replicates"]
 
 
@@ -282,7 +280,7 @@ async def test_a_wrong_recreate_is_caught(lab_ctx):
     wrong["log_size_in_bytes"] = 4 * GIB
     await ctx.client.invoke_cluster(sr_ops.new_sr_partnership, wrong)
     differences = await sr.compare(ctx)
-    assert (FIRST, "source log size", "8 GiB", "4 GiB") in [(d.partnership, d.field, d.expected, d.actual)
+    assert (FIRST, "source log size", "8.0 GiB", "4.0 GiB") in [(d.partnership, d.field, d.expected, d.actual)
                                                             for d in differences]
     assert (SECOND, "missing") in [(d.partnership, d.kind) for d in differences]
     with pytest.raises(StepFailed) as caught:
@@ -299,7 +297,7 @@ async def test_removal_refused_while_the_snapshot_is_out_of_date_or_a_node_is_do
     lab.state.sr_groups[0].log_size_in_bytes = 16 * GIB  # changed after the snapshot
     with pytest.raises(Refused) as caught:
         await sr.remove_partnerships(ctx)
-    assert any("source log size: snapshot 8 GiB, now 16 GiB" in r and "out of date" in r
+    assert any("source log size: snapshot 8.0 GiB, now 16.0 GiB" in r and "out of date" in r
                for r in caught.value.reasons)
     lab.state.sr_groups[0].log_size_in_bytes = 8 * GIB
     lab.state.nodes["LAB-B2"].cluster_state = "Paused"
@@ -462,6 +460,68 @@ def test_snapshot_view_shows_equivalent_commands(taken):
     assert '"schema_version": 1' in text
 
 
+# -------------------------------------------------------- typed progress and remedies
+
+
+async def test_progress_is_typed(lab_ctx):
+    """Stage, status, bytes and position are fields of the event: no front end reads them from its words."""
+    lab, ctx = lab_ctx
+    events: list[ProgressEvent] = []
+    await sr.take_snapshot(ctx, events.append)
+    assert events[-1].stage is Stage.DONE and (events[-1].done, events[-1].total) == (2, 2)
+    events.clear()
+    await asyncio.wait_for(sr.remove_partnerships(ctx, events.append), GUARD)
+    assert [(e.node, e.stage, e.position) for e in events if e.stage is Stage.DONE] == [
+        (FIRST, Stage.DONE, (1, 2)), (SECOND, Stage.DONE, (2, 2))]
+    events.clear()
+    await asyncio.wait_for(sr.recreate(ctx, events.append), GUARD)
+    copying = [e for e in events if e.node == FIRST and e.stage is Stage.WAITING and e.total]
+    assert copying, [e.text for e in events]
+    for e in copying:
+        assert e.status == "InitialBlockCopy" and e.since is not None and e.position == (1, 2)
+        assert 0 <= e.done < e.total and e.fraction == pytest.approx(e.done / e.total)
+    assert len({e.since for e in copying}) == 1  # one wait, one start
+    synced = next(e for e in events if e.node == FIRST and e.fraction == 1.0 and e.stage is Stage.WORKING)
+    assert synced.status == "ContinuouslyReplicating" and synced.done == synced.total > 0
+    assert [(e.node, e.position) for e in events if e.stage is Stage.DONE] == [(FIRST, (1, 2)), (SECOND, (2, 2))]
+    assert not any(e.stage is Stage.FAILED for e in events)
+
+
+async def test_a_failed_partnership_is_a_failed_event(lab_ctx):
+    lab, ctx = lab_ctx
+    await sr.take_snapshot(ctx)
+    await sr.remove_partnerships(ctx)
+    wrong = sr.recreate_params(sr.load_snapshot(ctx).partnerships[0])
+    wrong["log_size_in_bytes"] = 4 * GIB
+    await ctx.client.invoke_cluster(sr_ops.new_sr_partnership, wrong)
+    events: list[ProgressEvent] = []
+    with pytest.raises(StepFailed):
+        await asyncio.wait_for(sr.recreate(ctx, events.append), GUARD)
+    failed = [e for e in events if e.stage is Stage.FAILED]
+    assert [(e.node, e.position) for e in failed] == [(FIRST, (1, 2))]
+    assert "differs from the snapshot" in failed[0].text and not failed[0].text.startswith(FIRST)
+
+
+async def test_refusals_carry_their_remedy_not_a_key(lab_ctx):
+    lab, ctx = lab_ctx
+    with pytest.raises(Refused) as caught:
+        await sr.remove_partnerships(ctx)
+    assert caught.value.remedy is not None and caught.value.remedy.action is Action.SR_SNAPSHOT
+    await sr.take_snapshot(ctx, reread=False)
+    with pytest.raises(Refused) as not_reread:
+        await sr.recreate(ctx)
+    assert not_reread.value.remedy.action is Action.SR_REREAD
+    sr.reread_snapshot(ctx)
+    info = sr.snapshot_info(ctx)
+    info.path.write_text(info.path.read_text().replace("8589934592", "4294967296"))
+    with pytest.raises(sr.SnapshotError) as changed:
+        sr.load_snapshot(ctx)
+    assert changed.value.remedy.action is Action.SR_SNAPSHOT
+    for error in (caught.value, not_reread.value, changed.value):
+        # The words name the thing to do; no key letter or command line is left in them.
+        assert not re.search(r"\([a-z](,|\))", error.sentence) and "hcitui" not in error.sentence, error.sentence
+
+
 # ------------------------------------------------------------------- headless
 
 
@@ -533,6 +593,6 @@ def test_headless_diff_catches_a_wrong_recreate(in_process, capsys, state_home):
     capsys.readouterr()
     assert cli.main(["--lab", "sr-diff"]) == 1
     out = capsys.readouterr().out
-    assert "DIFFERS " + SECOND + ": source log size: snapshot 8 GiB, now 16 GiB" in out and "DIFFERENT:" in out
+    assert "DIFFERS " + SECOND + ": source log size: snapshot 8.0 GiB, now 16.0 GiB" in out and "DIFFERENT:" in out
     assert cli.main(["--lab", "sr-recreate", "--yes"]) == 1  # the first is recreated; the second differs
     assert "differs from the snapshot" in capsys.readouterr().err

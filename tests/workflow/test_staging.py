@@ -7,14 +7,15 @@ import os
 
 import pytest
 
-from hcitui.core import model
-
 from hcitui.cli import context as wiring
+from hcitui.core import model
 from hcitui.core.config import ConfigError, parse_config
+from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import StepStatus
 from hcitui.lab.state import ISO_FILE_COUNT, ISO_SIZE
 from hcitui.ps.iso import CHUNK_BYTES
 from hcitui.workflow import staging
+from hcitui.workflow.events import Stage
 from hcitui.workflow.staging import IsoState, NodeIso
 from hcitui.workflow.steps import Refused, StepFailed
 
@@ -108,8 +109,9 @@ async def test_fresh_lab_lacks_the_iso_on_lab_b2_only(lab_ctx):
 
 async def test_copy_to_lab_b2(lab_ctx):
     lab, ctx = lab_ctx
-    seen = []
-    outcome = await asyncio.wait_for(staging.copy_iso(ctx, progress=lambda e: seen.append((e.node, e.fraction))), GUARD)
+    seen, events = [], []
+    outcome = await asyncio.wait_for(staging.copy_iso(
+        ctx, progress=lambda e: (seen.append((e.node, e.fraction)), events.append(e))), GUARD)
     assert outcome == {"LAB-A1": "already there", "LAB-A2": "already there", "LAB-B1": "already there",
                        "LAB-B2": "copied"}
     assert iso_length(lab, "LAB-B2") == ISO_SIZE
@@ -119,6 +121,13 @@ async def test_copy_to_lab_b2(lab_ctx):
     assert ctx.journal.step(3, "iso-copy", "LAB-B2").status is StepStatus.DONE
     fractions = [f for n, f in seen if n == "LAB-B2" and f is not None]
     assert fractions[0] == 0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    # The bytes are fields: done of total, the source's size; the stage says skipped, copying, done.
+    copying = [e for e in events if e.node == "LAB-B2"]
+    assert all(e.total == ISO_SIZE for e in copying) and [e.done for e in copying] == sorted(e.done for e in copying)
+    assert copying[-1].done == ISO_SIZE and copying[-1].stage is Stage.DONE
+    assert all(e.stage is Stage.WORKING for e in copying[:-1])
+    assert {e.node: e.stage for e in events if e.node != "LAB-B2"} == {n: Stage.SKIPPED for n in NODES[:3]}
+    assert not any(e.text.startswith("FAILED") or "%" in e.text for e in events)
     # The proof is a read of the node's file after the copy.
     assert calls(ctx, "get_path_info")[-1]["node"] == "LAB-B2"
 
@@ -214,10 +223,16 @@ async def test_stage_all_nodes_copies_then_stages_and_verifies(lab_ctx):
 
 async def test_a_second_run_skips_the_staged_nodes(lab_ctx):
     _lab, ctx = lab_ctx
-    await asyncio.wait_for(staging.stage(ctx), GUARD)
+    first = []
+    await asyncio.wait_for(staging.stage(ctx, progress=first.append), GUARD)
+    # Staging after a copy: the copy's end is not the node's end; the proof is.
+    assert [e.stage for e in first if e.node == "LAB-B2" and e.text.startswith("copied")] == [Stage.WORKING]
+    assert {e.node for e in first if e.stage is Stage.DONE} == set(NODES)
     start = audit_size(ctx)
-    outcome = await asyncio.wait_for(staging.stage(ctx), GUARD)
+    events = []
+    outcome = await asyncio.wait_for(staging.stage(ctx, progress=events.append), GUARD)
     assert outcome == {n: "already staged and verified" for n in NODES}
+    assert {e.node: e.stage for e in events} == {n: Stage.SKIPPED for n in NODES}
     assert calls(ctx, "stage_iso", start) == [] and calls(ctx, "write_file_chunk", start) == []
     assert {r["node"] for r in calls(ctx, "get_staging_info", start)} == set(NODES)  # a fresh read, each node
 
@@ -262,9 +277,12 @@ async def test_a_truncated_iso_is_copied_again_from_the_source(lab_ctx):
 async def test_a_missing_iso_without_a_source_fails_that_node(lab_ctx):
     _lab, ctx = lab_ctx
     ctx.cluster = ctx.cluster.model_copy(update={"iso_source": None})
+    events = []
     with pytest.raises(StepFailed) as caught:
-        await asyncio.wait_for(staging.stage(ctx), GUARD)
+        await asyncio.wait_for(staging.stage(ctx, progress=events.append), GUARD)
     assert "LAB-B2: the ISO is not on the node" in caught.value.message and "no iso_source" in caught.value.message
+    failed = [e for e in events if e.stage is Stage.FAILED]
+    assert [e.node for e in failed] == ["LAB-B2"] and failed[0].text.startswith("the ISO is not on the node")
     assert "(LAB-A1, LAB-A2, LAB-B1 done)" in caught.value.message
     assert "LAB-B2" not in {r["node"] for r in calls(ctx, "stage_iso")}
 
@@ -276,8 +294,9 @@ async def test_read_only_refuses_copy_and_stage(tmp_path):
         with pytest.raises(Refused, match="read-only"):
             await attempt
     assert list(ctx.audit.records()) == []
-    with pytest.raises(StepFailed, match="no node has setup.exe"):
+    with pytest.raises(StepFailed, match="no node has setup.exe") as caught:
         await staging.verify_staging(ctx)  # a read: allowed, and nothing is staged yet
+    assert caught.value.remedy == Remedy(action=Action.ISO_STAGE) and "(s)" not in caught.value.sentence
     assert not [r for r in ctx.audit.records() if r["mutates"]]
 
 
@@ -286,7 +305,7 @@ def test_plans_show_the_exact_powershell(lab_ctx):
     text = staging.plan_stage(ctx, NODES, missing=["LAB-B2"]).preview()
     assert text.count("Mount-DiskImage -ImagePath $IsoPath") == 4
     assert text.count("# write_file_chunk") == 1 and "on LAB-B2" in text
-    assert f"{CHUNKS} calls, one per 256 KiB" in text
+    assert f"{CHUNKS} calls, one per 256.0 KiB" in text
     copy = staging.plan_copy(ctx, ["LAB-B2"]).preview()
     assert "[System.IO.File]::Open" in copy and "-Offset 0" in copy
 
@@ -299,11 +318,12 @@ async def test_staging_a_64_mib_iso_leaves_an_audit_log_under_1_mb(tmp_path, mon
     import base64
 
     import hcitui.lab.cluster
+    import hcitui.lab.serve
     import hcitui.lab.state
     from hcitui.ps.base import bulk_marker
 
     size = 64 * 1024 * 1024
-    for module in (hcitui.lab.state, hcitui.lab.cluster, wiring):
+    for module in (hcitui.lab.state, hcitui.lab.cluster, hcitui.lab.serve):  # serve makes the source ISO
         monkeypatch.setattr(module, "ISO_SIZE", size)
     lab = wiring.open_lab(tmp_path, 4)
     lab.state.timings.stage_iso = 0.2

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support import earlier_phases
 from textual.widgets import Input, Static
 
-from hcitui.cli import main as cli
-
 from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
+from hcitui.cli import main as cli
 from hcitui.core.journal import StepStatus
+from hcitui.tui.app import HciApp
 from hcitui.tui.screens.post import PostUpgradeScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.workflow import maintenance, post, verify
+from hcitui.workflow.events import Stage
 from hcitui.workflow.steps import Refused
+from support import earlier_phases
 
 GUARD = 60
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -117,11 +117,18 @@ async def test_pools_refused_before_the_level_then_everything_in_order(lab_ctx):
     with pytest.raises(Refused) as caught:
         await post.update_pools(ctx)
     assert any("raise it first" in r for r in caught.value.reasons)
-    level = await post.update_level(ctx)
+    events = []
+    level = await post.update_level(ctx, events.append)
     assert level.cluster_functional_level == 12 == lab.state.functional_level
-    await post.update_pools(ctx)
+    assert events[-1].stage is Stage.DONE
+    events.clear()
+    await post.update_pools(ctx, events.append)
     assert {p.version for p in lab.state.pools} == {"Windows Server 2025"}
-    report = await post.validate(ctx)
+    assert [(e.done, e.total) for e in events] == [(i, len(events) - 1) for i in range(len(events))]
+    assert events[-1].stage is Stage.DONE
+    events.clear()
+    report = await post.validate(ctx, events.append)
+    assert events[0].stage is Stage.WAITING and events[0].since is not None and events[-1].stage is Stage.DONE
     assert report.failed == 0 and report.report_path.endswith(".htm")
     steps = {r.step: r.status for r in ctx.journal.steps(8)}
     assert steps == {"functional-level": StepStatus.DONE, "storage-pools": StepStatus.DONE,

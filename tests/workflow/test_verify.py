@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from hcitui import ps
-
+from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.core import model
 from hcitui.core.journal import Journal, StepStatus
 from hcitui.remote import OperationFailed, TimedOut, Unreachable
-from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.workflow import verify
+from hcitui.workflow.checks import ChecksReport, Status
+from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.verify import (
     CLOUD_MANAGEMENT,
     DISKS_HEALTHY,
@@ -22,9 +23,6 @@ from hcitui.workflow.verify import (
     NODE_CSV,
     NODE_UP,
     SR_REPLICATING,
-    Observed,
-    Status,
-    VerificationReport,
     evaluate,
 )
 
@@ -32,8 +30,8 @@ NODES = ["HCI-A1", "HCI-A2", "HCI-B1", "HCI-B2"]
 VOLUMES = ["SiteA-Data01", "SiteA-Data02", "SiteB-Data01"]
 
 
-def good_observed(names=NODES) -> Observed:
-    return Observed(
+def good_observed(names=NODES) -> ClusterState:
+    return ClusterState(
         nodes=[model.ClusterNode(name=n, state="Up", fault_domain=[f"Site:Site{n[4]}"], build_number=25398)
                for n in names],
         groups=[
@@ -50,7 +48,8 @@ def good_observed(names=NODES) -> Observed:
         disks=[model.VirtualDisk(friendly_name=v, health_status="Healthy", operational_status=["OK"]) for v in VOLUMES],
         sr_groups=[
             model.SRGroup(name="SiteA-Data01-RG", replicas=[
-                model.SRReplica(data_volume="C:\\ClusterStorage\\SiteA-Data01", replication_status="ContinuouslyReplicating")]),
+                model.SRReplica(data_volume="C:\\ClusterStorage\\SiteA-Data01",
+                                replication_status="ContinuouslyReplicating")]),
             model.SRGroup(name="SiteB-Replica01-RG", replicas=[
                 model.SRReplica(data_volume="\\\\?\\Volume{x}\\", replication_status="ContinuouslyReplicating",
                                 num_of_bytes_remaining=0)]),
@@ -64,9 +63,9 @@ def by_key(results):
     return {(r.name, r.node): r for r in results}
 
 
-def report_of(results) -> VerificationReport:
-    now = datetime.now(timezone.utc)
-    return VerificationReport("C", results, now, now, Observed())
+def report_of(results) -> ChecksReport:
+    now = datetime.now(UTC)
+    return ChecksReport("C", results, now, now, ClusterState())
 
 
 # ----------------------------------------------------------------- evaluate()
