@@ -16,15 +16,15 @@ from textual.worker import Worker, WorkerState
 
 from hcitui import __version__
 from hcitui.core.config import state_dir
-from hcitui.core.errors import ExitCode
+from hcitui.core.errors import ExitCode, HciError
 from hcitui.core.files import log_crash
-from hcitui.remote import RemoteError
+from hcitui.tui import remedies
 from hcitui.tui.screens.base import HciScreen
 from hcitui.tui.screens.menu import MenuScreen
+from hcitui.tui.theme import use_terminal_palette, wants_ansi_theme
 from hcitui.tui.widgets.help import HelpScreen, describe_keys
 from hcitui.tui.widgets.leave import LeaveStep, RunningChange
 from hcitui.tui.widgets.palette import ScreenCommands, allowed_system_command
-from hcitui.tui.theme import use_terminal_palette, wants_ansi_theme
 from hcitui.workflow.context import Context
 
 HANGUP_GRACE = 15.0  # seconds after SIGHUP before hcitui exits even if the terminal is gone
@@ -150,7 +150,7 @@ class HciApp(App[int]):
             try:
                 await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers), return_exceptions=True),
                                        LEAVE_GRACE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         journal.note_left_mid_step(keys)
         self.exit(return_code=ExitCode.LEFT_MID_STEP,
@@ -191,8 +191,8 @@ class HciApp(App[int]):
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
-        if isinstance(error, RemoteError):
-            self.report_error(error.sentence)
+        if isinstance(error, HciError):  # a sentence, with its remedy as a key where hcitui has one
+            self.report_error(remedies.sentence(error, here=getattr(event.worker.node, "TITLE_TEXT", "")))
         else:
             where = log_crash(error, state_dir(), __version__) if isinstance(error, BaseException) else ""
             self.report_error(f"{type(error).__name__}: {error} (details in {where})")

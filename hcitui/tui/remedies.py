@@ -14,6 +14,11 @@ KEYS: dict[Action, tuple[str, str]] = {
     Action.NODE_RESUME: ("3) Node drain and restart", "u"),
     Action.ISO_STAGE: ("4) ISO staging", "s"),
     Action.REGISTRY_SET: ("2) Registry keys", "a"),
+    Action.NODE_RESTART: ("3) Node drain and restart", "s"),
+    Action.NODE_UPGRADE: ("3) Node drain and restart", "g"),
+    Action.ROLLING_RESTART: ("3) Node drain and restart", "o"),
+    Action.SR_SNAPSHOT: ("6) Storage Replica", "s"),
+    Action.SR_REREAD: ("6) Storage Replica", "v"),
 }
 
 
@@ -24,18 +29,25 @@ def key_for(remedy: Remedy | None) -> str | None:
     return KEYS[remedy.action][1] or None
 
 
+def where(remedy: Remedy | None, *, here: str = "") -> str:
+    """Where the remedy is carried out: ``x`` on the screen that offers it (``here`` is that screen's
+    menu entry), ``x on 5) CAU run`` elsewhere, ``5) CAU run`` when opening it is the remedy; "" when
+    hcitui has no key for it."""
+    if remedy is None or remedy.action is None:
+        return ""
+    screen, key = KEYS[remedy.action]
+    if not key:
+        return screen if screen != here else ""
+    return key + ("" if screen == here else f" on {screen}")
+
+
 def render(remedy: Remedy | None, *, here: str = "") -> str:
     """``stop the CAU run: x`` on the screen that offers it (``here`` is that screen's menu entry),
     ``stop the CAU run: x on 5) CAU run`` elsewhere; the words alone when hcitui has no key for it."""
     if remedy is None:
         return ""
-    words = remedy.words()
-    if remedy.action is None:
-        return words
-    screen, key = KEYS[remedy.action]
-    if not key:
-        return f"{words}: {screen}" if screen != here else words
-    return f"{words}: {key}" + ("" if screen == here else f" on {screen}")
+    words, place = remedy.words(), where(remedy, here=here)
+    return f"{words}: {place}" if place else words
 
 
 def sentence(error: HciError, *, here: str = "") -> str:

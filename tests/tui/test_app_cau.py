@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import FakeClock, earlier_phases, earlier_phases_headless
 from textual.widgets import Input, Static
 
-from hcitui.cli import main as cli
-
 from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
+from hcitui.cli import main as cli
 from hcitui.core.journal import StepStatus
+from hcitui.core.units import clock
 from hcitui.lab import Lab
 from hcitui.lab.state import NEW_BUILD, StagedMedia
+from hcitui.tui.app import HciApp
 from hcitui.tui.screens.cau import CauOptions, CauScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
+from hcitui.workflow.events import ProgressEvent, Stage
+from support import FakeClock, earlier_phases, earlier_phases_headless
 
 SIZE = (80, 24)
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -232,6 +234,66 @@ async def test_read_only_hides_every_change_and_still_watches_a_run(tmp_path):
         assert all(str(screen.query_one("#cau-nodes", NodeTable).get_cell(n, "status")) == "Succeeded"
                    for n in NODES)
     assert not any(r["mutates"] for r in ctx.audit.records())
+
+
+async def test_the_screen_shows_events_by_their_fields_never_their_words(tmp_path):
+    """A node's CAU status and since when come from ``status`` and ``since``; words that look like a status,
+    a time or a failure are only words; a failure is its ``stage``; a long wait ticks from its ``since``."""
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        table = screen.query_one("#cau-nodes", NodeTable)
+        progress = screen.query_one("#cau-progress", Static)
+
+        async def shown(event: ProgressEvent) -> None:
+            screen.progress(event)  # as the workflow calls it: a message, shown on the screen's loop
+            await pilot.pause()
+
+        since = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        await shown(ProgressEvent("LAB-A1", "words that are not read", status="Installing", since=since))
+        assert str(table.get_cell("LAB-A1", "status")) == "Installing"
+        assert str(table.get_cell("LAB-A1", "at")) == clock(since)
+        words = "CAU Installing: running since 12:00:01"
+        await shown(ProgressEvent("LAB-A2", words))
+        assert str(table.get_cell("LAB-A2", "status")) == words and str(table.get_cell("LAB-A2", "at")) == ""
+        await shown(ProgressEvent("LAB-B1", "Access is denied.", stage=Stage.FAILED))
+        assert str(table.get_cell("LAB-B1", "status")).startswith("FAILED")
+        assert text_of(progress) == "LAB-B1: FAILED Access is denied."
+        started = datetime.now(UTC) - timedelta(seconds=42)
+        await shown(ProgressEvent(ctx.name, "Test-Cluster running", stage=Stage.WAITING, since=started))
+        screen._tick()
+        line = text_of(progress)
+        assert line.startswith(f"{ctx.name}: Test-Cluster running (since {clock(started)}, 4") and line.endswith(" s)")
+        await shown(ProgressEvent(ctx.name, "Invoke-CauScan running"))  # the wait is over: no more ticking
+        screen._tick()
+        assert text_of(progress) == f"{ctx.name}: Invoke-CauScan running"
+
+
+async def test_watching_is_a_worker_and_the_remedies_are_this_screens_keys(tmp_path):
+    """The run is watched by a worker beside the one job (``watching`` reads the workers); while it is,
+    no new run is offered and the notice names the stop key. A run that ends RunFailed: the error and,
+    read again, the run's line name the recover key (the workflow named only the remedy)."""
+    app, ctx, lab = make_app(tmp_path)
+    lab.state.faults.cau_fail_node = "LAB-B2"  # the last node: the run is still in progress when opened
+    lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate", "MaxFailedNodes": 0,
+                                            "MaxRetriesPerNode": 0})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await wait_until(pilot, lambda: screen.watching)
+        assert [w.name for w in screen.workers if w.group == CauScreen.WATCH_GROUP] == ["watch the CAU run"]
+        assert screen.busy is None  # watching is no job: a stop may run meanwhile
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, CauScreen)  # no options form while a run is watched
+        assert any("(stop the CAU run: x)" in str(n.message) for n in app._notifications)
+        await wait_until(pilot, lambda: not screen.watching)
+        errors = [str(n.message) for n in app._notifications if "RunFailed" in str(n.message)]
+        assert errors and "(recover the failed CAU run: v)" in errors[-1]
+        assert "(v)" not in errors[-1].split(" (recover")[0]  # the workflow's words carry no key
+        await pilot.press("r")
+        await pilot.pause()
+        await wait_until(pilot, lambda: screen.busy is None)
+        assert "locked (recover the failed CAU run: v)" in text_of(screen.query_one("#cau-run", Static))
 
 
 # ----------------------------------------------------------------- headless

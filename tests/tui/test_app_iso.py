@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.lab.state import ISO_FILE_COUNT, ISO_SIZE
+from hcitui.tui.app import HciApp
 from hcitui.tui.screens.iso import IsoScreen
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
@@ -84,7 +84,7 @@ async def test_copy_dry_run_then_run_with_a_progress_bar(tmp_path):
 
         bars: list[str] = []
         statuses: list[str] = []
-        original = screen.progress
+        original = screen.show_progress  # what the screen shows of each event, in its message handler
 
         def watch(event):
             original(event)
@@ -92,7 +92,7 @@ async def test_copy_dry_run_then_run_with_a_progress_bar(tmp_path):
             bars.append(text_of(screen.query_one("#iso-progress", Static)))
             statuses.append(str(screen.query_one("#iso-nodes", NodeTable).get_cell(node, "status")))
 
-        screen.progress = watch
+        screen.show_progress = watch
         await pilot.press("c", "y")
         await settle(pilot)
         assert {r["node"] for r in mutating_calls(ctx)} == {"LAB-B2"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.widgets import DataTable, Static
@@ -95,7 +96,9 @@ async def test_prerequisites_screen_shows_nodes_results_and_remediation(tmp_path
         checks.move_cursor(row=row)
         await pilot.pause()
         text = detail(screen)
-        assert "ISO present (LAB-B2)" in text and "Fix: copy it with 4) ISO staging" in text
+        # The words are the workflow's; the key and the screen come from the check's remedy (Action.ISO_STAGE).
+        assert ("ISO present (LAB-B2)" in text
+                and "Fix: stage the ISO (it copies it to the nodes): s on 4) ISO staging" in text)
         assert len(list(ctx.audit.records())) == READS
 
 
@@ -143,13 +146,16 @@ async def test_refresh_while_running_does_not_overlap(tmp_path):
     app, ctx = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_prerequisites(pilot)
-        assert screen.running is False
-        screen.running = True  # as while a run is under way
+        assert screen.busy is None
+        run = asyncio.Event()
+        assert screen.start_job("checks", run.wait())  # as while a run is under way
         await pilot.press("r")
+        await pilot.pause()
+        run.set()  # the run ends; a second one the r had started would now have read too
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert len(list(ctx.audit.records())) == READS  # no second run was started
-        screen.running = False
+        assert screen.busy is None
         await pilot.press("r")
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Static
 
 from hcitui.cli import context as wiring
@@ -169,11 +171,15 @@ async def test_preview_help_and_no_overlapping_refresh(tmp_path):
         assert keys.get("a") == "Set all" and keys.get("x") and keys.get("o") and keys.get("r") == "Refresh"
         await pilot.press("escape")
         reads = len([r for r in ctx.audit.records() if r["operation"] == "get_registry_values"])
-        screen.busy = "something"  # as while a step runs
+        step = asyncio.Event()
+        assert screen.start_job("something", step.wait())  # as while a step runs
+        assert screen.busy == "something"
         await pilot.press("r")
+        await pilot.pause()
+        step.set()  # the step ends; a refresh the r had started would now have read too
         await settle(pilot)
         assert len([r for r in ctx.audit.records() if r["operation"] == "get_registry_values"]) == reads
-        screen.busy = None
+        assert screen.busy is None
         await pilot.press("r")
         await settle(pilot)
         assert len([r for r in ctx.audit.records() if r["operation"] == "get_registry_values"]) == reads + 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from textual.widgets import DataTable, Input, Static
 
 from hcitui.cli import context as wiring
@@ -10,6 +12,7 @@ from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.sr import SRScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow.events import ProgressEvent, Stage
 
 SIZE = (80, 24)
 
@@ -122,7 +125,7 @@ async def test_a_wrong_configuration_shows_in_the_diff(tmp_path):
         await pilot.press("f")
         await wait_idle(pilot, screen)
         assert isinstance(app.screen, PowerShellPreview)
-        assert "source log size: snapshot 8 GiB, now 4 GiB" in app.screen.script
+        assert "source log size: snapshot 8.0 GiB, now 4.0 GiB" in app.screen.script
         await pilot.press("escape")
         await pilot.pause()
         assert "Diff: DIFFERENT, 1 difference: " in outcome(screen)
@@ -160,3 +163,31 @@ async def test_read_only_hides_remove_and_recreate_and_sends_nothing(tmp_path):
         assert "re-read OK" in text_of(screen.query_one("#sr-snapshot", Static))
         assert not any(r["mutates"] for r in ctx.audit.records())
         assert len(lab.state.partnerships) == 2
+
+
+async def test_progress_shows_the_events_fields_not_their_words(tmp_path):
+    """The progress line and the row's cells come from stage, status, bytes, since and position."""
+    app, ctx, lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        table = screen.query_one("#sr-table", DataTable)
+        label = "SiteA-Data01-RG -> SiteB-Replica01-RG"
+        key = screen.keys_by_label[label]
+        gib = 1024**3
+        since = datetime(2026, 1, 2, 12, 0, 1, tzinfo=UTC)
+        screen.show_progress(ProgressEvent(label, "words: that are never read", 0.25, stage=Stage.WAITING,
+                                           status="InitialBlockCopy", since=since, done=2 * gib, total=8 * gib,
+                                           position=(1, 2)))
+        line = text_of(screen.query_one("#sr-progress", Static))
+        assert line.startswith(f"{label} (1 of 2): words: that are never read\n")
+        assert "[" + "#" * 7 + "." * 23 + "]  25%" in line
+        assert "2.0 GiB of 8.0 GiB" in line and "since " in line
+        assert str(table.get_cell(key, "status")) == "copying 25%"
+        assert str(table.get_cell(key, "sync")) == "[##......]"
+        screen.show_progress(ProgressEvent(label, "New-SRPartnership: sent", status="InitialBlockCopy"))
+        assert str(table.get_cell(key, "status")) == "block copy"  # the status field, not the words' head
+        screen.show_progress(ProgressEvent(label, "the destination group is Failed", stage=Stage.FAILED))
+        assert str(table.get_cell(key, "status")) == "FAILED"
+        assert "FAILED: the destination group is Failed" in text_of(screen.query_one("#sr-progress", Static))
+        screen.show_progress(ProgressEvent(label, "replicating, same as the snapshot", 1.0, stage=Stage.DONE))
+        assert str(table.get_cell(key, "status")) == "done"

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import earlier_phases
 from textual.widgets import Static
 
-from hcitui.cli import main as cli
-
 from hcitui.cli import context as wiring
+from hcitui.cli import main as cli
 from hcitui.tui.app import HciApp
 from hcitui.tui.screens.maintenance import MaintenanceScreen, RegistryOverride
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.override import OverrideReason
+from support import earlier_phases
 
 SIZE = (80, 24)
 

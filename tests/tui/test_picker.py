@@ -6,13 +6,13 @@ import inspect
 
 import pytest
 
-from hcitui.tui import app as app_mod
-from hcitui.cli import main as cli
 from hcitui.cli import context as wiring
+from hcitui.cli import main as cli
 from hcitui.core.config import parse_config
+from hcitui.tui import app as app_mod
 from hcitui.tui import picker as picker_mod
-from hcitui.tui.screens.monitor import MonitorScreen
 from hcitui.tui.picker import ClusterPicker
+from hcitui.tui.screens.monitor import MonitorScreen
 
 
 def config_text(names: list[str]) -> str:

@@ -16,9 +16,8 @@ import pytest
 from textual.screen import ModalScreen
 from textual.system_commands import SystemCommandsProvider
 
-from hcitui.cli import main as cli
-
 from hcitui.cli import context as wiring
+from hcitui.cli import main as cli
 from hcitui.tui.app import HciApp
 from hcitui.tui.screens.base import HciScreen
 from hcitui.tui.screens.menu import MenuScreen, menu_entries
@@ -195,7 +194,7 @@ async def test_palette_runs_a_screen_command(tmp_path):
         monitor = app.screen
         assert isinstance(monitor, MonitorScreen)
         for _ in range(100):
-            if monitor.refreshes >= 1 and not monitor.in_flight:
+            if monitor.refreshes >= 1 and not monitor.busy:
                 break
             await pilot.pause(0.05)
         done = monitor.refreshes

@@ -7,8 +7,8 @@ import json
 from textual.widgets import DataTable, Static
 
 from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.core.journal import Journal, StepStatus
+from hcitui.tui.app import HciApp
 from hcitui.tui.screens.audit_view import AuditScreen
 from hcitui.tui.screens.journal_view import JournalScreen
 from hcitui.tui.screens.menu import MenuScreen
@@ -106,7 +106,7 @@ async def test_start_offers_resume_and_reverifies_what_it_can(tmp_path):
         assert "os_upgrade on LAB-B1" in listing and "run it again from its screen" in listing
         assert "verification" in listing and "v re-verifies it" in listing
         await pilot.press("v")
-        assert await wait_for(pilot, lambda: modal.results and not modal.running)
+        assert await wait_for(pilot, lambda: modal.results and not modal.busy)
         await app.workers.wait_for_complete()
         listing = text_of(modal.query_one("#resume-list", Static))
         assert "re-verified: failed" in listing  # the fresh lab is on 20349: verification fails, as it is
@@ -190,7 +190,8 @@ async def test_audit_view_newest_first_with_powershell_and_filters(tmp_path):
         await pilot.pause()
         assert screen.node == "LAB-A1"
         # What acted on LAB-A1, or went through it (a cluster-wide read it answered).
-        cells = [(str(table.get_cell(row.key, "node")), str(table.get_cell(row.key, "via"))) for row in table.ordered_rows]
+        cells = [(str(table.get_cell(row.key, "node")), str(table.get_cell(row.key, "via")))
+                 for row in table.ordered_rows]
         assert cells and all(node == "LAB-A1" or (node == "cluster" and via == "LAB-A1") for node, via in cells)
         assert "node LAB-A1" in text_of(screen.query_one("#audit-filter", Static))
 

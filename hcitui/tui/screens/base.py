@@ -1,4 +1,5 @@
-"""What every hcitui screen shares: header, footer, back and help keys, read-only hiding."""
+"""What every hcitui screen shares: header, footer, back and help keys, read-only hiding, one job at a
+time (JobGuard), and workflow events delivered as messages."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from hcitui.remote import NodeEvent
+from hcitui.tui.messages import NodeRead, Progressed, handled
+from hcitui.tui.screens.jobs import JobGuard
 from hcitui.tui.widgets.header import StatusHeader
 from hcitui.tui.widgets.leave import RunningChange
+from hcitui.workflow.events import ProgressEvent
 
 if TYPE_CHECKING:
     from hcitui.workflow.context import Context
 
 
-class HciScreen(Screen):
-    """Base screen. Subclasses compose their body in :meth:`compose_body`."""
+class HciScreen(JobGuard, Screen):
+    """Base screen. Subclasses compose their body in :meth:`compose_body`. What reads or changes the
+    cluster runs as the screen's one job (:class:`JobGuard`: ``busy``, ``is_busy``, ``start_job``)."""
 
     TITLE_TEXT: ClassVar[str] = ""
     ABOUT: ClassVar[str] = ""
@@ -49,6 +55,33 @@ class HciScreen(Screen):
 
     def compose_body(self) -> ComposeResult:
         return iter(())
+
+    # ------------------------------------------------------------ workflow events
+    # A step's callbacks run in the job's worker: they only post messages. The widgets change in the
+    # handlers (show_progress, show_node_event), on the screen's message loop, in the events' order.
+    def progress(self, event: ProgressEvent) -> None:
+        """The workflow's progress callback."""
+        self.post_message(Progressed(event))
+
+    def node_event(self, event: NodeEvent) -> None:
+        """The fan-out's per-node event callback (``on_event`` of a read)."""
+        self.post_message(NodeRead(event))
+
+    def on_progressed(self, message: Progressed) -> None:
+        self.show_progress(message.event)
+
+    def on_node_read(self, message: NodeRead) -> None:
+        self.show_node_event(message.event)
+
+    def show_progress(self, event: ProgressEvent) -> None:
+        """Show a step's progress event (screens that run steps say how)."""
+
+    def show_node_event(self, event: NodeEvent) -> None:
+        """Show a read's per-node event (screens that read say where)."""
+
+    async def events_shown(self) -> None:
+        """In a job: wait until every event posted so far is on screen (before showing an outcome)."""
+        await handled(self)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING_ACTIONS and self.ctx.read_only:

@@ -7,11 +7,8 @@ whenever it opens.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import dataclasses
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,21 +18,33 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from hcitui.core import model
+from hcitui.core.errors import Action, Remedy
+from hcitui.core.units import bar
 from hcitui.remote import RemoteError
-from hcitui.tui.screens.stepping import SteppingScreen, text_bar
+from hcitui.tui import remedies
+from hcitui.tui.screens.stepping import SteppingScreen
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.override import OverrideReason
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import cau, gates
+from hcitui.workflow.checks import CheckResult, Status
 from hcitui.workflow.context import Context
+from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import StepFailed
-from hcitui.workflow.events import ProgressEvent
 
 COLUMNS = [Column("at", "At", 8), Column("result", "Result", 6)]
 LEVEL_WHY = "Off by default: 8) Post-upgrade raises it after verification; it cannot be undone."
 RESULT_WORDS = {"Succeeded": ("ok", ""), "Failed": ("FAILED", "bold"), "Canceled": ("cancel", "bold"),
                 "PartiallyFailed": ("partly", "bold")}
+QUIET_STATUSES = ("Waiting", "Succeeded")  # shown plain; any other CAU status is work under way: bold
+# A closed gate's remedy in a few keys, for its preflight row on an 80-column screen.
+GATE_KEYS = {
+    gates.REGISTRY: "2) a, then 3) o; or override in g's form",
+    gates.PREREQ: "1) r",
+    gates.SR_SNAPSHOT: "6) s",
+    gates.ISO: "4) s, then v",
+}
 
 
 def cau_menu_state(ctx: Context) -> str:
@@ -154,7 +163,14 @@ class CauScreen(SteppingScreen):
              "orchestrator moving makes Get-CauRun fail for a moment: that is a blip, the last state stays. x stops "
              "the run at its next safe point; v recovers a failed run that left the cluster locked.")
     MUTATING_ACTIONS = frozenset({"preflight", "start", "windows_update", "stop", "recover"})
-    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "cau-nodes", "cau-outcome", "cau"
+    TABLE_ID, OUTCOME_ID = "cau-nodes", "cau-outcome"
+    # One rule for what runs here. Reading the screen, the preflight, starting, stopping and recovering a
+    # run are the screen's one job (start_job: one at a time, ``busy`` names it). Watching the run is not
+    # a job: it only reads, lasts as long as the run, and a stop (a job) must be possible while it goes on.
+    # It is a worker in WATCH_GROUP, and ``watching`` is true while one is pending or running (read from
+    # the workers, never a flag kept by hand). While watching, no new run is offered. The nodes' live
+    # states while watching are read by workers in LIVE_GROUP, one at a time.
+    WATCH_GROUP = "cau-watch"
     BINDINGS = [
         Binding("f", "preflight", "Preflight"),
         Binding("g", "start", "Upgrade"),
@@ -175,11 +191,20 @@ class CauScreen(SteppingScreen):
     def __init__(self) -> None:
         super().__init__()
         self.cau_run: model.CauRun | RemoteError | None = None
-        self.run_watch: cau.RunWatch | None = None
-        self.watching = False  # the monitor runs (beside one busy action at most: a stop)
+        self.run_watch: cau.RunWatch | None = None  # the watched run: the monitor keeps it up to date
         self.preflight: cau.PreflightReport | None = None
-        self._live_reading = False
-        self._long: tuple[str, float] | None = None  # a long read running: what, and since when
+        self._filling: cau.PreflightReport | None = None  # the preflight's report while it runs
+        self._long: ProgressEvent | None = None  # a long wait under way (Test-Cluster): its seconds tick
+
+    # ------------------------------------------------------------------ what runs
+    @property
+    def watching(self) -> bool:
+        """Is the run watched now (the monitor's worker pending or running)?"""
+        return self.running_in(self.WATCH_GROUP) is not None
+
+    def _here(self, action: Action) -> str:
+        """A remedy this screen offers, as its key: ``stop the CAU run: x``."""
+        return remedies.render(Remedy(action=action), here=self.TITLE_TEXT)
 
     def compose_body(self) -> ComposeResult:
         yield Static("Reading the CAU run...", id="cau-run")
@@ -194,30 +219,23 @@ class CauScreen(SteppingScreen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.busy = "reading"
-        self.run_worker(self._reattach(), group=self.WORKER_GROUP, exit_on_error=False)
+        self.start_job("reading", self._reattach())
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
         self._show_run()
         if self._long is not None:
-            text, since = self._long
-            line = Text(no_wrap=True, overflow="ellipsis")
-            line.append(f"{text} ({time.monotonic() - since:.0f} s)", style="bold")
-            self.query_one("#cau-progress", Static).update(line)
+            self.query_one("#cau-progress", Static).update(self._event_line(self._long))
 
     # ------------------------------------------------------------------ reading
     async def _reattach(self) -> None:
         """On opening: read the cluster and the run; a run in progress (or cut short) is watched at once."""
-        try:
-            await self.read(live=True)
-        finally:
-            self.busy = None
+        await self.read(live=True)
         if not self.watching and cau.should_watch(self.ctx, self.cau_run):
             self._start_watching()
 
     async def read(self, *, live: bool = True) -> None:
-        state = await observe(self.ctx, ("nodes",), ("os",), on_event=self.table.apply_event if live else None)
+        state = await observe(self.ctx, ("nodes",), ("os",), on_event=self.node_event if live else None)
         self._show_nodes(state)
         self.cau_run = await cau.read_run(self.ctx)
         if isinstance(self.cau_run, model.CauRun) and self.cau_run.run_id and not self.watching:
@@ -239,37 +257,36 @@ class CauScreen(SteppingScreen):
                     cells["build"] = str(info.build_number)
                 table.set_cells(name, **cells)
 
+    def _start_live(self) -> None:
+        """A look at the nodes while the run is watched; never two at a time."""
+        if self.running_in(self.LIVE_GROUP) is None:
+            self.run_worker(self._live_nodes(), group=self.LIVE_GROUP, exit_on_error=False)
+
     async def _live_nodes(self) -> None:
-        """While a run is watched: the nodes' states and builds, never overlapping. A node back Up on
-        another build has its OS read, so the table shows its update revision too."""
-        if self._live_reading:
+        """While a run is watched: the nodes' states and builds. A node back Up on another build has its
+        OS read, so the table shows its update revision too."""
+        state = await observe(self.ctx, ("nodes",))
+        if problem(state.nodes):
             return
-        self._live_reading = True
-        try:
-            state = await observe(self.ctx, ("nodes",))
-            if problem(state.nodes):
-                return
-            stale = []
-            with self.app.batch_update():
-                for node in state.nodes:
-                    if node.name not in self.table.rows:
-                        continue
-                    shown = str(self.table.get_cell(node.name, "build"))
-                    cells: dict[str, str] = {"state": str(node.state)}
-                    if node.build_number and not shown.startswith(str(node.build_number)):
-                        cells["build"] = str(node.build_number)
-                        shown = cells["build"]
-                    if node.state == model.NodeState.UP and "." not in shown:
-                        stale.append(node.name)
-                    self.table.set_cells(node.name, **cells)
-            if stale:
-                versions = await observe(self.ctx, (), ("os",), nodes=stale)
-                for name in stale:
-                    version = versions.node_part(name, "os")
-                    if isinstance(version, model.OsVersion):
-                        self.table.set_cells(name, build=version.build)
-        finally:
-            self._live_reading = False
+        stale = []
+        with self.app.batch_update():
+            for node in state.nodes:
+                if node.name not in self.table.rows:
+                    continue
+                shown = str(self.table.get_cell(node.name, "build"))
+                cells: dict[str, str] = {"state": str(node.state)}
+                if node.build_number and not shown.startswith(str(node.build_number)):
+                    cells["build"] = str(node.build_number)
+                    shown = cells["build"]
+                if node.state == model.NodeState.UP and "." not in shown:
+                    stale.append(node.name)
+                self.table.set_cells(node.name, **cells)
+        if stale:
+            versions = await observe(self.ctx, (), ("os",), nodes=stale)
+            for name in stale:
+                version = versions.node_part(name, "os")
+                if isinstance(version, model.OsVersion):
+                    self.table.set_cells(name, build=version.build)
 
     # ----------------------------------------------------------------- showing
     def _show_run(self) -> None:
@@ -277,14 +294,14 @@ class CauScreen(SteppingScreen):
         first = Text(no_wrap=True, overflow="ellipsis")
         first.append("Run: ", style="bold")
         second = Text(no_wrap=True, overflow="ellipsis")
-        watch, run = self.run_watch, self.cau_run
+        watch, run, watching = self.run_watch, self.cau_run, self.watching
         shown = watch.run if watch is not None and watch.run is not None else (
             run if isinstance(run, model.CauRun) else None)
         ended = watch is not None and watch.ended
         if shown is None or shown.run_id is None:
             if isinstance(run, RemoteError):
                 first.append(f"could not read Get-CauRun: {run.message}")
-            elif self.watching:
+            elif watching:
                 first.append("reattaching: reading Get-CauRun ...")
             else:
                 first.append(f"{shown.state if shown is not None else '?'}. ")
@@ -301,50 +318,70 @@ class CauScreen(SteppingScreen):
             second.append(watch.outcome, style="" if watch.succeeded else "bold")
         elif watch is not None and watch.note:
             second.append(watch.note, style="bold")
-        elif self.watching:
+        elif watching:
             read = _clock(watch.read_at) if watch is not None else ""
             second.append(f"Watching Get-CauRun every {self.ctx.poll:g} s" + (f", last read {read}" if read else "")
                           + (f", {watch.blips} blips" if watch is not None and watch.blips else ""))
         elif shown is not None and shown.state == model.CauRunState.RUN_FAILED:
-            second.append("The run failed and left the cluster locked: v recovers it.", style="bold")
+            second.append(f"The run failed and left the cluster locked ({self._here(Action.CAU_RECOVER)}).",
+                          style="bold")
         first.append("\n")
         first.append(second)
         self.query_one("#cau-run", Static).update(first)
 
+    def _show_status(self, node: str, status: str, since: datetime | None) -> None:
+        """A node's CAU status, since when, and its result once the run has one."""
+        if node not in self.table.rows:
+            return
+        cells: dict[str, str | Text] = {
+            "status": Text(status, style="" if status in QUIET_STATUSES else "bold", no_wrap=True,
+                           overflow="ellipsis"),
+            "at": _clock(since),
+        }
+        result = self.run_watch.results.get(node) if self.run_watch is not None else None
+        if result is not None:
+            word, style = RESULT_WORDS.get(str(result.status), (str(result.status)[:6], "bold"))
+            cells["result"] = Text(word, style=style)
+        self.table.set_cells(node, **cells)
+
     def _show_statuses(self, watch: cau.RunWatch) -> None:
         with self.app.batch_update():
             for node, entry in watch.statuses.items():
-                if node not in self.table.rows:
-                    continue
-                cells: dict[str, str | Text] = {
-                    "status": Text(entry.status, style="bold" if entry.status not in ("Waiting", "Succeeded") else "",
-                                   no_wrap=True, overflow="ellipsis"),
-                    "at": _clock(entry.timestamp),
-                }
-                result = watch.results.get(node)
-                if result is not None:
-                    word, style = RESULT_WORDS.get(str(result.status), (str(result.status)[:6], "bold"))
-                    cells["result"] = Text(word, style=style)
-                self.table.set_cells(node, **cells)
+                self._show_status(node, entry.status, entry.timestamp)
 
-    def _on_watch(self, watch: cau.RunWatch) -> None:
-        self.run_watch = watch
-        self._show_statuses(watch)
-        self._show_run()
-        self.run_worker(self._live_nodes(), group="cau-live", exit_on_error=False)
-
-    def progress(self, event: ProgressEvent) -> None:
-        node, text, fraction = event.node, event.text, event.fraction
-        # A long read (Test-Cluster) says once since when it runs: the screen ticks its seconds.
-        self._long = (f"{node}: {text}", time.monotonic()) if " running since " in text else None
+    def _event_line(self, event: ProgressEvent) -> Text:
+        """The progress line, from the event's fields: who, FAILED, the words, since when (and for a long
+        wait how long so far), the bar."""
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{node}: ", style="bold")
-        line.append(text)
-        if fraction is not None and fraction < 1.0:
-            line.append("  " + text_bar(fraction))
-        self.query_one("#cau-progress", Static).update(line)
-        if node in self.table.rows and not text.startswith("CAU "):
-            super().progress(replace(event, text=text.split(":")[0]))
+        line.append(f"{event.node}: ", style="bold")
+        if event.failed:
+            line.append("FAILED ", style="bold")
+        line.append(event.text, style="bold" if event is self._long else "")
+        if event.since is not None:
+            line.append(f" (since {_clock(event.since)}")
+            if event is self._long:
+                now = datetime.now(UTC) if event.since.tzinfo else datetime.now()
+                waited = (now - event.since).total_seconds()
+                line.append(f", {max(0, waited):.0f} s")
+            line.append(")")
+        if event.fraction is not None and event.fraction < 1.0:
+            line.append("  " + bar(event.fraction))
+        return line
+
+    def show_progress(self, event: ProgressEvent) -> None:
+        """Every workflow event of this screen, by its fields: a node's CAU status goes to its columns, a
+        node's step (enabling remoting) to its Status cell, every event to the progress line; a long wait
+        (Test-Cluster) ticks its seconds there. The preflight's checks show as they come."""
+        waiting = event.stage is Stage.WAITING and event.since is not None and event.status is None
+        self._long = event if waiting else None
+        self.query_one("#cau-progress", Static).update(self._event_line(event))
+        if event.status is not None:
+            self._show_status(event.node, event.status, event.since)
+        elif event.node in self.table.rows:
+            super().show_progress(event)
+        if self._filling is not None and self._filling.checks:
+            self._show_preflight(self._filling)
+        self._show_run()
 
     def _preflight_text(self) -> Text:
         """One line per check (the remoting and scan lines name every node that fails), and where
@@ -357,19 +394,19 @@ class CauScreen(SteppingScreen):
             text.append(f"{record.detail or record.status.value} (last run)" if record else
                         "not run yet. f enables remoting and runs the checks.")
             return text
-        by_name: dict[str, list[cau.Check]] = {}
+        by_name: dict[str, list[CheckResult]] = {}
         for check in report.checks:
             # The coordinator's checks and its reach to each node share one line.
             name = cau.COORDINATOR_CHECK if check.name == cau.REACH_CHECK else check.name
             by_name.setdefault(name, []).append(check)
         for name, checks in by_name.items():
             failing = [c for c in checks if not c.ok]
-            word = "FAIL" if failing else ("WARN" if any(c.status == "warn" for c in checks) else "PASS")
+            word = "FAIL" if failing else ("WARN" if any(c.status is Status.WARN for c in checks) else "PASS")
             text.append(f"{word:<4} {name:<13} ", style="bold" if failing or word == "WARN" else "")
             validation = report.validation if name == "Test-Cluster" else None
             if checks[0].gate:
                 gate = checks[0]
-                reason = gate.reason if gate.ok else f"fix: {gates.SHORT_REMEDY.get(name, '')} | {gate.reason}"
+                reason = gate.reason if gate.ok else f"fix: {GATE_KEYS.get(name, '')} | {gate.reason}"
             elif name == cau.COORDINATOR_CHECK:
                 reason = self._coordinator_text(checks)
             elif name == "Remoting":
@@ -388,7 +425,7 @@ class CauScreen(SteppingScreen):
             text.append(reason + "\n")
         return text
 
-    def _coordinator_text(self, checks: list[cau.Check]) -> str:
+    def _coordinator_text(self, checks: list[CheckResult]) -> str:
         name = self.ctx.client.coordinator_name
         if name is None:
             return "none: the run starts on a node as SYSTEM (its computer account); configure one"
@@ -410,21 +447,24 @@ class CauScreen(SteppingScreen):
     def _start_watching(self) -> None:
         if self.watching:
             return
-        self.watching = True
         self.run_watch = cau.RunWatch()
+        self.run_worker(self._watch(self.run_watch), name="watch the CAU run", group=self.WATCH_GROUP,
+                        exit_on_error=False)
         self._show_run()
-        self.run_worker(self._watch(self.run_watch), group="cau-watch", exit_on_error=False)
 
     async def _watch(self, watch: cau.RunWatch) -> None:
+        live = self.set_interval(self.ctx.poll, self._start_live)  # the nodes' states, as often as the run's
         try:
-            outcome = await cau.monitor(self.ctx, self.progress, self._on_watch, watch)
+            outcome = await cau.monitor(self.ctx, self.progress, watch=watch)
         except StepFailed as exc:
             self.outcome = Text(exc.message, style="bold")
-            self.app.report_error(exc.sentence)
+            self.app.report_error(self.sentence(exc))
         else:
             self.outcome = Text(outcome.sentence, style="bold" if outcome.run_id else "")
         finally:
-            self.watching = False
+            live.stop()
+        await self.events_shown()  # the run's last events first, then how it ended
+        self._long = None
         self._show_statuses(watch)
         self.say("")  # the run's line says how it ended
         self.query_one("#cau-progress", Static).update("")
@@ -437,8 +477,13 @@ class CauScreen(SteppingScreen):
         self.confirm(cau.plan_preflight(self.ctx), "CAU preflight", self._preflight)
 
     async def _preflight(self) -> str | None:
-        report = await cau.preflight(self.ctx, self.progress, on_event=self.table.apply_event,
-                                     on_report=self._show_preflight)
+        self._filling = cau.PreflightReport()
+        try:
+            report = await cau.preflight(self.ctx, self.progress, on_event=self.node_event, report=self._filling)
+        finally:
+            self._filling = None
+        await self.events_shown()
+        self._long = None
         self._show_preflight(report)
         self.query_one("#cau-progress", Static).update("")
         if not report.passed:
@@ -450,7 +495,7 @@ class CauScreen(SteppingScreen):
 
     def _ask_options(self, plugin: str) -> None:
         if self.watching:
-            self.notify("A CAU run is in progress and watched here: x stops it.", timeout=5)
+            self.notify(f"A CAU run is in progress and watched here ({self._here(Action.CAU_STOP)}).", timeout=5)
             return
         if self.is_busy():
             return
@@ -490,8 +535,8 @@ class CauScreen(SteppingScreen):
                      lambda: cau.recover(self.ctx, self.progress))
 
     def action_refresh(self) -> None:
-        if self.watching and not self.busy:
-            self.run_worker(self._live_nodes(), group="cau-live", exit_on_error=False)
+        if self.watching and not self.busy:  # the run's own reads go on: a look at the nodes is enough
+            self._start_live()
             return
         super().action_refresh()
 
@@ -504,7 +549,7 @@ class CauScreen(SteppingScreen):
         plans = [cau.plan_preflight(self.ctx), cau.plan_start(self.ctx, cau.RunOptions.defaults()),
                  cau.plan_start(self.ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE)), cau.plan_stop(self.ctx),
                  cau.plan_recover(self.ctx)]
-        stamp = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
         text = f"# CAU on {self.ctx.name}: what each key runs (generated {stamp}; nothing has run)\n\n"
         self.app.push_screen(PowerShellPreview("PowerShell of 5) CAU run",
                                                text + "\n".join(plan.preview() for plan in plans)))

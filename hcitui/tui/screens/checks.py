@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from hcitui.core.units import clock
 from hcitui.remote import NodeEvent
+from hcitui.tui import remedies
 from hcitui.tui.screens.base import HciScreen
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
@@ -36,6 +38,15 @@ def result_text(status: Status) -> Text:
 
 def check_key(check: CheckResult) -> str:
     return f"{check.name}|{check.node or ''}"
+
+
+def fix_text(check: CheckResult, *, here: str = "") -> str:
+    """What to do about a check: its remediation in words and, when the check carries a remedy hcitui
+    can carry out, where (``stage the ISO: s on 4) ISO staging``); "" when there is nothing to do."""
+    remedy = getattr(check, "remedy", None)
+    place = remedies.where(remedy, here=here)
+    words = check.remediation or (remedy.words() if remedy is not None else "")
+    return f"{words}: {place}" if words and place else words or place
 
 
 class ChecksScreen(HciScreen):
@@ -67,7 +78,6 @@ class ChecksScreen(HciScreen):
     def __init__(self) -> None:
         super().__init__()
         self.report: ChecksReport | None = None
-        self.running = False
 
     def part(self, name: str) -> Any:
         return self.query_one(f"#{self.PREFIX}-{name}")
@@ -91,23 +101,22 @@ class ChecksScreen(HciScreen):
         self.action_refresh()
 
     # ------------------------------------------------------------------- running
+    def busy_note(self, label: str) -> str:
+        return "The checks are already running."
+
     def action_refresh(self) -> None:
-        if self.running:
-            self.notify("The checks are already running.", timeout=3)
+        if self.is_busy():
             return
-        self.running = True
         self.part("summary").update("Running the checks...")
-        self.run_worker(self._run(), group=self.PREFIX, exclusive=True, exit_on_error=False)
+        self.start_job("checks", self._run())
 
     async def _run(self) -> None:
-        try:
-            report = await type(self).RUN(self.ctx, on_event=self._on_event)
-        finally:
-            self.running = False
+        report = await type(self).RUN(self.ctx, on_event=self.node_event)
+        await self.events_shown()  # the reads' last events first, then the verdict
         self.report = report
         self._show(report)
 
-    def _on_event(self, event: NodeEvent) -> None:
+    def show_node_event(self, event: NodeEvent) -> None:
         self.part("nodes").apply_event(event)
         if event.node == self.ctx.name and event.operation:
             self.part("summary").update(f"Reading {event.operation} ...")
@@ -152,7 +161,7 @@ class ChecksScreen(HciScreen):
                         checks.update_cell(key, column, value)
                 else:
                     checks.add_row(*cells, key=key)
-        stamp = report.finished.astimezone().strftime("%H:%M:%S")
+        stamp = clock(report.finished)
         verdict = Text(report.summary(), style="bold green" if report.passed else "bold red")
         verdict.append(f"  (checked {stamp})", style="")
         self.part("summary").update(verdict)
@@ -180,9 +189,9 @@ class ChecksScreen(HciScreen):
                 if index:
                     text.append(" | ")
                 text.append(f"{RESULT_TEXT[check.status][0]} {check.name}: {check.reason}")
-                if check.remediation:
+                if fix := fix_text(check, here=self.TITLE_TEXT):
                     text.append(" Fix: ", style="bold")
-                    text.append(check.remediation)
+                    text.append(fix)
             detail.update(text)
             return
         checks: DataTable = self.part("checks")
@@ -194,9 +203,9 @@ class ChecksScreen(HciScreen):
             return
         text = Text(f"{check.name} ({check.node or 'cluster'}): ", style="bold")
         text.append(f"{RESULT_TEXT[check.status][0]} {check.reason}")
-        if check.remediation:
+        if fix := fix_text(check, here=self.TITLE_TEXT):
             text.append("\nFix: ", style="bold")
-            text.append(check.remediation)
+            text.append(fix)
         detail.update(text)
 
     # ------------------------------------------------------------------- preview

@@ -10,16 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from hcitui.core.errors import HciError
 from hcitui.core.journal import StepStatus
-from hcitui.remote import RemoteError
-from hcitui.tui.screens.stepping import SteppingScreen, text_bar
+from hcitui.core.units import bar, human_bytes
+from hcitui.tui.screens.stepping import SteppingScreen
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import staging
 from hcitui.workflow.context import Context
-from hcitui.workflow.staging import IsoReport, IsoState, NodeIso, human, judge_staging
-from hcitui.workflow.steps import StepFailed
-from hcitui.workflow.events import ProgressEvent
+from hcitui.workflow.events import ProgressEvent, Stage
+from hcitui.workflow.staging import IsoReport, IsoState, NodeIso, judge_staging
 
 COLUMNS = [Column("iso", "ISO", 9), Column("files", "Files", 5), Column("setup", "Setup", 5),
            Column("verified", "Verified", 8)]
@@ -34,7 +34,7 @@ def iso_menu_state(ctx: Context) -> str:
 def iso_cell(row: NodeIso, source_size: int | None) -> Text:
     state = row.iso_state(source_size)
     if state is IsoState.PRESENT and row.iso is not None:
-        return Text(human(row.iso.length))
+        return Text(human_bytes(row.iso.length))
     if state is IsoState.PARTIAL and source_size and row.iso is not None:
         return Text(f"part {int((row.iso.length or 0) * 100 / source_size)}%", style="bold")
     words = {IsoState.MISSING: "missing", IsoState.WRONG_SIZE: "bad size", IsoState.FOLDER: "folder",
@@ -50,7 +50,7 @@ class IsoScreen(SteppingScreen):
              "dismounts it, and proves setup.exe is there with the same file count and bytes on every node. "
              "Nodes already staged and verified are skipped. v verifies the staged folders again.")
     MUTATING_ACTIONS = frozenset({"copy", "stage"})
-    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "iso-nodes", "iso-outcome", "iso"
+    TABLE_ID, OUTCOME_ID = "iso-nodes", "iso-outcome"
     BINDINGS = [
         Binding("c", "copy", "Copy ISO"),
         Binding("s", "stage", "Stage all"),
@@ -88,7 +88,7 @@ class IsoScreen(SteppingScreen):
 
     # ------------------------------------------------------------------- reading
     async def read(self, *, live: bool = True) -> None:
-        self.report = await staging.read_iso(self.ctx, on_event=self.table.apply_event if live else None)
+        self.report = await staging.read_iso(self.ctx, on_event=self.node_event if live else None)
         self._show(self.report)
 
     def _verified(self, node: str, row: NodeIso, report: IsoReport) -> Text:
@@ -126,7 +126,7 @@ class IsoScreen(SteppingScreen):
         staged = sum(1 for r in rows if str(self._verified(r.node, r, report)) == "yes")
         text = Text(f"ISO on {present}/{len(rows)} nodes, staged on {staged}/{len(rows)}; ")
         if report.source is not None:
-            text.append(f"source {report.source.path.name} ({human(report.source.size)})")
+            text.append(f"source {report.source.path.name} ({human_bytes(report.source.size)})")
         else:
             text.append(report.source_problem or "No iso_source: c cannot copy.", style="bold")
         self.query_one("#iso-summary", Static).update(text)
@@ -145,7 +145,7 @@ class IsoScreen(SteppingScreen):
         text = Text(f"{node}: ", style="bold")
         state = row.iso_state(report.source_size)
         if state is IsoState.PRESENT:
-            text.append(f"ISO {cluster.iso_path} present ({human(row.iso.length if row.iso else None)}). ")
+            text.append(f"ISO {cluster.iso_path} present ({human_bytes(row.iso.length if row.iso else None)}). ")
         elif state is IsoState.UNREADABLE:
             text.append(f"ISO could not be looked up: {row.iso_error}. ")
         elif state is IsoState.UNCHECKED:
@@ -161,17 +161,20 @@ class IsoScreen(SteppingScreen):
         self.query_one("#iso-detail", Static).update(text)
 
     # ------------------------------------------------------------------ changing
-    def progress(self, event: ProgressEvent) -> None:
-        node, text, fraction = event.node, event.text, event.fraction
-        if fraction is not None:
-            line = Text(f"Copy to {node}: ", style="bold")
-            line.append(f"{text_bar(fraction, 30)}  {text.split(': ')[-1]}")
+    def show_progress(self, event: ProgressEvent) -> None:
+        """The ISO copy (bytes done of the whole) on the progress line and, while it runs, in the Status
+        cell; every other event in the Status cell, in words."""
+        if event.total:
+            done = event.done or 0
+            fraction = event.fraction if event.fraction is not None else done / event.total
+            line = Text(f"Copy to {event.node}: ", style="bold")
+            line.append(f"{bar(fraction, 30)}  {human_bytes(done)} of {human_bytes(event.total)}")
             self.query_one("#iso-progress", Static).update(line)
-            if fraction < 1:
-                self.table.set_cells(node, status=Text(f"copy {fraction:4.0%} {text_bar(fraction, 8).split(']')[0]}]",
-                                                       no_wrap=True))
+            if event.stage is Stage.WORKING and done < event.total:
+                self.table.set_cells(event.node, status=Text(f"copy {fraction:4.0%} {bar(fraction, 8, percent=False)}",
+                                                             no_wrap=True))
                 return
-        super().progress(event)
+        super().show_progress(event)
 
     def _missing(self) -> list[str]:
         report = self.report
@@ -188,50 +191,40 @@ class IsoScreen(SteppingScreen):
             self.say(Text("Every node has the ISO (of the source's size): nothing to copy.", style="bold"))
             return
         self.confirm(staging.plan_copy(self.ctx, nodes), f"copy the ISO to {', '.join(nodes)}",
-                     self._clearing(lambda: staging.copy_iso(self.ctx, nodes, self.progress)),
-                     "s stages it on every node.")
+                     lambda: staging.copy_iso(self.ctx, nodes, self.progress), "s stages it on every node.")
 
     def action_stage(self) -> None:
         nodes = list(self.ctx.client.node_names)
         missing = self._missing() if self.report is not None else None
         self.confirm(staging.plan_stage(self.ctx, nodes, missing), "stage the ISO on all nodes",
-                     self._clearing(lambda: staging.stage(self.ctx, nodes, self.progress)))
+                     lambda: staging.stage(self.ctx, nodes, self.progress))
 
-    def _clearing(self, work: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-        """``work``, then the copy's progress line cleared however it ended."""
-
-        async def run() -> None:
-            try:
-                await work()
-            finally:
-                self.query_one("#iso-progress", Static).update("")
-        return run
+    async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
+        """A change, then the copy's progress line cleared however it ended."""
+        try:
+            await super()._run(label, work, done)
+        finally:
+            self.query_one("#iso-progress", Static).update("")
 
     def action_verify(self) -> None:
-        if self.is_busy():
-            return
-        self.busy = "verify"
-        self.run_worker(self._verify(), group=self.WORKER_GROUP, exit_on_error=False)
+        self.start_job("verify", self._verify())
 
     async def _verify(self) -> None:
         self.say("Verifying the staged folders ...")
         try:
-            try:
-                verdicts = await staging.verify_staging(self.ctx, on_event=self.table.apply_event)
-            except (StepFailed, RemoteError) as exc:
-                self.outcome = Text(exc.sentence, style="bold")
-                self.app.report_error(exc.sentence)
-            else:
-                self.outcome = Text(f"Verified: {len(verdicts)} nodes staged alike, setup.exe on each.",
-                                    style="bold")
-            for node in self.table.node_names():
-                record = self.ctx.journal.step(staging.PHASE, staging.STAGE, node)
-                if record is not None:
-                    word = "verified" if record.status is StepStatus.DONE else f"{record.status.value.upper()}"
-                    self.progress(ProgressEvent(node, word))
-            await self.read(live=False)
-        finally:
-            self.busy = None
+            verdicts = await staging.verify_staging(self.ctx, on_event=self.node_event)
+        except HciError as exc:
+            self.outcome = Text(self.sentence(exc), style="bold")
+            self.app.report_error(self.sentence(exc))
+        else:
+            self.outcome = Text(f"Verified: {len(verdicts)} nodes staged alike, setup.exe on each.", style="bold")
+        await self.events_shown()  # the reads' last events first: the journal's word stays in the Status cell
+        for node in self.table.node_names():
+            record = self.ctx.journal.step(staging.PHASE, staging.STAGE, node)
+            if record is not None:
+                word = "verified" if record.status is StepStatus.DONE else record.status.value.upper()
+                self.table.set_cells(node, status=Text(word, no_wrap=True, overflow="ellipsis"))
+        await self.read(live=False)
         self.say(self.outcome or "")
 
     # ------------------------------------------------------------------- preview

@@ -87,7 +87,6 @@ class JournalScreen(HciScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reverifying = False
         self._timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -202,18 +201,14 @@ class JournalScreen(HciScreen):
             self.notify(f"hcitui cannot check {record.step} by itself: check it and run it again from its screen.",
                         timeout=6)
             return
-        if self.reverifying:
-            self.notify("A re-verification is already running.", timeout=3)
-            return
-        self.reverifying = True
-        self.notify(f"Re-verifying {resume.describe(record)} ...", timeout=3)
-        self.run_worker(self._reverify(record), group="reverify", exit_on_error=False)
+        if self.start_job("re-verification", self._reverify(record)):
+            self.notify(f"Re-verifying {resume.describe(record)} ...", timeout=3)
+
+    def busy_note(self, label: str) -> str:
+        return "A re-verification is already running."
 
     async def _reverify(self, record: StepRecord) -> None:
-        try:
-            outcome = await resume.reverify(self.ctx, record)
-        finally:
-            self.reverifying = False
+        outcome = await resume.reverify(self.ctx, record)
         self.notify(outcome.sentence, timeout=8, severity="information" if outcome.status else "warning")
         if self.is_attached:
             self._show()

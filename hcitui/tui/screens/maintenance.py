@@ -14,18 +14,20 @@ from textual.widgets import DataTable, Input, Static
 
 from hcitui.core import model
 from hcitui.core.journal import StepStatus
+from hcitui.core.units import bar, human_bytes
 from hcitui.remote import RemoteError
 from hcitui.tui.screens.base import RunningChange
-from hcitui.tui.screens.stepping import SteppingScreen, text_bar
+from hcitui.tui.screens.stepping import SteppingScreen, event_words
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.override import OverrideReason
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import interlocks, maintenance
+from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import Refused
-from hcitui.workflow.events import ProgressEvent
 
 DRAIN_WORDS = {"NotInitiated": "-", "InProgress": "draining", "Completed": "drained", "Failed": "FAILED"}
+STAGE_WORDS = {Stage.DONE: "done", Stage.FAILED: "FAILED", Stage.SKIPPED: "skipped"}
 SHOWN_REASONS = 4  # the registry gate's reasons shown in the override prompt (one per node: 16 do not fit)
 
 
@@ -82,7 +84,7 @@ class RegistryOverride(ModalScreen[str | None]):
 
 class MaintenanceScreen(SteppingScreen):
     TITLE_TEXT = "3) Node drain and restart"
-    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "mnt-nodes", "mnt-summary", "maintenance"
+    TABLE_ID, OUTCOME_ID = "mnt-nodes", "mnt-summary"
     LIVE_POLL = True
     ABOUT = ("Takes one node out at a time. n drains the selected node (roles move off, it pauses). s "
              "restarts it: drain, restart, wait for WinRM and for the cluster to show it Paused, resume with "
@@ -124,7 +126,7 @@ class MaintenanceScreen(SteppingScreen):
     # ------------------------------------------------------------------- reading
     async def read(self, *, live: bool = True) -> None:
         """One read of everything the screen shows: cluster parts and every node's OS."""
-        events = self.table.apply_event if live else None
+        events = self.node_event if live else None
         self.state = await observe(self.ctx, maintenance.STATE_PARTS, ("os",), on_event=events)
         self._show()
         if self.start == "rolling":
@@ -197,14 +199,27 @@ class MaintenanceScreen(SteppingScreen):
         self._show_check()
 
     # ------------------------------------------------------------------- changing
-    def progress(self, event: ProgressEvent) -> None:
-        node, text, fraction = event.node, event.text, event.fraction
-        word = "done" if fraction == 1.0 else text.split(":")[0]
-        self.table.set_cells(node, status=Text(word, no_wrap=True, overflow="ellipsis"))
-        line = Text(f"{node}: ", style="bold")
-        line.append(text)
-        if fraction is not None:
-            line.append("  " + text_bar(fraction))
+    @staticmethod
+    def status_word(event: ProgressEvent) -> str:
+        """The node's Status cell: how its part ended, the status the node reported, or the step's words."""
+        if event.stage in STAGE_WORDS:
+            return STAGE_WORDS[event.stage]
+        if event.fraction == 1.0:
+            return "done"
+        if event.status:
+            return DRAIN_WORDS.get(event.status, event.status)
+        return event.text
+
+    def show_progress(self, event: ProgressEvent) -> None:
+        node = event.node
+        self.table.set_cells(node, status=Text(self.status_word(event), no_wrap=True, overflow="ellipsis"))
+        line = Text(f"{node}: " if event.position is None else f"{node} ({event.position[0]} of "
+                    f"{event.position[1]}): ", style="bold")
+        line.append(event_words(event))
+        if event.fraction is not None:
+            line.append("  " + bar(event.fraction))
+        if event.total:  # e.g. the repair jobs' bytes while storage settles
+            line.append(f"  {human_bytes(event.done)} of {human_bytes(event.total)}")
         self.query_one("#mnt-progress", Static).update(line)
 
     async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:

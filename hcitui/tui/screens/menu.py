@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from rich.text import Text
 from textual import events
@@ -14,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
-from hcitui.core.journal import StepStatus
+from hcitui.core.journal import StepStatus, local_time
 from hcitui.tui.screens.base import HciScreen
 from hcitui.workflow.context import Context
 
@@ -27,17 +26,17 @@ class MenuEntry:
     state: Callable[[Context], str]
 
 
+def _at(stamp: str | None) -> str:
+    """`` at 04:12`` for a journal time, in local time; "" when there is none or it is not a time."""
+    when = local_time(stamp, fmt="%H:%M")
+    return f" at {when}" if when and when != stamp else ""
+
+
 def _verification_state(ctx: Context) -> str:
     record = ctx.journal.step(7, "verification")
     if record is None:
         return "not run yet"
-    when = ""
-    stamp = record.finished or record.started
-    if stamp:
-        try:
-            when = " at " + datetime.fromisoformat(stamp).astimezone().strftime("%H:%M")
-        except ValueError:
-            when = ""
+    when = _at(record.finished or record.started)
     if record.status is StepStatus.UNKNOWN:
         return "interrupted; run again"
     if record.status is StepStatus.RUNNING:
@@ -54,12 +53,7 @@ def _prerequisites_state(ctx: Context) -> str:
         return "interrupted; run again"
     if record.status is StepStatus.RUNNING:
         return "running"
-    when = ""
-    if record.finished or record.started:
-        try:
-            when = " at " + datetime.fromisoformat(record.finished or record.started).astimezone().strftime("%H:%M")
-        except ValueError:
-            when = ""
+    when = _at(record.finished or record.started)
     return f"{record.detail or record.status.value}{when}"
 
 
@@ -81,14 +75,14 @@ def _maintenance_state(ctx: Context) -> str:
 
 def menu_entries() -> list[MenuEntry]:
     """Only the screens that work. Numbers are fixed so an operator's runbook stays right."""
-    from hcitui.tui.screens.prereq import PrereqScreen
     from hcitui.tui.screens.audit_view import AuditScreen, audit_state
     from hcitui.tui.screens.cau import CauScreen, cau_menu_state
     from hcitui.tui.screens.iso import IsoScreen, iso_menu_state
     from hcitui.tui.screens.journal_view import JournalScreen, journal_state
     from hcitui.tui.screens.maintenance import MaintenanceScreen
-    from hcitui.tui.screens.post import PostUpgradeScreen
     from hcitui.tui.screens.monitor import MonitorScreen, monitor_state
+    from hcitui.tui.screens.post import PostUpgradeScreen
+    from hcitui.tui.screens.prereq import PrereqScreen
     from hcitui.tui.screens.registry import RegistryScreen, registry_menu_state
     from hcitui.tui.screens.sr import SRScreen, sr_menu_state
     from hcitui.tui.screens.verify import VerifyScreen

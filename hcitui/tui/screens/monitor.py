@@ -19,17 +19,55 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
+from hcitui.core.errors import HciError
+from hcitui.core.units import clock, duration
+from hcitui.tui import remedies
 from hcitui.tui.screens.base import HciScreen
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow.context import Context
-from hcitui.workflow.monitor import COLUMNS, OPERATIONS, WIDE_AT, WIDE_COLUMNS, Monitor, Snapshot, duration
+from hcitui.workflow.monitor import OPERATIONS, Monitor, Snapshot
 
 CHANGED = "bold reverse"
+# Node columns: (key, label, width). The first set fits 80 columns; the wide set adds to it.
+COLUMNS: list[tuple[str, str, int]] = [
+    ("node", "Node", 10),
+    ("site", "Site", 6),
+    ("state", "State", 8),
+    ("build", "Build", 16),
+    ("drain", "Drain", 11),
+    ("roles", "Roles", 5),
+    ("csv", "CSV", 6),
+]
+WIDE_COLUMNS: list[tuple[str, str, int]] = [
+    ("version", "Version", 7),
+    ("boot", "Last boot", 11),
+    ("cau", "CAU", 12),
+]
+WIDE_AT = 110  # terminal width from which the wide columns are shown
 
 
 def monitor_state(ctx: Context) -> str:
     """The menu's line for the monitor."""
     return f"read-only, refreshes every {ctx.cluster.monitor_interval:g} s"
+
+
+def status_line(monitor: Monitor, snapshot: Snapshot | None, seconds_to_next: float | None, *,
+                refreshing: bool = False) -> str:
+    """``refreshed 12:03:04, next in 5 s`` or ``refresh failed: ..., retrying in 20 s``."""
+    wait = "" if seconds_to_next is None else f"{max(0, round(seconds_to_next))} s"
+    if monitor.running or refreshing:
+        last = f" (last {clock(snapshot.read_at)})" if snapshot is not None else ""
+        return "refreshing..." + last
+    if monitor.failures and monitor.last_error:
+        return f"refresh failed: {monitor.last_error}; retrying in {wait or '?'}"
+    if snapshot is None:
+        return "not refreshed yet"
+    text = f"refreshed {clock(snapshot.read_at)}, every {monitor.interval:g} s"
+    if wait:
+        text += f", next in {wait}"
+    if snapshot.problems:
+        text += f"; {len(snapshot.problems)} part(s) unreadable"
+    return text
 
 
 class MonitorScreen(HciScreen):
@@ -48,7 +86,6 @@ class MonitorScreen(HciScreen):
         self.monitor: Monitor | None = None
         self._interval = interval
         self.snapshot: Snapshot | None = None
-        self.in_flight = False
         self.refreshes = 0  # completed refreshes (tests wait on this)
         self._timer: Timer | None = None
         self._next_at: float | None = None
@@ -97,22 +134,23 @@ class MonitorScreen(HciScreen):
         self._wide = wide
 
     # ------------------------------------------------------------------ refresh
+    # A refresh is the screen's one job: r while one runs is refused, and the next one is armed only
+    # when the last one ended (by _refresh itself), so two never overlap.
+    def busy_note(self, label: str) -> str:
+        return "A refresh is already running; the next one starts when it ends."
+
     def action_refresh(self) -> None:
-        if self.in_flight:
-            self.notify("A refresh is already running; the next one starts when it ends.", timeout=3)
-            return
         self._start()
 
     def _start(self) -> None:
-        if self.in_flight or self.monitor is None:
+        if self.monitor is None or self.is_busy():
             return
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.in_flight = True
         self._next_at = None
+        self.start_job("refresh", self._refresh())
         self._show_status()
-        self.run_worker(self._refresh(), group="monitor", exit_on_error=False)
 
     async def _refresh(self) -> None:
         assert self.monitor is not None
@@ -125,16 +163,16 @@ class MonitorScreen(HciScreen):
             cancelled = True
             raise
         except Exception as exc:  # noqa: BLE001 - a sentence for the operator, and the next refresh still comes
-            message = getattr(exc, "sentence", None) or f"{type(exc).__name__}: {exc}"
+            message = remedies.sentence(exc, here=self.TITLE_TEXT) if isinstance(exc, HciError) else (
+                f"{type(exc).__name__}: {exc}")
             self.app.report_error(f"Monitor: the refresh failed: {message}")
         finally:
-            self.in_flight = False
             if not cancelled and self.is_attached:
                 self.refreshes += 1
                 delay = self.monitor.next_delay()
                 self._next_at = time.monotonic() + delay
                 self._timer = self.set_timer(delay, self._start)
-                self._show_status()
+                self.call_later(self._show_status)  # once this job has ended: no longer "refreshing"
 
     # ------------------------------------------------------------------- render
     def _tick(self) -> None:
@@ -147,7 +185,7 @@ class MonitorScreen(HciScreen):
         if self.monitor is None:
             return
         wait = None if self._next_at is None else self._next_at - time.monotonic()
-        line = self.monitor.status_line(self.snapshot, wait, refreshing=self.in_flight)
+        line = status_line(self.monitor, self.snapshot, wait, refreshing=self.busy is not None)
         style = "bold" if self.monitor.failures else ""
         self.query_one("#monitor-status", Static).update(Text(line, style=style, no_wrap=True, overflow="ellipsis"))
 
@@ -192,7 +230,7 @@ class MonitorScreen(HciScreen):
     # ------------------------------------------------------------------ preview
     def action_preview(self) -> None:
         parts = [f"# Monitor reads on {self.ctx.name}, every refresh. All read-only; nothing is changed.",
-                 f"# Generated {datetime.now().strftime('%Y-%m-%d %H:%M:%S')}", ""]
+                 f"# Generated {clock(datetime.now(), date=True)}", ""]
         nodes = ", ".join(self.ctx.client.node_names)
         client = self.ctx.client
         for op in OPERATIONS:

@@ -9,17 +9,17 @@ from textual.widgets import Static
 
 from hcitui.core import model
 from hcitui.remote import RemoteError
-from hcitui.tui.screens.stepping import SteppingScreen
+from hcitui.tui.screens.stepping import SteppingScreen, event_words
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import post
-from hcitui.workflow.observe import problem
 from hcitui.workflow.events import ProgressEvent
+from hcitui.workflow.observe import problem
 
 
 class PostUpgradeScreen(SteppingScreen):
     TITLE_TEXT = "8) Post-upgrade"
-    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "post-nodes", "post-summary", "post"
+    TABLE_ID, OUTCOME_ID = "post-nodes", "post-summary"
     ABOUT = ("The last steps, and they cannot be undone: l raises the cluster functional level (only when "
              "every node is on 25398), s upgrades every non-primordial storage pool (after the level), m "
              "updates the configuration version of the VMs that are shut down. Each asks you to type the "
@@ -49,7 +49,7 @@ class PostUpgradeScreen(SteppingScreen):
         self.action_refresh()
 
     async def read(self, *, live: bool = True) -> None:
-        self.state = await post.read(self.ctx, on_event=self.table.apply_event if live else None)
+        self.state = await post.read(self.ctx, on_event=self.node_event if live else None)
         self._show()
 
     def _show(self) -> None:
@@ -88,9 +88,9 @@ class PostUpgradeScreen(SteppingScreen):
                 "l level, s pools, m VM versions (each typed), t Test-Cluster, p PowerShell"))
 
     # ---------------------------------------------------------------- actions
-    def progress(self, event: ProgressEvent) -> None:
-        node, text, fraction = event.node, event.text, event.fraction
-        self.say(f"{node}: {text}")
+    def show_progress(self, event: ProgressEvent) -> None:
+        """The steps here are cluster-wide: their events go to the line under the table."""
+        self.say(f"{event.node}: {event_words(event)}")
 
     def action_level(self) -> None:
         self.confirm(post.plan_level(self.ctx), "raise the functional level",
@@ -112,16 +112,12 @@ class PostUpgradeScreen(SteppingScreen):
         self.confirm(post.plan_vms(self.ctx, vms), "update VM configuration versions", work, typed=True)
 
     def action_validate(self) -> None:
-        if self.is_busy():
-            return
-
         async def work() -> str:
             result = await post.validate(self.ctx, self.progress)
             return (f"Test-Cluster: {result.passed} passed, {result.warnings} warnings, {result.failed} failed. "
                     f"Report: {result.report_path}")
 
-        self.busy = "Test-Cluster"
-        self.run_worker(self._run("Test-Cluster", work, ""), group=self.WORKER_GROUP, exit_on_error=False)
+        self.start_job("Test-Cluster", self._run("Test-Cluster", work, ""))
 
     def action_preview(self) -> None:
         names = post.pool_names(self.state) if self.state else []

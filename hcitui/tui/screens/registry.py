@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from hcitui.core.journal import StepStatus
+from hcitui.core.journal import StepStatus, local_time
 from hcitui.tui.screens.stepping import SteppingScreen
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
@@ -25,13 +23,6 @@ EFFECT_STYLE = {Effect.NOT_SET: "bold", Effect.PENDING: "bold", Effect.EFFECTIVE
                 Effect.UNREADABLE: "bold"}
 
 
-def _local(stamp: str | None) -> str:
-    try:
-        return datetime.fromisoformat(stamp or "").astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return "?"
-
-
 def registry_menu_state(ctx: Context) -> str:
     return registry.journal_summary(ctx.journal, ctx.client.node_names)
 
@@ -45,7 +36,7 @@ class RegistryScreen(SteppingScreen):
              "SkipSmallLocalAllocations, draining a node with dynamic-memory VMs fails. x is the ReFS remediation "
              "(1, then 0) for ReFS volumes that stay offline after a restart. o opens the rolling restart.")
     MUTATING_ACTIONS = frozenset({"set_all", "set_node", "remediate", "rolling"})
-    TABLE_ID, OUTCOME_ID, WORKER_GROUP = "reg-nodes", "reg-outcome", "registry"
+    TABLE_ID, OUTCOME_ID = "reg-nodes", "reg-outcome"
     BINDINGS = [
         Binding("a", "set_all", "Set all"),
         Binding("s", "set_node", "Set node"),
@@ -84,7 +75,7 @@ class RegistryScreen(SteppingScreen):
 
     # ------------------------------------------------------------------- reading
     async def read(self, *, live: bool = True) -> None:
-        self.report = await registry.read_registry(self.ctx, on_event=self.table.apply_event if live else None)
+        self.report = await registry.read_registry(self.ctx, on_event=self.node_event if live else None)
         self._show(self.report)
 
     def _show(self, report: RegistryReport) -> None:
@@ -116,7 +107,7 @@ class RegistryScreen(SteppingScreen):
             if record is not None:
                 what = "set" if step == registry.STEP else "ReFS remediation"
                 state = "done" if record.status is StepStatus.DONE else record.status.value
-                text.append(f". hcitui {what}: {state}, started {_local(record.started)}")
+                text.append(f". hcitui {what}: {state}, started {local_time(record.started, '?', '%Y-%m-%d %H:%M')}")
         self.query_one("#reg-detail", Static).update(text)
 
     # ------------------------------------------------------------------ changing

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from hcitui.core.journal import Journal, StepRecord, StepStatus
+from hcitui.tui.screens.jobs import JobGuard
 from hcitui.workflow import resume
 
 
@@ -22,7 +23,7 @@ def interrupted_steps(journal: Journal) -> list[StepRecord]:
     return [r for r in journal.steps() if r.status is StepStatus.UNKNOWN]
 
 
-class ResumeModal(ModalScreen[None]):
+class ResumeModal(JobGuard, ModalScreen[None]):
     BINDINGS = [
         Binding("v", "reverify", "Re-verify"),
         Binding("j", "journal", "Journal"),
@@ -40,7 +41,6 @@ class ResumeModal(ModalScreen[None]):
         super().__init__()
         self.records = list(records)
         self.results: list[resume.Reverified] = []
-        self.running = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -65,7 +65,7 @@ class ResumeModal(ModalScreen[None]):
         return text
 
     def _keys(self) -> str:
-        if self.running:
+        if self.busy:
             return "Re-verifying... (reads only)"
         return "v re-verify  j open the journal  Esc close"
 
@@ -74,16 +74,15 @@ class ResumeModal(ModalScreen[None]):
         self.query_one("#resume-keys", Static).update(self._keys())
 
     def action_reverify(self) -> None:
-        if self.running:
-            return
+        if self.busy:
+            return  # the keys line says it re-verifies
         pending = [r for r in self.records if resume.has_reverifier(r)
-                and not any(x.record is r for x in self.results)]
+                   and not any(x.record is r for x in self.results)]
         if not pending:
             self.notify("Nothing here that hcitui can re-verify by itself: open the steps' screens.", timeout=5)
             return
-        self.running = True
-        self._refresh()
-        self.run_worker(self._reverify(pending), group="reverify", exit_on_error=False)
+        if self.start_job("re-verify", self._reverify(pending)):
+            self._refresh()
 
     async def _reverify(self, pending: list[StepRecord]) -> None:
         try:
@@ -91,9 +90,12 @@ class ResumeModal(ModalScreen[None]):
                 self.results.append(await resume.reverify(self.app.ctx, record))  # type: ignore[attr-defined]
                 self._refresh()
         finally:
-            self.running = False
-            if self.is_attached:
-                self._refresh()
+            self.call_later(self._ended)
+
+    def _ended(self) -> None:
+        """Called once the job has ended (``busy`` is None): the keys line says so."""
+        if self.is_attached:
+            self._refresh()
 
     def action_journal(self) -> None:
         from hcitui.tui.screens.journal_view import JournalScreen

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,15 +10,15 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from hcitui.core import model
-from hcitui.remote import RemoteError
-from hcitui.tui.screens.base import HciScreen, RunningChange
-from hcitui.tui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
+from hcitui.core.units import bar, clock, human_bytes
+from hcitui.remote import NodeEvent
+from hcitui.tui.screens.stepping import SteppingScreen
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import sr
 from hcitui.workflow.context import Context
+from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
-from hcitui.workflow.steps import Plan, Refused, StepFailed
-from hcitui.workflow.events import ProgressEvent
+from hcitui.workflow.steps import StepFailed
 
 STATUS_WORDS = {
     "continuouslyreplicating": "replicating",
@@ -30,21 +28,16 @@ STATUS_WORDS = {
     "notinpartnership": "no partner",
     "failed": "FAILED",
 }
+SHORT_BAR, LONG_BAR = 8, 30  # the Sync cell's bar, the progress line's bar
 
 
 def sr_menu_state(ctx: Context) -> str:
     return sr.menu_state(ctx)
 
 
-def short_bar(fraction: float, width: int = 8) -> Text:
-    """``[####....]``: readable without colour (a Text: brackets are no markup here)."""
-    done = max(0, min(width, int(fraction * width)))
-    return Text("[" + "#" * done + "." * (width - done) + "]", no_wrap=True)
-
-
-def long_bar(fraction: float, width: int = 30) -> Text:
-    done = max(0, min(width, int(fraction * width)))
-    return Text("[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}", no_wrap=True)
+def sync_bar(fraction: float) -> Text:
+    """``[####....]`` for the Sync cell (a Text: brackets are no markup here)."""
+    return Text(bar(fraction, SHORT_BAR, percent=False), no_wrap=True)
 
 
 def status_word(group: model.SRGroup | None) -> str:
@@ -57,8 +50,44 @@ def status_word(group: model.SRGroup | None) -> str:
     return "replicating" if group.replicas else "no volumes"
 
 
-class SRScreen(HciScreen):
+def event_status(event: ProgressEvent) -> Text:
+    """A partnership's Status cell from a progress event's typed fields (its text is never parsed)."""
+    if event.stage is Stage.FAILED:
+        return Text("FAILED", style="bold", no_wrap=True)
+    if event.stage is Stage.DONE:
+        return Text("done", no_wrap=True)
+    if event.status:
+        return Text(STATUS_WORDS.get(event.status.lower(), event.status), no_wrap=True, overflow="ellipsis")
+    if event.stage is Stage.WAITING:
+        return Text("waiting", no_wrap=True)
+    return Text(event.text, no_wrap=True, overflow="ellipsis")
+
+
+def progress_line(event: ProgressEvent) -> Text:
+    """The progress line: who and what, then (when the event counts) a bar, the bytes copied and since when."""
+    line = Text(event.node, style="bold", no_wrap=True, overflow="ellipsis")
+    if event.position is not None:
+        line.append(f" ({event.position[0]} of {event.position[1]})")
+    line.append(": ")
+    if event.stage is Stage.FAILED:
+        line.append("FAILED", style="bold reverse")
+        line.append(": ")
+    line.append(event.text)
+    details: list[str] = []
+    if event.fraction is not None:
+        details.append(bar(event.fraction, LONG_BAR))
+    if event.done is not None and event.total is not None:
+        details.append(f"{human_bytes(event.done)} of {human_bytes(event.total)}")
+    if event.stage is Stage.WAITING and event.since is not None:
+        details.append(f"since {clock(event.since)}")
+    if details:
+        line.append("\n" + "  ".join(details))
+    return line
+
+
+class SRScreen(SteppingScreen):
     TITLE_TEXT = "6) Storage Replica"
+    OUTCOME_ID = "sr-outcome"
     ABOUT = ("Phases 4 and 6. s takes a snapshot of every partnership and group (reads only; writes a JSON file "
              "in the journal folder) and re-reads it from disk. v shows it with the equivalent New-SRPartnership "
              "commands. x removes the partnerships one at a time, only with a re-read snapshot that still "
@@ -88,8 +117,6 @@ class SRScreen(HciScreen):
         super().__init__()
         self.state: ClusterState | None = None
         self.snapshot: sr.SRSnapshot | None = None
-        self.busy: str | None = None
-        self.outcome: Text | None = None
         self.keys_by_label: dict[str, str] = {}
 
     def compose_body(self) -> ComposeResult:
@@ -97,10 +124,10 @@ class SRScreen(HciScreen):
         yield DataTable(cursor_type="row", id="sr-table")
         yield Static("", id="sr-detail")
         yield Static("", id="sr-progress")
-        yield Static("", id="sr-outcome")
+        yield Static("", id=self.OUTCOME_ID)
 
     def on_mount(self) -> None:
-        table = self.query_one("#sr-table", DataTable)
+        table = self.sr_table
         table.add_column("Source RG -> destination RG", key="pair", width=37)
         table.add_column("Computers", key="computers", width=13)
         table.add_column("Status", key="status", width=11)
@@ -110,15 +137,14 @@ class SRScreen(HciScreen):
         self.action_refresh()
 
     # ------------------------------------------------------------------- helpers
+    @property
+    def sr_table(self) -> DataTable:
+        """The partnerships, one row each (keyed by partnership, not by node: no NodeTable here)."""
+        return self.query_one("#sr-table", DataTable)
+
     def say(self, text: str | Text) -> None:
         """The outcome line; plain strings are shown as they are (a PowerShell error's [brackets] are no markup)."""
-        self.query_one("#sr-outcome", Static).update(Text(text) if isinstance(text, str) else text)
-
-    def _is_busy(self) -> bool:
-        if self.busy:
-            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
-            return True
-        return False
+        super().say(Text(text) if isinstance(text, str) else text)
 
     def _load_snapshot(self) -> None:
         try:
@@ -148,25 +174,17 @@ class SRScreen(HciScreen):
         self._load_snapshot()
 
     # ------------------------------------------------------------------- reading
-    def action_refresh(self) -> None:
-        if self._is_busy():
-            return
-        self.busy = "refresh"
-        self.run_worker(self._refresh(), group="sr", exit_on_error=False)
-
-    async def _refresh(self) -> None:
-        try:
-            await self._read()
-        finally:
-            self.busy = None
-        if not self.outcome:
-            changes = "" if self.ctx.read_only else "x remove  c recreate  "
-            self.say(f"s snapshot  v view  {changes}f diff  p PowerShell  ? help")
-
-    async def _read(self) -> None:
+    async def read(self, *, live: bool = True) -> None:
+        """Read the partnerships and groups and show them. ``live`` False: the read after a job, whose
+        progress line then goes; otherwise, with no outcome to show, the keys are named instead."""
         self.state = await observe(self.ctx, sr.SR_PARTS)
+        if not live:
+            self.query_one("#sr-progress", Static).update("")
         self._show_snapshot()
         self._show()
+        if live and not self.outcome:
+            changes = "" if self.ctx.read_only else "x remove  c recreate  "
+            self.say(f"s snapshot  v view  {changes}f diff  p PowerShell  ? help")
 
     def _rows(self) -> list[tuple[str, str, str, str, model.SRGroup | None, bool]]:
         """(key, label, source computer, destination computer, destination group, live) per partnership."""
@@ -184,7 +202,7 @@ class SRScreen(HciScreen):
         return rows
 
     def _show(self) -> None:
-        table = self.query_one("#sr-table", DataTable)
+        table = self.sr_table
         rows = self._rows()
         with self.app.batch_update():
             wanted = {row[0] for row in rows}
@@ -226,11 +244,11 @@ class SRScreen(HciScreen):
         word = Text(status_word(group), no_wrap=True, overflow="ellipsis")
         if total and remaining <= total:
             fraction = 1 - remaining / total
-            return Text(f"copying {fraction:.0%}", no_wrap=True), short_bar(fraction)
-        return word, Text(f"{sr.size_text(remaining)} left", no_wrap=True, overflow="ellipsis")
+            return Text(f"copying {fraction:.0%}", no_wrap=True), sync_bar(fraction)
+        return word, Text(f"{human_bytes(remaining)} left", no_wrap=True, overflow="ellipsis")
 
     def _selected_key(self) -> str | None:
-        table = self.query_one("#sr-table", DataTable)
+        table = self.sr_table
         if not table.row_count:
             return None
         try:
@@ -268,43 +286,39 @@ class SRScreen(HciScreen):
             rpo = source_group.async_rpo if source_group and mode.lower() == "asynchronous" else None
             encrypted = source_group.is_encrypted if source_group else None
         text.append(f"\nData: {volumes}")
-        text.append(f"\n{mode}, log {sr.size_text(log)}" + (f", RPO {rpo} s" if rpo is not None else "")
+        text.append(f"\n{mode}, log {human_bytes(log)}" + (f", RPO {rpo} s" if rpo is not None else "")
                     + (", encrypted" if encrypted else ", not encrypted"))
         if destination_group is not None and destination_group.bytes_remaining:
-            text.append(f"; {sr.size_text(destination_group.bytes_remaining)} left to copy")
+            text.append(f"; {human_bytes(destination_group.bytes_remaining)} left to copy")
         detail.update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
     # ------------------------------------------------------------------ progress
-    def _progress(self, event: ProgressEvent) -> None:
-        label, text, fraction = event.node, event.text, event.fraction
-        line = Text(f"{label}: ", style="bold", no_wrap=True, overflow="ellipsis")
-        line.append(text)
-        if fraction is not None:
-            line.append("\n")
-            line.append_text(long_bar(fraction))
-        self.query_one("#sr-progress", Static).update(line)
-        key = self.keys_by_label.get(label)
-        table = self.query_one("#sr-table", DataTable)
+    def show_progress(self, event: ProgressEvent) -> None:
+        """A step's event: the progress line, and the partnership's row (``node`` is its label)."""
+        self.query_one("#sr-progress", Static).update(progress_line(event))
+        key = self.keys_by_label.get(event.node)
+        table = self.sr_table
         if key is not None and key in table.rows:
             with self.app.batch_update():
-                if fraction is not None and fraction < 1:
-                    table.update_cell(key, "status", Text(f"copying {fraction:.0%}", no_wrap=True))
-                    table.update_cell(key, "sync", short_bar(fraction))
+                if event.fraction is not None and event.fraction < 1:
+                    table.update_cell(key, "status", Text(f"copying {event.fraction:.0%}", no_wrap=True))
+                    table.update_cell(key, "sync", sync_bar(event.fraction))
                 else:
-                    table.update_cell(key, "status", Text(text.split(":")[0], no_wrap=True, overflow="ellipsis"))
+                    table.update_cell(key, "status", event_status(event))
+
+    def show_node_event(self, event: NodeEvent) -> None:
+        """The rows are partnerships, not nodes: a read's per-node events have no cell here."""
+        return None
 
     # -------------------------------------------------------------- read-only acts
     def action_snapshot(self) -> None:
-        if self._is_busy():
-            return
-        self.busy = "snapshot"
-        self.run_worker(self._run("snapshot", self._take), group="sr", exit_on_error=False)
+        self.start_job("snapshot", self._run("snapshot", self._take, ""))
 
     async def _take(self) -> str:
-        snapshot = await sr.take_snapshot(self.ctx, self._progress)
+        snapshot = await sr.take_snapshot(self.ctx, self.progress)
         info = sr.snapshot_info(self.ctx)
         return (f"Snapshot of {len(snapshot.partnerships)} partnerships written and re-read: "
                 f"{info.path.name if info else ''}. v shows it.")
@@ -313,7 +327,7 @@ class SRScreen(HciScreen):
         try:
             snapshot = sr.reread_snapshot(self.ctx)
         except sr.SnapshotError as exc:
-            self.outcome = Text(exc.sentence, style="bold")
+            self.outcome = Text(self.sentence(exc), style="bold")
             self.say(self.outcome)
             self._show_snapshot()
             return
@@ -324,16 +338,13 @@ class SRScreen(HciScreen):
             sr.view_text(snapshot, info.path if info else None, info.sha256 if info else None)))
 
     def action_diff(self) -> None:
-        if self._is_busy():
-            return
-        self.busy = "diff"
-        self.run_worker(self._run("diff", self._diff), group="sr", exit_on_error=False)
+        self.start_job("diff", self._run("diff", self._diff, ""))
 
     async def _diff(self) -> str:
         try:
             differences = await sr.compare(self.ctx)
         except sr.SnapshotError as exc:
-            raise StepFailed("SR diff", exc.sentence) from None
+            raise StepFailed("SR diff", exc.sentence, remedy=exc.remedy) from None
         count = len(self.snapshot.partnerships) if self.snapshot else 0
         if not differences:
             return f"Diff: the cluster is the same as the snapshot ({count} partnerships)."
@@ -346,63 +357,18 @@ class SRScreen(HciScreen):
         return f"Diff: DIFFERENT, {many}: " + "; ".join(d.sentence for d in differences[:2])
 
     # ------------------------------------------------------------------- changing
-    def _confirm(self, plan: Plan, label: str, work: Callable[[], Awaitable[Any]], *, typed: bool) -> None:
-        if self.ctx.read_only:
-            self.say(f"Read-only: {label} changes the cluster; nothing was sent.")
-            return
-        if self._is_busy():
-            return
-
-        def chosen(choice: str | None) -> None:
-            if choice == DRY_RUN:
-                self.outcome = Text(f"Dry run of {label}: nothing was sent to {self.ctx.name}.", style="bold")
-            elif choice == RUN:
-                if self._is_busy():
-                    return
-                self.busy = label
-                self.change = RunningChange(self.TITLE_TEXT, label)  # leaving now asks first
-                self.run_worker(self._run(label, work), group="sr", exit_on_error=False)
-                return
-            else:
-                self.outcome = Text(f"Cancelled {label}: nothing was sent.")
-            self.say(self.outcome)
-
-        self.app.push_screen(ConfirmStep(plan.title, plan.preview(), typed=self.ctx.name if typed else None),
-                             callback=chosen)
-
-    async def _run(self, label: str, work: Callable[[], Awaitable[Any]]) -> None:
-        self.busy = label
-        self.outcome = None
-        self.say(f"Running: {label} ...")
-        try:
-            result = await work()
-        except (Refused, StepFailed, RemoteError) as exc:
-            self.outcome = Text(exc.sentence, style="bold")
-            self.app.report_error(exc.sentence)
-        else:
-            self.outcome = Text(result if isinstance(result, str) else f"Done: {label}.", style="bold")
-        finally:
-            self.busy = None
-            self.change = None
-        self.say(self.outcome)
-        self.query_one("#sr-progress", Static).update("")
-        try:
-            await self._read()
-        except RemoteError as exc:
-            self.app.report_error(exc.sentence)
-
     def action_remove(self) -> None:
-        self._confirm(sr.plan_remove(self.ctx), "remove SR partnerships", self._remove, typed=True)
+        self.confirm(sr.plan_remove(self.ctx), "remove SR partnerships", self._remove, typed=True)
 
     async def _remove(self) -> str:
-        removed = await sr.remove_partnerships(self.ctx, self._progress)
+        removed = await sr.remove_partnerships(self.ctx, self.progress)
         return f"Done: {len(removed)} partnerships removed (proved gone). c recreates them from the snapshot."
 
     def action_recreate(self) -> None:
-        self._confirm(sr.plan_recreate(self.ctx), "recreate SR partnerships", self._recreate, typed=False)
+        self.confirm(sr.plan_recreate(self.ctx), "recreate SR partnerships", self._recreate)
 
     async def _recreate(self) -> str:
-        await sr.recreate(self.ctx, self._progress)
+        await sr.recreate(self.ctx, self.progress)
         return "Done: every partnership recreated, in sync, and the same as the snapshot."
 
     def action_preview(self) -> None:

@@ -1,5 +1,5 @@
-"""What a screen with mutating steps shares: one worker at a time, confirm before every change,
-refusals and failures as sentences, and a refresh after each change."""
+"""What a screen with mutating steps shares: one job at a time, confirm before every change,
+refusals and failures as sentences with their remedy, and a refresh after each change."""
 
 from __future__ import annotations
 
@@ -9,20 +9,32 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.widgets import Static
 
-from hcitui.remote import RemoteError
+from hcitui.core.errors import HciError
+from hcitui.core.units import clock
+from hcitui.remote import NodeEvent
+from hcitui.tui import remedies
 from hcitui.tui.screens.base import HciScreen, RunningChange
 from hcitui.tui.widgets.confirm import DRY_RUN, RUN, ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
-from hcitui.workflow.events import ProgressEvent
-from hcitui.workflow.steps import Plan, Refused, StepFailed
+from hcitui.workflow.events import ProgressEvent, Stage
+from hcitui.workflow.steps import Plan
 
 
-def text_bar(fraction: float | None, width: int = 20) -> str:
-    """A progress bar in characters, readable without colour: ``[#########...........]  45%``."""
-    if fraction is None:
-        return ""
-    done = max(0, min(width, int(fraction * width)))
-    return "[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}"
+def event_words(event: ProgressEvent) -> str:
+    """A progress event in words: its text, marked FAILED when the node's part failed, with the time
+    a long wait began."""
+    words = event.text
+    if event.stage is Stage.FAILED:
+        words = f"FAILED: {words}" if words else "FAILED"
+    if event.since is not None:
+        words += f" (since {clock(event.since)})"
+    return words
+
+
+def status_text(event: ProgressEvent) -> Text:
+    """A progress event for a node's Status cell (cut to the cell, never wrapped)."""
+    style = "bold" if event.stage is Stage.FAILED else "dim" if event.stage is Stage.SKIPPED else ""
+    return Text(event_words(event), style=style, no_wrap=True, overflow="ellipsis")
 
 
 class SteppingScreen(HciScreen):
@@ -30,14 +42,12 @@ class SteppingScreen(HciScreen):
 
     TABLE_ID: ClassVar[str] = ""
     OUTCOME_ID: ClassVar[str] = ""
-    WORKER_GROUP: ClassVar[str] = ""
     LIVE_POLL: ClassVar[bool] = False  # read (live_read) while a change runs
+    LIVE_GROUP: ClassVar[str] = "live"  # the live reads' workers: one at a time, beside the job
 
     def __init__(self) -> None:
         super().__init__()
-        self.busy: str | None = None  # what runs now (a read or a change): one thing at a time
         self.outcome: Text | None = None  # how the last action ended, shown until the next one
-        self._live_reading = False
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -51,16 +61,17 @@ class SteppingScreen(HciScreen):
     def say(self, text: str | Text) -> None:
         self.query_one(f"#{self.OUTCOME_ID}", Static).update(text)
 
-    def progress(self, event: ProgressEvent) -> None:
-        node, text, fraction = event.node, event.text, event.fraction
-        """A workflow's progress callback: the node's Status cell, in words."""
-        self.table.set_cells(node, status=Text(text, no_wrap=True, overflow="ellipsis"))
+    def sentence(self, error: HciError) -> str:
+        """A refusal or failure as the operator reads it here: its sentence and its remedy's key."""
+        return remedies.sentence(error, here=self.TITLE_TEXT)
 
-    def is_busy(self) -> bool:
-        if self.busy:
-            self.notify(f"Busy: {self.busy} is running; one thing at a time.", timeout=4)
-            return True
-        return False
+    # ------------------------------------------------------------------ events
+    def show_progress(self, event: ProgressEvent) -> None:
+        """A step's progress event: the node's Status cell, in words."""
+        self.table.set_cells(event.node, status=status_text(event))
+
+    def show_node_event(self, event: NodeEvent) -> None:
+        self.table.apply_event(event)
 
     # ------------------------------------------------------------------ reading
     async def read(self, *, live: bool = True) -> None:
@@ -69,18 +80,14 @@ class SteppingScreen(HciScreen):
         return None
 
     def action_refresh(self) -> None:
-        if self.is_busy():
-            return
-        self.busy = "refresh"
-        self.run_worker(self._refresh(), group=self.WORKER_GROUP, exit_on_error=False)
+        self.start_job("refresh", self._refresh())
 
     async def _refresh(self) -> None:
         try:
             await self.read(live=True)
-        except RemoteError as exc:
-            self.app.report_error(exc.sentence)
-        finally:
-            self.busy = None
+        except HciError as exc:
+            self.app.report_error(self.sentence(exc))
+        await self.events_shown()
 
     # ----------------------------------------------------------------- changing
     async def live_read(self) -> None:
@@ -105,11 +112,8 @@ class SteppingScreen(HciScreen):
                 self.outcome = Text(f"Dry run of {label}: nothing was sent to {self.ctx.name}.", style="bold")
                 self.say(self.outcome)
             elif choice == RUN:
-                if self.is_busy():
-                    return
-                self.busy = label
-                self.change = RunningChange(self.TITLE_TEXT, label, node)
-                self.run_worker(self._run(label, work, done), group=self.WORKER_GROUP, exit_on_error=False)
+                if self.start_job(label, self._run(label, work, done)):
+                    self.change = RunningChange(self.TITLE_TEXT, label, node)
             else:
                 self.outcome = Text(f"Cancelled {label}: nothing was sent.")
                 self.say(self.outcome)
@@ -117,31 +121,32 @@ class SteppingScreen(HciScreen):
         self.app.push_screen(ConfirmStep(plan.title, plan.preview(), typed=self.ctx.name if typed else None),
                              callback=chosen)
 
+    def _live_poll(self) -> None:
+        if self.running_in(self.LIVE_GROUP):
+            return  # polls never overlap: the last one has not ended
+        self.run_worker(self._live_tick(), group=self.LIVE_GROUP, exit_on_error=False)
+
     async def _live_tick(self) -> None:
-        if self._live_reading:
-            return  # polls never overlap
-        self._live_reading = True
         try:
             await self.live_read()
-        except RemoteError:
+        except HciError:
             pass  # a missed look while the cluster moves; the step's own reads decide
-        finally:
-            self._live_reading = False
 
     async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
         self.outcome = None
         self.say(f"Running: {label} ...")
         live = None
         if self.LIVE_POLL:
-            live = self.set_interval(self.ctx.poll * 3, lambda: self.run_worker(
-                self._live_tick(), group=f"{self.WORKER_GROUP}-live", exit_on_error=False))
+            live = self.set_interval(self.ctx.poll * 3, self._live_poll)
         try:
             try:
                 result = await work()
-            except (Refused, StepFailed, RemoteError) as exc:
-                self.outcome = Text(exc.sentence, style="bold")
-                self.app.report_error(exc.sentence)
+            except HciError as exc:  # refused, failed, or a node that did not answer
+                await self.events_shown()
+                self.outcome = Text(self.sentence(exc), style="bold")
+                self.app.report_error(self.sentence(exc))
             else:
+                await self.events_shown()  # the step's last events first, then how it ended
                 text = result if isinstance(result, str) else f"Done: {label}." + (f" {done}" if done else "")
                 self.outcome = Text(text, style="bold")
             if live is not None:
@@ -151,6 +156,5 @@ class SteppingScreen(HciScreen):
         finally:
             if live is not None:
                 live.stop()
-            self.busy = None
             self.change = None
         self.say(self.outcome or "")

@@ -8,7 +8,6 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-
 # Textual's own bindings that mean nothing to an operator on a console.
 _NOISE = {"ctrl+c", "super+c", "shift+tab", "ctrl+insert"}
 

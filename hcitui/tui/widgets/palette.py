@@ -45,7 +45,7 @@ def allowed_system_command(screen: Screen, callback: object) -> bool:
     """False for a system command that would run a mutating action where the screen refuses it."""
     if not mutating(screen, callback):
         return True
-    return screen.check_action(getattr(callback, "__name__").removeprefix("action_"), ()) is not False
+    return screen.check_action(callback.__name__.removeprefix("action_"), ()) is not False
 
 
 class ScreenCommands(Provider):
