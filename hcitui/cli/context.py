@@ -1,34 +1,39 @@
-"""The composition root: turns options into a ready Context (lab or real cluster).
+"""Opening a Context: from the config, or on the lab. The composition root of both front ends.
 
-Only the CLI and the app call this; the workflow never knows whether it drives a lab.
-``hcitui --lab`` serves the lab over real WinRM on loopback and connects to it with the
-same pypsrp sessions as a production cluster; the in-process session is for fast tests.
+Only the command line and the console call this; the workflow never knows whether it drives a lab.
+``hcitui --lab`` serves the lab over real WinRM on loopback (:mod:`hcitui.lab.serve`) and connects to
+it with the same pypsrp sessions as a production cluster; the in-process session is for fast tests.
+This module is the one way from the command line to the lab.
 """
 
 from __future__ import annotations
 
-import secrets
-import shlex
-import threading
-from dataclasses import dataclass
+import sys
+from argparse import Namespace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from hcitui.core.audit import AuditLog
 from hcitui.core.config import (
     ClusterConfig,
     Config,
     ConfigError,
-    CoordinatorConfig,
     NodeConfig,
-    TransportConfig,
     load_config,
-    parse_config,
     state_dir,
 )
-from hcitui.core.files import atomic_write_text
-from hcitui.core.journal import AuditLog, Journal
-from hcitui.lab import Lab
-from hcitui.lab.state import COORDINATOR, ISO_SIZE
+from hcitui.core.journal import Journal, cluster_dir
+from hcitui.lab import Lab, LabError, LabState
+from hcitui.lab import serve as lab_serve
+from hcitui.lab.serve import (  # noqa: F401  (re-exported: the lab as a config, and the served lab)
+    LAB_ISO_NAME,
+    LAB_USER,
+    ServedLab,
+    lab_cluster_config,
+    lab_iso_source,
+    served_config_text,
+)
 from hcitui.remote import ClusterClient, NodeInfo, Session
 from hcitui.workflow.context import Context
 
@@ -36,8 +41,6 @@ if TYPE_CHECKING:
     from hcitui.remote.psrp import PsrpSessionFactory
 
 LAB_CLUSTER = "LAB-STRETCH"
-LAB_USER = "lab-operator"
-LAB_ISO_NAME = "AzureLocal-2509-25398.iso"
 
 
 def lab_dir(state_root: Path) -> Path:
@@ -64,12 +67,8 @@ def reset_lab_records(state_root: Path, cluster: str = LAB_CLUSTER) -> str:
     """
     if cluster != LAB_CLUSTER:
         raise ValueError(f"{cluster} is not the lab cluster ({LAB_CLUSTER}); its records are left as they are")
-    from datetime import datetime, timezone
-
-    from hcitui.core.journal import cluster_dir
-
     folder = cluster_dir(state_root, cluster)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     old = [folder / "journal.json", *AuditLog(folder / "audit.jsonl").files()]
     kept: list[Path] = []
     for path in old:
@@ -85,136 +84,14 @@ def reset_lab_records(state_root: Path, cluster: str = LAB_CLUSTER) -> str:
             f"as *.reset-{stamp}.* ({len(kept)} files).")
 
 
-def lab_iso_source(lab: Lab) -> Path | None:
-    """The lab's stand-in for the 2509 ISO on this machine, next to the lab's state: made once,
-    exactly ``ISO_SIZE`` deterministic bytes (what the lab's nodes hold), so copies can resume."""
-    if lab.path is None:
-        return None
-    path = Path(lab.path).parent / LAB_ISO_NAME
-    if not path.is_file() or path.stat().st_size != ISO_SIZE:
-        block = bytes(range(256)) * 4096  # 1 MiB of a repeating pattern
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.tmp")
-        with open(partial, "wb") as handle:
-            for start in range(0, ISO_SIZE, len(block)):
-                handle.write(block[: ISO_SIZE - start])
-        partial.replace(path)
-    return path
-
-
-def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_file: Path | None = None,
-                       password_command: str | None = None, *, coordinator: bool = True) -> ClusterConfig:
-    """The lab as a cluster config; ``coordinator``: with its CAU coordinator (``LAB-MGMT``, outside the
-    cluster), the recommended setup, which the lab shows unless told not to (``--lab-no-coordinator``)."""
-    addresses = addresses or {}
-    return ClusterConfig(
-        name=lab.state.cluster_name,
-        nodes=[NodeConfig(name=n.name, site=n.site, address=addresses.get(n.name)) for n in lab.state.nodes.values()],
-        transport=TransportConfig(scheme="https", auth="basic", username=LAB_USER, ca_file=ca_file,
-                                  password_command=password_command),
-        iso_path=lab.state.iso_path,
-        staging_path=lab.state.staging_path,
-        iso_source=lab_iso_source(lab),
-        # Its transport is the lab's (Basic over HTTPS): the lab's WinRM takes nothing else.
-        coordinator=CoordinatorConfig(host=COORDINATOR, address=addresses.get(COORDINATOR)) if coordinator else None,
-    )
+def serve_lab(lab: Lab, state_root: Path, *, base_port: int | None = None, coordinator: bool = True) -> ServedLab:
+    """Serve the lab over WinRM on loopback, its CA and password kept in the lab's folder under ``state_root``."""
+    return lab_serve.serve(lab, lab_dir(state_root), base_port=base_port, coordinator=coordinator)
 
 
 def select_cluster(config_path: Path | None, cluster: str | None) -> ClusterConfig:
     config: Config = load_config(config_path)
     return config.cluster(cluster)
-
-
-# ------------------------------------------------------------------ served lab
-
-
-@dataclass
-class ServedLab:
-    """The lab's WinRM endpoints, running, and the config that reaches them."""
-
-    lab: Lab
-    server: object  # hcitui.lab.endpoint.LabServer
-    cluster: ClusterConfig
-    password: str
-    ca_file: Path
-    password_file: Path
-
-    def lines(self) -> list[str]:
-        """One line per node (``LAB-A1 URL``), one for the CAU coordinator (``coordinator LAB-MGMT URL``)
-        when it is served, then the credentials."""
-        out = [f"{'coordinator ' if name == COORDINATOR else ''}{name} {endpoint.url}"
-               for name, endpoint in self.server.endpoints.items()]
-        out.append(f"user {LAB_USER} password {self.password} ca {self.ca_file}")
-        return out
-
-    def __post_init__(self) -> None:
-        # Lab time moves on even while nobody asks (a reboot ends, a repair job finishes).
-        self._stopping = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="hcitui-lab-ticker", daemon=True)
-        self._ticker.start()
-
-    def _tick(self) -> None:
-        while not self._stopping.wait(0.25):
-            self.lab.tick()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.server.stop()
-        self._ticker.join(timeout=5)
-
-
-def serve_lab(lab: Lab, state_root: Path, *, base_port: int | None = None, coordinator: bool = True) -> ServedLab:
-    """Start one HTTPS WinRM endpoint per lab node on 127.0.0.1, with a fresh CA and password; with
-    ``coordinator``, one more for the lab's CAU coordinator (after the nodes: base_port + node count)."""
-    from hcitui.lab.certs import make_lab_certs, server_ssl_context
-    from hcitui.lab.endpoint import LabServer
-
-    folder = lab_dir(state_root)
-    certs = make_lab_certs(folder / "tls")
-    password = secrets.token_urlsafe(18)
-    password_file = folder / "password"
-    atomic_write_text(password_file, password, mode=0o600)  # only the user can read it
-    server = LabServer(lab, username=LAB_USER, password=password, ssl_context=server_ssl_context(certs),
-                       base_port=base_port, coordinator=coordinator)
-    server.start()
-    addresses = {name: f"127.0.0.1:{endpoint.port}" for name, endpoint in server.endpoints.items()}
-    cluster = lab_cluster_config(lab, addresses, certs.ca_file,
-                                 password_command="cat " + shlex.quote(str(password_file)), coordinator=coordinator)
-    return ServedLab(lab, server, cluster, password, certs.ca_file, password_file)
-
-
-def served_config_text(served: ServedLab) -> str:
-    """An hcitui config for the served lab: the password is reached through a command, never stored."""
-    c = served.cluster
-
-    def q(value: str) -> str:
-        return "'" + value + "'" if "'" not in value else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    lines = [
-        "# hcitui config for the lab served by 'hcitui lab serve'. Valid while that process runs.",
-        "[[clusters]]",
-        f"name = {q(c.name)}",
-        f"iso_path = {q(c.iso_path or '')}",
-        f"staging_path = {q(c.staging_path)}",
-        *([f"iso_source = {q(str(c.iso_source))}"] if c.iso_source else []),
-        "",
-        "[clusters.transport]",
-        'scheme = "https"',
-        'auth = "basic"',
-        f"username = {q(LAB_USER)}",
-        f"ca_file = {q(str(served.ca_file))}",
-        f"password_command = {q(c.transport.password_command or '')}",
-    ]
-    for node in c.nodes:
-        lines += ["", "[[clusters.nodes]]", f"name = {q(node.name)}", f"site = {q(node.site or '')}",
-                  f"address = {q(node.address or '')}"]
-    if c.coordinator is not None:
-        lines += ["", "# The CAU coordinator: a management server outside the cluster that runs the CAU run.",
-                  "[clusters.coordinator]", f"host = {q(c.coordinator.host)}",
-                  f"address = {q(c.coordinator.address or '')}"]
-    text = "\n".join(lines) + "\n"
-    parse_config(text, "generated lab config")  # never write a config hcitui would refuse
-    return text
 
 
 # ------------------------------------------------------------------- contexts
@@ -263,7 +140,9 @@ def context_for_lab(lab: Lab, *, read_only: bool, state_root: Path | None = None
 
 def _psrp_context(cluster: ClusterConfig, root: Path, *, read_only: bool, password: str | None = None,
                   lab: bool = False) -> Context:
-    from hcitui.remote.psrp import PsrpSessionFactory  # pypsrp is imported only when needed
+    from hcitui.remote.psrp import (
+        PsrpSessionFactory,  # pypsrp is imported only when needed
+    )
 
     audit = AuditLog.open(root, cluster.name, max_bytes=cluster.audit_max_bytes, keep=cluster.audit_keep)
     factory = PsrpSessionFactory(cluster, password=password)
@@ -303,3 +182,56 @@ def context_for_config(cluster: ClusterConfig, *, read_only: bool, state_root: P
     """A context on a real cluster over WinRM."""
     root = Path(state_root) if state_root else state_dir()
     return _psrp_context(cluster, root, read_only=read_only or cluster.read_only)
+
+
+# ------------------------------------------------------------- from the command line
+
+
+def state_root() -> Path:
+    return state_dir()
+
+
+def make_context(args: Namespace) -> Context:
+    """The Context for ``--lab`` or ``--config`` (and ``--cluster``, ``--read-only``, ``--insecure``);
+    raises ConfigError for anything wrong. ``--lab-reset`` says on standard error what it did."""
+    if args.lab and args.config:
+        raise ConfigError(["--lab and --config exclude each other"])
+    root = state_root()
+    if args.lab:
+        try:
+            lab = open_lab(root, args.lab_nodes, reset=args.lab_reset)
+        except LabError as exc:  # the lab's own file cannot be used: a usage problem, in one sentence
+            raise ConfigError([str(exc)]) from None
+        if args.lab_reset:
+            print(reset_lab_records(root, lab.state.cluster_name), file=sys.stderr, flush=True)
+        return context_for_lab(lab, read_only=args.read_only, state_root=root, transport="winrm",
+                               coordinator=not args.lab_no_coordinator)
+    cluster = select_cluster(args.config, args.cluster)
+    if args.insecure:
+        transport = cluster.transport.model_copy(update={"insecure": True, "ca_file": None})
+        changes: dict[str, Any] = {"transport": transport}
+        if cluster.coordinator is not None:
+            changes["coordinator"] = cluster.coordinator.model_copy(update={"insecure": True, "ca_file": None})
+        cluster = cluster.model_copy(update=changes)
+    return context_for_config(cluster, read_only=args.read_only, state_root=root)
+
+
+def lab_cluster_nodes(root: Path) -> tuple[str, list[tuple[str, str]]] | None:
+    """The served lab's cluster name and (node, site) pairs, read from its file without opening it;
+    None when there is no lab file or it cannot be read (the report then names the default lab)."""
+    path = lab_path(root)
+    if not path.exists():
+        return None
+    try:
+        state = LabState.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return state.cluster_name, [(n.name, n.site) for n in state.nodes.values()]
+
+
+def script_evidence(script: str) -> list[str]:
+    """What Microsoft's reference says of each cmdlet and property a script relies on (the lab's
+    catalogue), for ``hcitui ops show``. Imported here only: it parses with tree-sitter."""
+    from hcitui.lab import propreads
+
+    return propreads.evidence(script)

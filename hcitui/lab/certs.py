@@ -51,7 +51,7 @@ def make_lab_certs(directory: Path) -> LabCerts:
     """A fresh CA and server certificate (EC P-256) written to ``directory`` (created if missing)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     not_before = now - datetime.timedelta(minutes=5)
     not_after = now + datetime.timedelta(days=VALID_DAYS)
 

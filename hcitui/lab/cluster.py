@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def on_timer(kind: str) -> Callable[[TimerHandler], TimerHandler]:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
 class Lab:
@@ -393,7 +393,8 @@ def _get_csv_state(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
             rows.append({
                 "Name": csv.name, "VolumeName": f"C:\\ClusterStorage\\{csv.friendly}",
                 "VolumeFriendlyName": csv.friendly, "Node": n.name, "StateInfo": state,
-                "FileSystemRedirectedIOReason": "FileSystemReFs" if csv.refs and not csv.unavailable else "NotFileSystemRedirected",
+                "FileSystemRedirectedIOReason": (
+                    "FileSystemReFs" if csv.refs and not csv.unavailable else "NotFileSystemRedirected"),
                 "BlockRedirectedIOReason": "NotBlockRedirected",
             })
     return rows
@@ -601,7 +602,8 @@ def _resume_node(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
     target = _target(lab, params)
     if target.cluster_state != "Paused":
-        raise LabPowerShellError(f"The node '{target.name}' is {target.cluster_state}; only a paused node can be resumed.")
+        raise LabPowerShellError(f"The node '{target.name}' is {target.cluster_state}; "
+                                 "only a paused node can be resumed.")
     lab.changed()
     target.cluster_state = "Up"
     target.drain_status = "NotInitiated"
@@ -641,7 +643,8 @@ def _write_file_chunk(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     try:
         data = base64.b64decode(params["Data"], validate=True)
     except (binascii.Error, ValueError):
-        raise LabPowerShellError("Exception calling \"FromBase64String\": The input is not a valid Base-64 string.") from None
+        raise LabPowerShellError("Exception calling \"FromBase64String\": "
+                                 "The input is not a valid Base-64 string.") from None
     key = _file_key(node.files, path)
     current = node.files.get(key, 0) if key else 0
     if offset == 0:

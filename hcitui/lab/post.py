@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hcitui.lab.cluster import Lab, LabNode, LabPowerShellError, Pending, handles
@@ -62,7 +62,8 @@ def _vm_row(lab: Lab, node: LabNode, group: Any) -> dict[str, Any]:
 
 @handles("get_vm_versions")
 def _get_vm_versions(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
-    return [_vm_row(lab, node, g) for g in lab.state.groups if g.group_type == "VirtualMachine" and g.owner == node.name]
+    return [_vm_row(lab, node, g) for g in lab.state.groups
+            if g.group_type == "VirtualMachine" and g.owner == node.name]
 
 
 @handles("update_vm_version")
@@ -84,7 +85,7 @@ def _update_vm_version(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 def _test_cluster(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
     finish_at = lab.now + lab.state.timings.test_cluster
-    stamp = datetime.fromtimestamp(lab.now, tz=timezone.utc).strftime("%Y.%m.%d At %H.%M.%S")
+    stamp = datetime.fromtimestamp(lab.now, tz=UTC).strftime("%Y.%m.%d At %H.%M.%S")
 
     def result() -> dict[str, Any]:
         failed = sum(1 for n in lab.state.nodes.values() if n.cluster_state != "Up")

@@ -8,9 +8,9 @@ found by :mod:`hcitui.lab.frontdoor` on this tree. This module only describes; i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
 
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hcitui.core.model import SETUP_LOG_FOLDER
 from hcitui.lab.cluster import Lab, LabNode, LabPowerShellError, Timer, handles, iso, on_timer
 from hcitui.lab.state import LabSetupTask
-from hcitui.core.model import SETUP_LOG_FOLDER
 from hcitui.ps.upgrade import OS_UPGRADE_TASK, RESULT_FILE
 
 SETUP_SUCCEEDED = 0x3  # CONX_SETUP_EXITCODE_CONTINUE_REBOOT: "This upgrade was successful."

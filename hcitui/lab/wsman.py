@@ -248,7 +248,7 @@ def envelope(action_uri: str, relates_to: str, body: str) -> bytes:
         f"{_ENVELOPE_OPEN}<s:Header><a:Action>{escape(action_uri)}</a:Action>"
         f"<a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID><a:To>{ANONYMOUS}</a:To>"
         f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def response(request: WSManRequest, body: str = "") -> bytes:

@@ -7,9 +7,9 @@ from hcitui.ps.cau import CAU_OPS
 from hcitui.ps.iso import ISO_OPS
 from hcitui.ps.nodes import NODE_OPS
 from hcitui.ps.post import POST_OPS
-from hcitui.ps.upgrade import UPGRADE_OPS
 from hcitui.ps.reads import READS
 from hcitui.ps.sr import SR_OPS
+from hcitui.ps.upgrade import UPGRADE_OPS
 
 OPERATIONS: dict[str, Operation] = {}
 for _op in [*READS, *NODE_OPS, *ISO_OPS, *UPGRADE_OPS, *POST_OPS, *SR_OPS, *CAU_OPS]:

@@ -9,8 +9,6 @@ exact PowerShell an operator could paste into a console on the node.
 
 from __future__ import annotations
 
-from hcitui.core.errors import HciError
-
 import hashlib
 import json
 import re
@@ -20,6 +18,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_pascal
+
+from hcitui.core.errors import HciError
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R")

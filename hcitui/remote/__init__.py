@@ -18,6 +18,7 @@ from hcitui.remote.session import BaseSession, Session
 
 __all__ = [
     "AuthenticationFailed", "BaseSession", "ClusterClient", "EventKind", "NodeCall", "NodeEvent", "NodeInfo",
-    "NodeOutcome", "OperationFailed", "ParametersInvalid", "ReadOnlyRefused", "Rebooting", "RemoteError", "ResultInvalid", "Session",
+    "NodeOutcome", "OperationFailed", "ParametersInvalid", "ReadOnlyRefused", "Rebooting", "RemoteError",
+    "ResultInvalid", "Session",
     "TimedOut", "TlsFailed", "Unreachable", "fan_out", "for_each_node",
 ]

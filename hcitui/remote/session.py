@@ -13,7 +13,7 @@ import asyncio
 import getpass
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
@@ -36,7 +36,8 @@ class Session(Protocol):
     node: str
     read_only: bool
 
-    async def invoke(self, op: Operation, params: Params | dict[str, Any] | None = None, *, timeout: float | None = None) -> Any: ...
+    async def invoke(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
+                     timeout: float | None = None) -> Any: ...
 
     async def close(self) -> None: ...
 
@@ -81,7 +82,8 @@ class BaseSession(abc.ABC):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "parameters"
-            error = ParametersInvalid(self.node, op.name, f"invalid parameter {where}: {first['msg']}; nothing was sent")
+            error = ParametersInvalid(self.node, op.name,
+                                      f"invalid parameter {where}: {first['msg']}; nothing was sent")
             self._write(op, None, {"parameters": {}, "outcome": error.outcome, "error": error.message,
                                    "duration_ms": 0.0})
             raise error from None
@@ -94,7 +96,7 @@ class BaseSession(abc.ABC):
             # The outer bound: whatever the transport does inside, the caller gets its answer in time.
             payload = await asyncio.wait_for(self._run(op, bound.to_ps(), limit), timeout=limit * 1.1 + 0.5)
             result = op.parse_result(payload)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = TimedOut(self.node, op.name, limit)
             self._record(op, bound, error.outcome, time.monotonic() - started, error.message)
             raise error from None
@@ -126,7 +128,7 @@ class BaseSession(abc.ABC):
         if self._audit is None:
             return
         # Microseconds: the audit log keeps changes and reads in two files and merges them by time.
-        record = {"time": datetime.now(timezone.utc).isoformat(timespec="microseconds"), "node": self.node,
+        record = {"time": datetime.now(UTC).isoformat(timespec="microseconds"), "node": self.node,
                   "target": op.target(params, self.node), "via": self.node, "operation": op.name,
                   "mutates": op.mutates}
         record.update(fields)

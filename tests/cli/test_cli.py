@@ -14,11 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 import pytest
 
 from hcitui import __version__, ps
-
 from hcitui.cli import context as wiring
 from hcitui.cli.main import main
 from hcitui.core.config import EXAMPLE
@@ -43,7 +41,7 @@ def lab_in_process(monkeypatch):
 
 def audit_lines(state_home: Path) -> list[dict]:
     """Every record, changes and reads (kept in two files), oldest first."""
-    from hcitui.core.journal import AuditLog
+    from hcitui.core.audit import AuditLog
 
     return list(AuditLog(state_home / "clusters" / "LAB-STRETCH" / "audit.jsonl").records())
 
@@ -155,7 +153,8 @@ def test_lab_nodes_odd_is_usage_error(capsys):
 
 
 def test_lab_reset_starts_the_journal_and_audit_log_over(capsys, state_home):
-    from hcitui.core.journal import AuditLog, Journal, StepStatus, cluster_dir
+    from hcitui.core.audit import AuditLog
+    from hcitui.core.journal import Journal, StepStatus, cluster_dir
 
     assert main(["--lab", "verify", "--json"]) == 1
     folder = cluster_dir(state_home, "LAB-STRETCH")

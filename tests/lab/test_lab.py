@@ -187,7 +187,8 @@ def test_registry_values_take_effect_after_reboot(lab, clock):
 
 def test_set_registry_values_partial(lab):
     values = run(lab, "LAB-B2", "set_registry_values", {"RefsEnableMetadataValidation": 1})
-    assert values == {"RefsEnableMetadataValidation": 1, "VidParametersKeyExists": False, "SkipSmallLocalAllocations": None}
+    assert values == {"RefsEnableMetadataValidation": 1, "VidParametersKeyExists": False,
+                      "SkipSmallLocalAllocations": None}
 
 
 # ---------------------------------------------------------------------- traps

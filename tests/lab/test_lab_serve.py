@@ -157,3 +157,28 @@ def test_serve_lab_reset_starts_the_lab_records_over(tmp_path):
     kept = sorted(p.name for p in folder.iterdir() if ".reset-" in p.name)
     assert len(kept) == 2 and kept[0].startswith("audit.reset-") and kept[1].startswith("journal.reset-")
     assert "pools upgraded" in (folder / kept[1]).read_text(encoding="utf-8")
+
+
+def test_fault_knobs_on_the_lab_state():
+    """What `lab serve --latency ... --unreachable NODE` sets, in process; names as the lab spells them."""
+    from hcitui.cli.commands.lab import _computer
+    from hcitui.cli.output import UsageError
+    from hcitui.lab import Lab
+    from hcitui.lab.serve import set_knobs
+
+    lab = Lab.create(4)
+    computers = [*lab.state.nodes, "LAB-MGMT"]
+    assert _computer("lab-b1", computers) == "LAB-B1" and _computer("lab-mgmt", computers) == "LAB-MGMT"
+    for bad in ("NOPE", "LAB-A1;whoami"):
+        with pytest.raises(UsageError, match=f"no lab node named {bad}"):
+            _computer(bad, computers)
+    set_knobs(lab, latency=-1.0, pool_open_delay=0.3, reboot_seconds=0.1, unreachable=["LAB-A1"],
+              http_500=["LAB-MGMT"], hang=["LAB-B2"], cau_fail_node="LAB-B1")
+    faults = lab.state.faults
+    assert (faults.latency, faults.pool_open_delay, lab.state.timings.reboot) == (0.0, 0.3, 0.5)
+    assert (faults.unreachable, faults.http_500, faults.auth_failure, faults.hang) == (
+        ["LAB-A1"], ["LAB-MGMT"], [], ["LAB-B2"])
+    assert faults.cau_fail_node == "LAB-B1"
+    set_knobs(lab)  # figures left as they were; the per-node lists and the CAU failure cleared
+    assert (faults.latency, faults.pool_open_delay, lab.state.timings.reboot) == (0.0, 0.3, 0.5)
+    assert faults.unreachable == [] and faults.cau_fail_node is None

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import pytest
-from support import example_params
 import requests
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -23,6 +22,7 @@ from hcitui.lab import Lab
 from hcitui.lab.certs import make_lab_certs, server_ssl_context
 from hcitui.lab.endpoint import LabServer
 from hcitui.ps import OPERATIONS
+from support import example_params
 
 USER = "lab\\operator"
 PASSWORD = "Lab-Passw0rd!"

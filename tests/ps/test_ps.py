@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from support import example_params
 from pydantic import ValidationError
 from pydantic.alias_generators import to_pascal
 
@@ -14,6 +13,7 @@ from hcitui.ps import OPERATIONS, ResultError, ps_quote, script_parameter_names
 from hcitui.ps.base import _param_body
 from hcitui.ps.nodes import NodeNameParams, RegistryParams, ResumeParams
 from hcitui.ps.reads import PathParams
+from support import example_params
 
 ALL_OPS = list(OPERATIONS.values())
 OP_IDS = [op.name for op in ALL_OPS]
@@ -271,7 +271,8 @@ def test_path_params_require_a_path():
 
 
 def test_script_parameter_names_parser():
-    script = "param([Parameter(Mandatory)][string]$Name, [ValidateSet('a,b', 'c')][string]$Mode = 'a,b', $Plain)\n$x = 1"
+    script = ("param([Parameter(Mandatory)][string]$Name, [ValidateSet('a,b', 'c')][string]$Mode = 'a,b', $Plain)"
+              "\n$x = 1")
     assert script_parameter_names(script) == ["Name", "Mode", "Plain"]
     assert script_parameter_names("param()\nGet-Thing") == []
     assert script_parameter_names("Get-Thing -Parameter $x") == []

@@ -11,10 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support import example_params
 
 from hcitui import ps
-
 from hcitui.cli import context as wiring
 from hcitui.core.config import ClusterConfig
 from hcitui.lab import Lab
@@ -29,6 +27,7 @@ from hcitui.remote import (
     Unreachable,
 )
 from hcitui.remote.psrp import PsrpSession, PsrpSessionFactory
+from support import example_params
 
 GUARD = 60  # seconds: an outer bound so a broken test fails instead of hanging
 

@@ -6,20 +6,19 @@ import asyncio
 import json
 
 import pytest
-from support import example_params
 from pydantic import Field
 
 from hcitui import ps
 from hcitui.lab.inprocess import InProcessSession
 from hcitui.ps import OPERATIONS, NoParams, Operation, Params
 from hcitui.remote import (
-    ParametersInvalid,
     AuthenticationFailed,
     BaseSession,
     ClusterClient,
     EventKind,
     NodeInfo,
     OperationFailed,
+    ParametersInvalid,
     ReadOnlyRefused,
     Rebooting,
     ResultInvalid,
@@ -28,6 +27,7 @@ from hcitui.remote import (
     Unreachable,
     fan_out,
 )
+from support import example_params
 
 MUTATING = [op for op in OPERATIONS.values() if op.mutates]
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
