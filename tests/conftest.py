@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from support import FakeClock
 
 from hcitui.lab import Lab
+from support import FakeClock
 
 
 @pytest.fixture(autouse=True)
