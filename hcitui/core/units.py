@@ -4,6 +4,7 @@ everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -63,3 +64,11 @@ def md_cell(value: object) -> str:
     """A value as one Markdown table cell: pipes escaped, newlines folded."""
     text = str(value if value is not None else "")
     return text.replace("|", "\\|").replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
+def md_table(headers: list[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    """A Markdown table's lines: the header, its rule, then a line per row, every cell through
+    :func:`md_cell`. The report and the command log both write their tables with it."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in rows]
+    return lines

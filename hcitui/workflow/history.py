@@ -18,7 +18,7 @@ from typing import Any
 from hcitui import ps
 from hcitui.core.audit import AuditLog
 from hcitui.core.files import atomic_write_text
-from hcitui.core.units import clock, md_cell, milliseconds
+from hcitui.core.units import clock, md_table, milliseconds
 
 
 @dataclass(frozen=True)
@@ -147,13 +147,10 @@ def to_markdown(entries: Iterable[AuditEntry], cluster: str, *, title: str = "Co
     entries = list(entries)
     lines = [f"# {title}: {cluster}", "",
              f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} by hcitui; "
-             f"{len(entries)} operations, newest first.", "",
-             "| time (UTC) | target | via | operation | changes | outcome | duration | error |",
-             "|---|---|---|---|---|---|---|---|"]
-    for e in entries:
-        lines.append(f"| {md_cell(e.time)} | {md_cell(e.target_text)} | {md_cell(e.node)} | {md_cell(e.operation)} "
-                     f"| {'yes' if e.mutates else 'no'} "
-                     f"| {md_cell(e.outcome)} | {md_cell(e.duration_text())} | {md_cell(e.error or '')} |")
+             f"{len(entries)} operations, newest first.", ""]
+    lines += md_table(["time (UTC)", "target", "via", "operation", "changes", "outcome", "duration", "error"],
+                      ([e.time, e.target_text, e.node, e.operation, "yes" if e.mutates else "no", e.outcome,
+                        e.duration_text(), e.error or ""] for e in entries))
     lines += ["", "## PowerShell", ""]
     for e in entries:
         lines += [f"### {e.time} {e.operation} on {e.target_text} via {e.node} ({e.outcome})", "", "```powershell",

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from hcitui.core.audit import AuditLog
 from hcitui.core.journal import JournalError, JournalState, cluster_dir, local_time
-from hcitui.core.units import md_cell, milliseconds
+from hcitui.core.units import md_cell, md_table, milliseconds
 from hcitui.workflow import history
 from hcitui.workflow.resume import phase_name
 
@@ -121,36 +121,29 @@ def to_markdown(report: dict[str, Any]) -> str:
            f"Generated {local_time(report['generated'])} (local time). Journal last written "
            f"{local_time(report['journal_updated']) or 'never'}.", ""]
 
-    out += ["## Nodes", "", "| node | site | build before | first seen | build after | last seen |",
-            "|---|---|---|---|---|---|"]
-    for n in report["nodes"]:
-        out.append(f"| {md_cell(n['name'])} | {md_cell(n['site'] or '-')} "
-                   f"| {md_cell(n['build_before'] or 'not observed')} "
-                   f"| {md_cell(local_time(n['first_seen']))} | {md_cell(n['build_after'] or 'not observed')} "
-                   f"| {md_cell(local_time(n['last_seen']))} |")
+    out += ["## Nodes", ""]
+    out += md_table(["node", "site", "build before", "first seen", "build after", "last seen"],
+                    ([n["name"], n["site"] or "-", n["build_before"] or "not observed", local_time(n["first_seen"]),
+                      n["build_after"] or "not observed", local_time(n["last_seen"])] for n in report["nodes"]))
     out.append("")
 
     out += ["## Steps", ""]
     if not report["phases"]:
         out += ["No step has been run yet.", ""]
     for phase in report["phases"]:
-        out += [f"### Phase {phase['phase']}: {phase['name']}", "",
-                "| step | node | status | started | finished | detail |", "|---|---|---|---|---|---|"]
-        for s in phase["steps"]:
-            out.append(f"| {md_cell(s['step'])} | {md_cell(s['node'] or 'cluster')} | {md_cell(s['status'].upper())} "
-                       f"| {md_cell(local_time(s['started']))} | {md_cell(local_time(s['finished']))} "
-                       f"| {md_cell(s['detail'])} |")
+        out += [f"### Phase {phase['phase']}: {phase['name']}", ""]
+        out += md_table(["step", "node", "status", "started", "finished", "detail"],
+                        ([s["step"], s["node"] or "cluster", s["status"].upper(), local_time(s["started"]),
+                          local_time(s["finished"]), s["detail"]] for s in phase["steps"]))
         out.append("")
     out += ["## Runs", "", "Every run of every step, oldest first (times in UTC).", ""]
     if not report["runs"]:
         out += ["No step has been run yet.", ""]
     else:
-        out += ["| started (UTC) | finished (UTC) | phase | step | node | run | status | operator | detail |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for r in report["runs"]:
-            out.append(f"| {md_cell(r['started'])} | {md_cell(r['finished'])} | {r['phase']} | {md_cell(r['step'])} "
-                       f"| {md_cell(r['node'] or 'cluster')} | {r['run']} | {md_cell(r['status'].upper())} "
-                       f"| {md_cell(r['operator'])} | {md_cell(r['detail'])} |")
+        out += md_table(["started (UTC)", "finished (UTC)", "phase", "step", "node", "run", "status", "operator",
+                         "detail"],
+                        ([r["started"], r["finished"], r["phase"], r["step"], r["node"] or "cluster", r["run"],
+                          r["status"].upper(), r["operator"], r["detail"]] for r in report["runs"]))
         out.append("")
     lock = report["lock"]
     if lock:
@@ -164,12 +157,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["Verification has not been run.", ""]
     else:
         verdict = "PASSED" if verification.get("passed") else "NOT PASSED"
-        out += [f"**{verdict}**, checked {local_time(verification.get('finished'))}.", "",
-                "| check | node | result | reason |", "|---|---|---|---|"]
-        for c in verification.get("checks", []):
-            out.append(f"| {md_cell(c.get('name'))} | {md_cell(c.get('node') or 'cluster')} "
-                       f"| {md_cell(str(c.get('status', '')).upper())} "
-                       f"| {md_cell(c.get('reason'))} |")
+        out += [f"**{verdict}**, checked {local_time(verification.get('finished'))}.", ""]
+        out += md_table(["check", "node", "result", "reason"],
+                        ([c.get("name"), c.get("node") or "cluster", str(c.get("status", "")).upper(), c.get("reason")]
+                         for c in verification.get("checks", [])))
         out.append("")
 
     ops = report["operations"]
@@ -177,12 +168,9 @@ def to_markdown(report: dict[str, Any]) -> str:
             f"{ops['total']} remote operations logged: {ops['reads']} reads, {ops['changes']} changes, "
             f"{ops['failed']} failed, {ops['refused']} refused (read-only).", ""]
     if report["changes"]:
-        out += ["| time | target | via | operation | outcome | duration | error |", "|---|---|---|---|---|---|---|"]
-        for c in report["changes"]:
-            duration = milliseconds(c["duration_ms"], "")
-            out.append(f"| {md_cell(local_time(c['time']))} | {md_cell(c['target'] or 'cluster')} "
-                       f"| {md_cell(c['via'])} "
-                       f"| {md_cell(c['operation'])} | {md_cell(c['outcome'])} | {duration} | {md_cell(c['error'])} |")
+        out += md_table(["time", "target", "via", "operation", "outcome", "duration", "error"],
+                        ([local_time(c["time"]), c["target"] or "cluster", c["via"], c["operation"], c["outcome"],
+                          milliseconds(c["duration_ms"], ""), c["error"]] for c in report["changes"]))
         out.append("")
     else:
         out += ["No change was sent.", ""]

@@ -140,3 +140,10 @@ def test_md_cell_keeps_a_table_row_whole():
     row = "| " + " | ".join(units.md_cell(v) for v in ("N1", "a|b\nc", None)) + " |"
     assert "\n" not in row
     assert row.replace("\\|", "").count("|") == 4  # the row's own separators, and no more
+
+
+def test_md_table_escapes_every_cell_and_rules_every_column():
+    from hcitui.core.units import md_table
+
+    lines = md_table(["a", "b"], [["x|y", None], [1, "two\nlines"]])
+    assert lines == ["| a | b |", "|---|---|", "| x\\|y |  |", "| 1 | two lines |"]
