@@ -10,7 +10,6 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand, get_system_commands_provider
 from textual.binding import Binding
-from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -24,7 +23,7 @@ from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.theme import use_terminal_palette, wants_ansi_theme
 from hcitui.tui.widgets.help import HelpScreen, describe_keys
 from hcitui.tui.widgets.leave import LeaveStep, RunningChange
-from hcitui.tui.widgets.palette import ScreenCommands, allowed_system_command
+from hcitui.tui.widgets.palette import CommandPalette, ScreenCommands, allowed_system_command, app_commands
 from hcitui.workflow.context import Context
 
 HANGUP_GRACE = 15.0  # seconds after SIGHUP before hcitui exits even if the terminal is gone
@@ -44,7 +43,8 @@ class HciApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("f1", "help", "Help", show=False),
     ]
-    # The palette (Ctrl+P) offers the app's commands and the current screen's keys, as check_action allows.
+    # The palette (Ctrl+P) offers hcitui's app commands and the current screen's keys, as check_action allows
+    # (widgets/palette.py); never Textual's own system commands.
     COMMANDS: ClassVar = {get_system_commands_provider, ScreenCommands}
 
     def __init__(self, ctx: Context, start: Callable[[], Screen] | None = None) -> None:
@@ -66,6 +66,10 @@ class HciApp(App[int]):
         if interrupted_steps(self.ctx.journal):
             self.push_screen(ResumeModal(interrupted_steps(self.ctx.journal)))
         self._catch_hangup()
+        # hcitui --lab serves its lab and opens the pools only once the menu is painted (cli/commands/console).
+        opener = getattr(self.ctx, "open_after_paint", None)
+        if opener is not None:
+            self.call_after_refresh(opener)
 
     # ------------------------------------------------------------- SSH hang-up
     def _catch_hangup(self) -> None:
@@ -158,17 +162,16 @@ class HciApp(App[int]):
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for command in super().get_system_commands(screen):
+        """hcitui's own commands only (Help, Quit): not Textual's Theme, Keys, Maximize, Screenshot or Quit."""
+        for command in app_commands(self.action_help, self.action_quit):
             if allowed_system_command(screen, command.callback):
                 yield command
 
     def action_command_palette(self) -> None:
-        if self.ctx.read_only and not CommandPalette.is_open(self):
-            # Read-only: only the providers that filter by check_action, never a screen's own providers.
+        """Ctrl+P: the palette with the providers that filter by check_action, never a screen's own."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(providers=[get_system_commands_provider(), ScreenCommands],
                                             id="--command-palette"))
-            return
-        super().action_command_palette()
 
     async def on_unmount(self) -> None:
         self._release_hangup()

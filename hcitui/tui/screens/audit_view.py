@@ -18,30 +18,15 @@ from textual.widgets import DataTable, Static
 
 from hcitui.core.journal import cluster_dir
 from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.screens.checks import Clamped
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import history
-from hcitui.workflow.context import Context
 from hcitui.workflow.history import AuditEntry
 
 SHOWN = 500  # rows in the table; the export always holds every matching operation
 
 OUTCOME_STYLE = {"ok": "", "refused": "bold", "unreachable": "bold red", "rebooting": "bold yellow",
                  "timeout": "bold red", "failed": "bold red", "cancelled": "dim"}
-
-
-def audit_state(ctx: Context) -> str:
-    """The menu's line: how many operations and changes are logged (counted without parsing)."""
-    total = changes = 0
-    for path in ctx.audit.files():
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        total += data.count(b"\n")
-        changes += data.count(b'"mutates":true')
-    if not total:
-        return "nothing logged yet"
-    return f"{total} operations, {changes} changes"
 
 
 class AuditScreen(HciScreen):
@@ -67,9 +52,9 @@ class AuditScreen(HciScreen):
         self.loads = 0  # completed loads (tests wait on this)
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="audit-filter")
+        yield Clamped("", id="audit-filter")
         yield DataTable(cursor_type="row", zebra_stripes=False, id="audit-table")
-        yield Static("", id="audit-detail")
+        yield Clamped("", id="audit-detail")
 
     def on_mount(self) -> None:
         table = self.query_one("#audit-table", DataTable)

@@ -16,8 +16,8 @@ from textual.widgets import DataTable, Static
 
 from hcitui.core.journal import StepRecord, StepStatus, local_time
 from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.screens.checks import Clamped
 from hcitui.workflow import resume
-from hcitui.workflow.context import Context
 
 RELOAD_SECONDS = 2.0
 
@@ -57,22 +57,6 @@ def _row_order(cells: tuple) -> tuple:
             "" if node == "cluster" else node)
 
 
-def journal_state(ctx: Context) -> str:
-    """The menu's line for the journal: how many steps, and the ones that need attention."""
-    steps = ctx.journal.steps()
-    if not steps:
-        return "no step recorded yet"
-    counts = {s: sum(1 for r in steps if r.status is s) for s in StepStatus}
-    parts = [f"{counts[StepStatus.DONE]}/{len(steps)} done"]
-    if counts[StepStatus.RUNNING]:
-        parts.append(f"{counts[StepStatus.RUNNING]} running")
-    if counts[StepStatus.FAILED]:
-        parts.append(f"{counts[StepStatus.FAILED]} failed")
-    if counts[StepStatus.UNKNOWN]:
-        parts.append(f"{counts[StepStatus.UNKNOWN]} interrupted")
-    return ", ".join(parts)
-
-
 class JournalScreen(HciScreen):
     TITLE_TEXT = "11) Journal"
     ABOUT = ("Every step hcitui has recorded, grouped by runbook phase, with its node, status, start and end "
@@ -90,9 +74,9 @@ class JournalScreen(HciScreen):
         self._timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="journal-lock")
+        yield Clamped("", id="journal-lock")
         yield DataTable(cursor_type="row", zebra_stripes=False, id="journal-steps")
-        yield Static("", id="journal-detail")
+        yield Clamped("", id="journal-detail")
 
     def on_mount(self) -> None:
         table = self.query_one("#journal-steps", DataTable)
@@ -174,10 +158,11 @@ class JournalScreen(HciScreen):
         if record is None:
             return
         text = Text(f"{record.step} ({record.node or 'cluster'}): ", style="bold")
-        text.append(record.detail or record.status.value)
+        text.append((record.detail or record.status.value).rstrip("."))
         if record.status is StepStatus.UNKNOWN:
             how = "v re-verifies it" if resume.has_reverifier(record) else "check it and run it again from its screen"
-            text.append(f". Interrupted: {how}.")
+            text.append(f". Interrupted: {how}")
+        text.append(".")
         if record.runs:
             text.append(f" Run {len(record.runs)}, started {full_time(record.started)}, "
                         f"ended {full_time(record.finished)}" + (f", by {record.operator}" if record.operator else ""))

@@ -1,4 +1,6 @@
-"""The SConfig-style main menu: numbered items with their state, a number prompt."""
+"""The SConfig-style main menu: numbered items with the runbook phases each serves and their state, the next
+step recommended (marked, with its phase and why), a number prompt. Every line comes from
+:mod:`hcitui.workflow.summaries`; each is cut with an ellipsis at the screen's width, never wrapped."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
-from hcitui.core.journal import StepStatus, local_time
 from hcitui.tui.screens.base import HciScreen
-from hcitui.workflow.context import Context
+from hcitui.workflow import summaries
+from hcitui.workflow.summaries import Entry, Overview, Recommendation, State
 
 
 @dataclass(frozen=True)
@@ -23,93 +25,102 @@ class MenuEntry:
     number: int
     title: str
     screen: Callable[[], Screen]
-    state: Callable[[Context], str]
+    entry: Entry  # what workflow.summaries knows it by: its line and whether it is next
 
-
-def _at(stamp: str | None) -> str:
-    """`` at 04:12`` for a journal time, in local time; "" when there is none or it is not a time."""
-    when = local_time(stamp, fmt="%H:%M")
-    return f" at {when}" if when and when != stamp else ""
-
-
-def _verification_state(ctx: Context) -> str:
-    record = ctx.journal.step(7, "verification")
-    if record is None:
-        return "not run yet"
-    when = _at(record.finished or record.started)
-    if record.status is StepStatus.UNKNOWN:
-        return "interrupted; run again"
-    if record.status is StepStatus.RUNNING:
-        return "running"
-    return f"{record.detail or record.status.value}{when}"
-
-
-def _prerequisites_state(ctx: Context) -> str:
-    """Phase 0's journal record: "not run yet", "PASSED with 3 warnings at 04:12", "NOT PASSED: ..."."""
-    record = ctx.journal.step(0, "prerequisites")
-    if record is None:
-        return "not run yet"
-    if record.status is StepStatus.UNKNOWN:
-        return "interrupted; run again"
-    if record.status is StepStatus.RUNNING:
-        return "running"
-    when = _at(record.finished or record.started)
-    return f"{record.detail or record.status.value}{when}"
-
-
-def _post_state(ctx: Context) -> str:
-    done = {r.step for r in ctx.journal.steps(8) if r.status is StepStatus.DONE}
-    parts = [name for step, name in (("functional-level", "level raised"), ("storage-pools", "pools upgraded"),
-                                     ("test-cluster", "validated")) if step in done]
-    return ", ".join(parts) if parts else "not started (cannot be undone)"
-
-
-def _maintenance_state(ctx: Context) -> str:
-    lock = ctx.journal.state.lock
-    if lock is not None:
-        return f"{lock.node} out of service ({lock.reason})"
-    done = {r.node for r in ctx.journal.steps(1) if r.step == "restart" and r.status is StepStatus.DONE}
-    count = len(ctx.client.node_names)
-    return f"{len(done & set(ctx.client.node_names))}/{count} nodes restarted"
+    @property
+    def phases(self) -> str:
+        """The runbook phases it serves ("2,5"), "" for a view."""
+        return ",".join(str(p) for p in summaries.PHASES.get(self.entry, ()))
 
 
 def menu_entries() -> list[MenuEntry]:
     """Only the screens that work. Numbers are fixed so an operator's runbook stays right."""
-    from hcitui.tui.screens.audit_view import AuditScreen, audit_state
-    from hcitui.tui.screens.cau import CauScreen, cau_menu_state
-    from hcitui.tui.screens.iso import IsoScreen, iso_menu_state
-    from hcitui.tui.screens.journal_view import JournalScreen, journal_state
+    from hcitui.tui.screens.audit_view import AuditScreen
+    from hcitui.tui.screens.cau import CauScreen
+    from hcitui.tui.screens.iso import IsoScreen
+    from hcitui.tui.screens.journal_view import JournalScreen
     from hcitui.tui.screens.maintenance import MaintenanceScreen
-    from hcitui.tui.screens.monitor import MonitorScreen, monitor_state
+    from hcitui.tui.screens.monitor import MonitorScreen
     from hcitui.tui.screens.post import PostUpgradeScreen
     from hcitui.tui.screens.prereq import PrereqScreen
-    from hcitui.tui.screens.registry import RegistryScreen, registry_menu_state
-    from hcitui.tui.screens.sr import SRScreen, sr_menu_state
+    from hcitui.tui.screens.registry import RegistryScreen
+    from hcitui.tui.screens.sr import SRScreen
     from hcitui.tui.screens.verify import VerifyScreen
 
     return [
-        MenuEntry(1, "Prerequisites", PrereqScreen, _prerequisites_state),
-        MenuEntry(2, "Registry keys", RegistryScreen, registry_menu_state),
-        MenuEntry(3, "Node drain and restart", MaintenanceScreen, _maintenance_state),
-        MenuEntry(4, "ISO staging", IsoScreen, iso_menu_state),
-        MenuEntry(5, "CAU run", CauScreen, cau_menu_state),
-        MenuEntry(6, "Storage Replica", SRScreen, sr_menu_state),
-        MenuEntry(7, "Verification", VerifyScreen, _verification_state),
-        MenuEntry(8, "Post-upgrade", PostUpgradeScreen, _post_state),
-        MenuEntry(9, "Monitor", MonitorScreen, monitor_state),
-        MenuEntry(10, "Audit log", AuditScreen, audit_state),
-        MenuEntry(11, "Journal", JournalScreen, journal_state),
+        MenuEntry(1, "Prerequisites", PrereqScreen, Entry.PREREQUISITES),
+        MenuEntry(2, "Registry keys", RegistryScreen, Entry.REGISTRY),
+        MenuEntry(3, "Node drain and restart", MaintenanceScreen, Entry.MAINTENANCE),
+        MenuEntry(4, "ISO staging", IsoScreen, Entry.ISO),
+        MenuEntry(5, "CAU run", CauScreen, Entry.CAU),
+        MenuEntry(6, "Storage Replica", SRScreen, Entry.SR),
+        MenuEntry(7, "Verification", VerifyScreen, Entry.VERIFICATION),
+        MenuEntry(8, "Post-upgrade", PostUpgradeScreen, Entry.POST),
+        MenuEntry(9, "Monitor", MonitorScreen, Entry.MONITOR),
+        MenuEntry(10, "Audit log", AuditScreen, Entry.AUDIT),
+        MenuEntry(11, "Journal", JournalScreen, Entry.JOURNAL),
     ]
 
 
 EXIT_NUMBER = 0
-LEADER = 30  # column where an item's state starts
+NEXT_MARK = ">"  # in the first column of the recommended entry's row
+PHASE_END = 31  # the phase column ends here (right-aligned); the state starts 2 after: 45 columns of it at 80
+# States that need the operator's eye: bold (meaning in words first; the style only adds to it).
+LOUD = {State.FAILED, State.STALE, State.INTERRUPTED}
+
+
+def item_line(entry: MenuEntry, summary: summaries.Summary, *, marked: bool = False) -> Text:
+    """``> 2) Registry keys .......... 1  not set yet``: one line (the screen cuts it, never wraps it)."""
+    line = Text()
+    line.append(NEXT_MARK if marked else " ", style="bold")
+    label = f"{entry.number:>2}) {entry.title} "
+    line.append(label, style="bold")
+    phases = entry.phases
+    if phases:  # dots, a space, the phases right-aligned to PHASE_END
+        line.append("." * max(0, PHASE_END - 2 - len(label) - len(phases)), style="dim")
+        line.append(" " + phases)
+    else:  # a view: dots to PHASE_END
+        line.append("." * max(0, PHASE_END - 1 - len(label)), style="dim")
+    line.append("  ")
+    line.append(summary.text, style="bold" if summary.state in LOUD else "")
+    return line
+
+
+def columns_line() -> Text:
+    """The items' column heads: the menu numbers are not the runbook's phase numbers."""
+    head = " Option".ljust(PHASE_END - len("Phase")) + "Phase  State"
+    return Text(head, style="dim")
+
+
+def next_line(entries: list[MenuEntry], recommendation: Recommendation | None) -> Text:
+    """``Next: 2) Registry keys, phase 1: prerequisites passed; the keys are not set``."""
+    line = Text("Next: ", style="bold")
+    if recommendation is None:
+        line.append("nothing left: every phase is done and the last verification still holds")
+        return line
+    entry = next((e for e in entries if e.entry is recommendation.entry), None)
+    where = f"{entry.number}) {entry.title}" if entry is not None else recommendation.entry.value
+    line.append(where, style="bold")
+    line.append(f", phase {recommendation.phase}: {recommendation.why}")
+    return line
 
 
 class MenuScreen(HciScreen):
     TITLE_TEXT = "Main menu"
+    # 80x24 holds the heading, the column heads, every item, Exit, the next step, the prompt and a message;
+    # each line is cut with an ellipsis at the screen's width, never wrapped, so the prompt never moves off.
+    DEFAULT_CSS = """
+    MenuScreen #menu-page { height: 1fr; padding: 0 1; }
+    MenuScreen #menu-heading { margin: 0 0 1 1; }
+    MenuScreen #menu-page > Static { text-wrap: nowrap; text-overflow: ellipsis; }
+    MenuScreen #menu-next, MenuScreen #menu-prompt, MenuScreen #menu-message { margin-left: 1; }
+    """
     ABOUT = ("Type an option's number. A number no other option starts with opens at once; "
-             "otherwise press Enter. Backspace corrects, Esc clears.")
+             "otherwise press Enter. Backspace corrects, Esc clears. Phase: the runbook phase(s) an option serves "
+             "(0 prerequisites, 1 registry keys and restarts, 2 CAU preflight, 3 ISO staging, 4 SR snapshot, "
+             "5 OS upgrade, 6 SR recreate, 7 verification, 8 post-upgrade). '>' and the Next line: the step "
+             "recommended next, from the journal, and why. 'stale': the cluster changed after that result was "
+             "taken; run it again.")
     BINDINGS = [
         Binding("q", "app.quit", "Quit"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
@@ -122,9 +133,11 @@ class MenuScreen(HciScreen):
         self.typed = ""
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(id="menu-body"):
-            yield Static(id="menu-title")
+        with Vertical(id="menu-page"):
+            yield Static(id="menu-heading")
+            yield Static(columns_line(), id="menu-columns")
             yield Static(id="menu-items")
+            yield Static(id="menu-next")
             yield Static(id="menu-prompt")
             yield Static(id="menu-message")
 
@@ -136,23 +149,27 @@ class MenuScreen(HciScreen):
         mode = "READ-ONLY" if ctx.read_only else "LIVE"
         title.append(f"Cluster {ctx.name}: {len(ctx.client.nodes)} nodes in {sites}. Mode: {mode}\n")
         title.append(f"Connection: {ctx.transport_note}")
-        self.query_one("#menu-title", Static).update(title)
+        self.query_one("#menu-heading", Static).update(title)
         self.refresh_items()
         self.refresh_prompt()
 
     def on_screen_resume(self) -> None:
         self.refresh_items()
 
+    def overview(self) -> Overview:
+        return summaries.summarize(self.ctx)
+
     def refresh_items(self) -> None:
+        overview = self.overview()
+        marked = overview.next.entry if overview.next is not None else None
         lines = Text()
         for entry in self.entries:
-            label = f"{entry.number:>2}) {entry.title} "
-            lines.append(label, style="bold")
-            lines.append("." * max(2, LEADER - len(label)) + " ", style="dim")
-            lines.append(entry.state(self.ctx) + "\n")
+            lines.append_text(item_line(entry, overview.lines[entry.entry], marked=entry.entry is marked))
+            lines.append("\n")
         lines.append("\n")
-        lines.append(f"{EXIT_NUMBER:>2}) Exit\n", style="bold")
+        lines.append(f" {EXIT_NUMBER:>2}) Exit", style="bold")
         self.query_one("#menu-items", Static).update(lines)
+        self.query_one("#menu-next", Static).update(next_line(self.entries, overview.next))
 
     def refresh_prompt(self) -> None:
         prompt = Text("Enter number to select an option: ", style="bold")

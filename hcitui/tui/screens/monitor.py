@@ -23,8 +23,8 @@ from hcitui.core.errors import HciError
 from hcitui.core.units import clock, duration
 from hcitui.tui import remedies
 from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.screens.checks import node_column
 from hcitui.tui.widgets.preview import PowerShellPreview
-from hcitui.workflow.context import Context
 from hcitui.workflow.monitor import OPERATIONS, Monitor, Snapshot
 
 CHANGED = "bold reverse"
@@ -44,11 +44,6 @@ WIDE_COLUMNS: list[tuple[str, str, int]] = [
     ("cau", "CAU", 12),
 ]
 WIDE_AT = 110  # terminal width from which the wide columns are shown
-
-
-def monitor_state(ctx: Context) -> str:
-    """The menu's line for the monitor."""
-    return f"read-only, refreshes every {ctx.cluster.monitor_interval:g} s"
 
 
 def status_line(monitor: Monitor, snapshot: Snapshot | None, seconds_to_next: float | None, *,
@@ -75,7 +70,8 @@ class MonitorScreen(HciScreen):
     ABOUT = ("A read-only dashboard that refreshes on its own: each node's state, site, build, drain status, "
              "roles owned and CSV state; storage jobs with progress; Storage Replica groups with bytes "
              "remaining; the CAU run. '*' and reverse video mark what changed since the last refresh. "
-             "A refresh starts only after the previous one ended, and waits longer after failures.")
+             "A refresh starts only after the previous one ended, and waits longer after failures. "
+             "The node table scrolls with the cursor; Tab moves to the sections under it (they scroll too).")
     BINDINGS = [
         Binding("r", "refresh", "Refresh now"),
         Binding("p", "preview", "PowerShell"),
@@ -100,8 +96,9 @@ class MonitorScreen(HciScreen):
     def on_mount(self) -> None:
         self.monitor = Monitor(self.ctx, self._interval)
         table = self.query_one("#monitor-nodes", DataTable)
+        node_width = node_column(self.ctx.client.nodes).width  # as wide as the longest name: Build gets the room
         for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
+            table.add_column(label, key=key, width=node_width if key == "node" else width)
         for node in self.ctx.client.nodes:
             cells = {key: "" for key, _, _ in COLUMNS}
             cells.update(node=node.name, site=node.site or "-", state="...", build="...")
