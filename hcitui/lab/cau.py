@@ -10,10 +10,13 @@ only after the previous one is Up and storage is quiet.
 
 ``Get-CauRun`` throws "The cluster node is shutting down" while the CAU role moves to another
 node (it moves when the node that owns it is drained), on every node asked. ``faults.cau_fail_node``
-makes that node fail every attempt; past ``MaxFailedNodes`` failures the run ends ``RunFailed``
-and stays so (a new run is refused) until ``Invoke-CauRun -ForceRecovery``. ``Stop-CauRun`` sets
-CancelPending: the run ends at the next safe point (before a node is drained, or once the node
-being updated is back and resumed), and its results stay in the history (``Get-CauReport``).
+makes that node fail every attempt where CAU installs: drained, its update fails to install (an
+error code and a RemoteException's text, as a detailed report gives them), and CAU resumes it; past
+``MaxFailedNodes`` failures the run ends ``RunFailed`` and stays so (a new run is refused) until
+``Invoke-CauRun -ForceRecovery``. ``Stop-CauRun`` sets CancelPending: the run ends at the next safe
+point (before a node is drained, or once the node being updated is back and resumed), and its results
+stay in the history (``Get-CauReport``: each failed node's error text and failed installs, and for a
+last run that was canceled the failed run that began the series, as Microsoft's TSG reads them).
 
 The lab's CAU coordinator (``LAB-MGMT``, a management server outside the cluster) answers the run's
 operations too, named by ``ClusterName`` as a non-member must: a run started there is orchestrated
@@ -56,6 +59,9 @@ MONTHLY_UPDATES = {  # build -> (title, update id): the lab's stand-in for one m
 MONTHLY_UBR_STEP = 17  # what one month's cumulative update adds to the update revision (lab stand-in)
 SAFE_STAGES = (None, "Waiting", "Scanning", "Staging")  # stopping here leaves every node as it was
 SHUTTING_DOWN = "Get-CauRun : The cluster node is shutting down."
+# The fault knob's install failure: 0x800F0922 (as a signed HRESULT, the way [string] writes an int).
+FAULT_ERROR_CODE = str(0x800F0922 - 2**32)
+REMOTE_EXCEPTION = "System.Management.Automation.RemoteException"
 
 
 def _check(lab: Lab) -> float:
@@ -216,11 +222,22 @@ def _cau_step(lab: Lab, timer: Timer) -> None:
         _next_node(lab, run, at)
 
 
+def _update_of(run: LabCauRun, node: LabNode) -> tuple[str, str]:
+    """The update CAU installs on ``node`` in this run: (title, update id)."""
+    if run.plugin == ROLLING_UPGRADE:
+        return FEATURE_UPDATE, FEATURE_UPDATE_ID
+    return MONTHLY_UPDATES.get(node.build, (f"Cumulative Update for build {node.build}", ""))
+
+
+def _install_fails(lab: Lab, run: LabCauRun, node: LabNode, at: float) -> None:
+    """The fault knob: the node was drained, and its update fails to install."""
+    _status(run, node.name, "Installing", at)
+    _fail(lab, run, node, f"{REMOTE_EXCEPTION}: The installation failed on {node.name} with error 0x800F0922 "
+                          "(lab fault knob cau_fail_node).", at)
+
+
 def _staged(lab: Lab, run: LabCauRun, node: LabNode, at: float) -> None:
-    """Staging done: the fault knob and the media decide; then the node is drained."""
-    if lab.state.faults.cau_fail_node == node.name:
-        _fail(lab, run, node, f"The updates could not be staged on {node.name} (lab fault knob cau_fail_node).", at)
-        return
+    """Staging done: the media decides; then the node is drained."""
     if run.plugin == ROLLING_UPGRADE:
         media = (run.media_path or "").rstrip("\\").lower()
         if not any(k.rstrip("\\").lower() == media and m.has_setup for k, m in node.staged.items()):
@@ -248,6 +265,9 @@ def _suspending(lab: Lab, run: LabCauRun, node: LabNode, at: float) -> None:
     if run.cancel_pending:  # drained but nothing installed yet: put it back and stop here
         _resume(lab, node)
         _finish(lab, run, at, "Canceled")
+        return
+    if lab.state.faults.cau_fail_node == node.name:
+        _install_fails(lab, run, node, at)
         return
     if run.plugin == ROLLING_UPGRADE:
         try:
@@ -495,14 +515,51 @@ def _recover(lab: Lab, params: dict[str, Any]) -> Any:
     return {"State": "RunNotInProgress"}
 
 
+def _failed_in(run: LabCauRun, node: str) -> str | None:
+    """The stage ``node`` was in when it failed (its status before Failed), or None."""
+    before = None
+    for entry in run.statuses:
+        if entry.node != node:
+            continue
+        if entry.status == "Failed":
+            return before
+        before = entry.status
+    return None
+
+
+def _report_run(lab: Lab, run: LabCauRun) -> dict[str, Any]:
+    """One run as the get_cau_report script shapes a detailed report's ClusterResult."""
+    rows = []
+    for result in run.results:
+        failed = result.status == "Failed"
+        installs = []
+        if failed and _failed_in(run, result.node) == "Installing":
+            title, update_id = _update_of(run, lab.state.nodes[result.node])
+            installs = [{"UpdateTitle": title, "UpdateId": update_id, "ErrorCode": FAULT_ERROR_CODE}]
+        text = result.error or None
+        if text and failed and not text.startswith(REMOTE_EXCEPTION):
+            text = f"{REMOTE_EXCEPTION}: {text}"  # ExceptionData: the exception's type, then its message
+        rows.append({"Node": result.node, "Status": result.status, "ErrorRecordData": text,
+                     "NumberOfSucceededUpdates": 1 if result.status == "Succeeded" else 0,
+                     "NumberOfFailedUpdates": len(installs), "FailedInstalls": installs})
+    return {"RunId": run.run_id, "RunStartTime": iso(run.started), "Status": run.outcome, "ErrorId": None,
+            "NodeResults": rows}
+
+
 @cau_handles("get_cau_report")
 def _report(lab: Lab, params: dict[str, Any]) -> Any:
-    if not lab.state.cau.reports:
+    reports = lab.state.cau.reports
+    if not reports:
         return {"Present": False}
-    last = lab.state.cau.reports[-1]
-    view = run_view(lab, last)
-    return {"Present": True, "RunId": last.run_id, "RunStartTime": iso(last.started), "Status": last.outcome,
-            "NodeResults": view["NodeResults"]}
+    last = reports[-1]
+    cause = None
+    if last.outcome == "Canceled":  # the series' start: past the canceled runs, the first other one if it failed
+        week = 7 * 24 * 3600
+        earlier = [r for r in reports[:-1] if last.started - week <= r.started <= last.started]
+        start = next((r for r in reversed(earlier) if r.outcome != "Canceled"), None)
+        if start is not None and start.outcome == "Failed":
+            cause = _report_run(lab, start)
+    return {"Present": True, **_report_run(lab, last), "Cause": cause}
 
 
 # ------------------------------------------------------------- the coordinator's preflight

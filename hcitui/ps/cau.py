@@ -19,11 +19,12 @@ empty, on a node. ``get_coordinator_state`` is the coordinator's own preflight r
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from hcitui.core import model
+from hcitui.core.model.base import PSModel, _as_list
 from hcitui.ps.base import NoParams, Operation, Params, Scope
 from hcitui.ps.reads import CAU_CLUSTER as _CLUSTER
 from hcitui.ps.reads import CAU_RUN_JSON as _RUN_JSON
@@ -309,41 +310,121 @@ Invoke-CauRun -ClusterName $cluster -ForceRecovery -Force | Out-Null
 {_RUN_JSON}""",
 )
 
+
+class CauFailedInstall(PSModel):
+    """One update a node failed to install (an InstallResults entry whose UpdateResultCode is Failed)."""
+
+    update_title: str | None = None
+    update_id: str | None = None
+    error_code: str | None = None
+
+
+class CauReportNodeResult(model.CauNodeResult):
+    """A node's result in a detailed report: ``error_record_data`` is its ErrorRecordData's ExceptionData
+    (the error's text), and the updates it failed to install."""
+
+    failed_installs: Annotated[list[CauFailedInstall], BeforeValidator(_as_list)] = Field(default_factory=list)
+
+
+class CauReportRun(PSModel):
+    """One run of a detailed report (its ClusterResult)."""
+
+    run_id: str | None = None
+    run_start_time: model.PSDateTime = None
+    status: str | None = None
+    error_id: str | None = None  # the run's own ErrorRecordData.FullyQualifiedErrorId
+    node_results: Annotated[list[CauReportNodeResult], BeforeValidator(_as_list)] = Field(default_factory=list)
+
+
+class CauReportDetail(model.CauReport):
+    """``Get-CauReport -Last -Detailed``, with what explains a failure: each node's error text and failed
+    installs, the run's error id, and, when the last run ended Canceled, the earlier failed run of the
+    series (``cause``): Microsoft's TSG finds the real reason there, the later runs only say Canceled."""
+
+    error_id: str | None = None
+    node_results: Annotated[list[CauReportNodeResult], BeforeValidator(_as_list)] = Field(default_factory=list)
+    cause: CauReportRun | None = None
+
+
 get_cau_report = Operation(
     name="get_cau_report",
-    summary="How the most recent CAU run ended, per node (Get-CauReport -Last -Detailed)",
+    summary="How the most recent CAU run ended, per node, and why (Get-CauReport -Last -Detailed)",
     scope=Scope.CLUSTER,
     coordinator=True,
     params=CauClusterParams,
-    result=model.CauReport,
+    result=CauReportDetail,
     mutates=False,
-    timeout=120,
+    timeout=180,
     script=rf"""
 param([string]$ClusterName)
 {STOP}
 {_CLUSTER}
+# Get-CauReport -Last -Detailed: "the most recent Updating Run report", with "full results" instead of a
+# summary (MicrosoftDocs/windows-powershell-docs docset/winserver2022-ps/ClusterAwareUpdating/Get-CauReport.md).
+# That page documents no property of its CauReport output: every property read below is the one Microsoft's
+# TSG reads (Azure/AzureLocal-Supportability TSG/Update/Previous-CAU-run-status-was-canceled.md, function
+# GetCauError): ClusterResult with RunId, StartTimestamp, Status, ErrorRecordData.FullyQualifiedErrorId and
+# NodeResults; each node result's Node.NodeName, Status, ErrorRecordData.ExceptionData (the error's text) and
+# InstallResults (UpdateResultCode 'Failed', UpdateTitle, UpdateId, ErrorCode). Status values seen there:
+# PartiallyFailed, Canceled; a node failed when its Status is like '*Failed' (the TSG's test).
 $report = @(Get-CauReport -ClusterName $cluster -Last -Detailed) | Select-Object -First 1
-if (-not $report) {{ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Present = $false }}); return }}
-# A detailed report keeps the run's result under ClusterResult: RunId, StartTimestamp, Status and
-# NodeResults (each with Node.NodeName, Status, ErrorRecordData, InstallResults); Microsoft's TSGs read
-# it so (Azure/AzureLocal-Supportability TSG/Update/Previous-CAU-run-status-was-canceled.md). Status
-# values seen there: Succeeded, PartiallyFailed, Failed, Canceled; others are shown as they come.
+if (-not $report -or -not $report.ClusterResult) {{ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Present = $false }}); return }}
 $run = $report.ClusterResult
-if (-not $run) {{ ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Present = $false }}); return }}
-ConvertTo-Json -Compress -Depth 5 -InputObject ([pscustomobject]@{{
+# "The first CAU run in this case contains the actual reason CAU failed the first time, while subsequent runs
+# would just show the Canceled status" (the TSG): for a last run that ended Canceled, the runs of the week
+# before it (Get-CauReport -StartDate -EndDate -Detailed, as the TSG filters on ClusterResult.StartTimestamp)
+# are read newest first past the Canceled ones; the first other one is the series' start: kept if it failed.
+$chosen = @($run)
+if ([string]$run.Status -eq 'Canceled' -and $run.StartTimestamp) {{
+    $end = [datetime]$run.StartTimestamp
+    $earlier = @(Get-CauReport -ClusterName $cluster -StartDate ($end.AddDays(-7)) -EndDate $end -Detailed |
+        Where-Object {{ $_.ClusterResult -and [string]$_.ClusterResult.RunId -ne [string]$run.RunId }} |
+        Sort-Object -Property {{ [datetime]$_.ClusterResult.StartTimestamp }} -Descending)
+    foreach ($older in $earlier) {{
+        $status = [string]$older.ClusterResult.Status
+        if ($status -eq 'Canceled') {{ continue }}
+        if ($status -like '*Failed') {{ $chosen += $older.ClusterResult }}
+        break
+    }}
+}}
+$shaped = @(foreach ($one in $chosen) {{
+    $runError = $one.ErrorRecordData
+    [pscustomobject]@{{
+        RunId        = [string]$one.RunId
+        RunStartTime = $(if ($one.StartTimestamp) {{ ([datetime]$one.StartTimestamp).ToUniversalTime().ToString('o') }} else {{ $null }})
+        Status       = [string]$one.Status
+        ErrorId      = $(if ($runError) {{ [string]$runError.FullyQualifiedErrorId }} else {{ $null }})
+        NodeResults  = @(foreach ($result in $one.NodeResults) {{
+            $nodeError = $result.ErrorRecordData
+            # UNCONFIRMED: per-update counts are documented on Get-CauRun's results, not on a report's, so
+            # they are counted here from InstallResults' UpdateResultCode.
+            $codes = @(foreach ($install in @($result.InstallResults)) {{ [string]$install.UpdateResultCode }})
+            $failedInstalls = @(foreach ($install in @($result.InstallResults)) {{
+                if ([string]$install.UpdateResultCode -eq 'Failed') {{
+                    [pscustomobject]@{{ UpdateTitle = [string]$install.UpdateTitle; UpdateId = [string]$install.UpdateId
+                                        ErrorCode = [string]$install.ErrorCode }}
+                }}
+            }})
+            [pscustomobject]@{{
+                Node                     = [string]$result.Node.NodeName
+                Status                   = [string]$result.Status
+                ErrorRecordData          = $(if ($nodeError -and $null -ne $nodeError.ExceptionData) {{ [string]$nodeError.ExceptionData }} elseif ($nodeError) {{ [string]$nodeError }} else {{ $null }})
+                NumberOfSucceededUpdates = @($codes | Where-Object {{ $_ -match 'Succeeded' }}).Count
+                NumberOfFailedUpdates    = @($codes | Where-Object {{ $_ -eq 'Failed' }}).Count
+                FailedInstalls           = $failedInstalls
+            }}
+        }})
+    }}
+}})
+$last = $shaped[0]
+ConvertTo-Json -Compress -Depth 6 -InputObject ([pscustomobject]@{{
     Present      = $true
-    RunId        = [string]$run.RunId
-    RunStartTime = $(if ($run.StartTimestamp) {{ ([datetime]$run.StartTimestamp).ToUniversalTime().ToString('o') }} else {{ $null }})
-    Status       = [string]$run.Status
-    NodeResults  = @(foreach ($result in $run.NodeResults) {{
-        # UNCONFIRMED: per-update counts are documented on Get-CauRun's results, not on a report's, so
-        # they are counted here from InstallResults' UpdateResultCode (its values are UNCONFIRMED too).
-        $codes = @(foreach ($install in $result.InstallResults) {{ [string]$install.UpdateResultCode }})
-        [pscustomobject]@{{ Node = [string]$result.Node.NodeName; Status = [string]$result.Status
-                            ErrorRecordData = [string]$result.ErrorRecordData
-                            NumberOfSucceededUpdates = @($codes | Where-Object {{ $_ -match 'Succeeded' }}).Count
-                            NumberOfFailedUpdates = @($codes | Where-Object {{ $_ -match 'Fail' }}).Count }}
-    }})
+    RunId        = $last.RunId
+    RunStartTime = $last.RunStartTime
+    Status       = $last.Status
+    ErrorId      = $last.ErrorId
+    NodeResults  = $last.NodeResults
+    Cause        = $(if ($shaped.Count -gt 1) {{ $shaped[1] }} else {{ $null }})
 }})
 """,
 )

@@ -3,7 +3,9 @@ table until it ends; read-only hides every change and still watches; the headles
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -296,6 +298,149 @@ async def test_watching_is_a_worker_and_the_remedies_are_this_screens_keys(tmp_p
         assert "locked (recover the failed CAU run: v)" in text_of(screen.query_one("#cau-run", Static))
 
 
+def screen_lines(app) -> list[str]:
+    """What the terminal shows now, a line per row of text (from the screenshot: only what is in view)."""
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
+        text = html.unescape(m.group(3)).replace("\xa0", " ")
+        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), text))
+    out = []
+    for y in sorted(rows):
+        line = [" "] * 100
+        for x, text in rows[y]:
+            col = round(x / 12.2)  # Rich's SVG: 20 px characters at an aspect ratio of 0.61
+            line[col:col + len(text)] = list(text)
+        out.append("".join(line).rstrip())
+    return out
+
+
+async def test_a_failed_run_explains_itself_in_a_panel_that_stays(tmp_path):
+    """Per node: the operation, the PowerShell error's text and the key to press; the recover key is in the
+    footer while the run is RunFailed (and stop is not); the panel stays after a refresh, comes back when the
+    screen is opened again, and after recovery names the fix instead."""
+    app, ctx, lab = make_app(tmp_path)
+    lab.state.faults.cau_fail_node = "LAB-A2"
+    lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate", "MaxFailedNodes": 0, "MaxRetriesPerNode": 0})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await wait_until(pilot, lambda: screen.watching)
+        assert not screen.failure.shown and screen.check_action("recover", ()) is False
+        await wait_until(pilot, lambda: not screen.watching and screen.failure.shown)
+        await pilot.pause()
+        panel = screen.failure.text.plain
+        assert panel.startswith("FAILED  run ") and "RunFailed" in panel and "Get-CauReport -Detailed" in panel
+        assert "\nLAB-A2  install 2024-11 Cumulative Update for Azure Stack HCI, version 22H2 (KB5046616)" in panel
+        assert "error: The installation failed on LAB-A2 with error 0x800F0922" in panel
+        assert "next:  recover the failed CAU run: v" in panel
+        assert "LAB-A1" not in panel.split("\n", 1)[1]  # only the node that failed
+        shown = "\n".join(screen_lines(app))
+        assert "next:  recover the failed CAU run: v" in shown  # on the screen, not only in the widget
+        footer = screen_lines(app)[-1]
+        assert "v Recover" in footer and "x Stop" not in footer and "palette" in footer
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.busy is None)
+        assert screen.failure.shown and screen.failure.text.plain == panel  # it stays
+
+        await pilot.press("escape")
+        await pilot.pause()
+        screen = await open_screen(pilot)  # opened again: the failed run explains itself from the report
+        await wait_until(pilot, lambda: screen.failure.shown)
+        assert "LAB-A2  install 2024-11 Cumulative Update" in screen.failure.text.plain
+        assert "v Recover" in screen_lines(app)[-1]
+
+        lab.state.faults.cau_fail_node = None
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.busy is None)
+        assert lab.state.cau.run is None
+        assert screen.failure.shown and "next:  recovered: fix what failed, then start the run again" in \
+            screen.failure.text.plain
+        assert "v Recover" not in screen_lines(app)[-1] and screen.check_action("recover", ()) is False
+
+
+async def test_a_started_run_says_started_and_where_it_is_never_done(tmp_path):
+    """Starting hands the run over: the outcome says it started and is watched, not "Done"; the run's
+    line says which node of how many is under way and when the run should end."""
+    app, ctx, lab = make_app(tmp_path)
+    lab.state.timings.cau_stage = 0.3  # nodes slow enough to be seen one at a time
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.watching and screen.busy is None)
+        outcome = text_of(screen.query_one("#cau-outcome", Static))
+        assert outcome.startswith("Started: run ") and "watching it" in outcome and "Done" not in outcome
+        run_line = lambda: text_of(screen.query_one("#cau-run", Static)).splitlines()[-1]  # noqa: E731
+        await wait_until(pilot, lambda: run_line().startswith("node 1 of 4 · "))
+        assert run_line().startswith("node 1 of 4 · estimate unknown · watching Get-CauRun")  # nothing to go on
+        footer = screen_lines(app)[-1]
+        assert "x Stop" in footer and "v Recover" not in footer
+        await wait_until(pilot, lambda: run_line().startswith("node 2 of 4 · finish about "))
+        await wait_until(pilot, lambda: not screen.watching)
+        assert "ended" in text_of(screen.query_one("#cau-run", Static)) and not screen.failure.shown
+
+
+async def test_a_run_stopped_here_raises_no_failure_panel(tmp_path):
+    app, ctx, lab = make_app(tmp_path)
+    lab.state.timings.cau_stage = 0.5
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        assert "x Stop" not in screen_lines(app)[-1]  # no run: nothing to stop
+        lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate"})
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.watching)
+        await wait_until(pilot, lambda: "x Stop" in screen_lines(app)[-1])
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmStep)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not screen.watching and screen.busy is None)
+        assert "stopped before the end" in text_of(screen.query_one("#cau-run", Static))
+        assert not screen.failure.shown  # the operator's stop is no failure to explain
+        assert "x Stop" not in screen_lines(app)[-1] and "v Recover" not in screen_lines(app)[-1]
+
+
+@pytest.mark.parametrize("size", [SIZE, (120, 40)])
+async def test_sixteen_nodes_fit_with_the_run_line_and_the_verdict_in_view(tmp_path, size):
+    """At 80x24 the table scrolls with the cursor to the last node while the run's line, the preflight's
+    verdict and the footer stay in view; at 120x40 every node shows at once (no row cap)."""
+    lab = wiring.open_lab(tmp_path, 16)
+    fast(lab)
+    ready(lab)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    ctx.poll = 0.05
+    app = HciApp(ctx)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_screen(pilot)
+        table = screen.query_one("#cau-nodes", NodeTable)
+        if size != SIZE:
+            shown = "\n".join(screen_lines(app))
+            assert all(name in shown for name in table.node_names())
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.busy is None and screen.preflight is not None)
+        for _ in range(15):
+            await pilot.press("down")
+        await pilot.pause()
+        assert table.node_names()[table.cursor_row] == "LAB-B8"
+        lines = screen_lines(app)
+        assert len(lines) <= size[1]
+        assert any(line.strip().startswith("LAB-B8") for line in lines), lines
+        assert any(line.startswith(" Run: ") for line in lines)
+        assert any(line.startswith(" Preflight PASSED; upgrade gates closed") for line in lines), lines
+        footer = lines[-1]
+        assert all(key in footer for key in ("esc Back", "f Preflight", "g Upgrade", "w Updates", "palette"))
+        verdict = screen.query_one("#cau-verdict", Static)
+        assert verdict.region.height == 1 and verdict.region.bottom <= size[1] - 1
+
+
 # ----------------------------------------------------------------- headless
 
 
@@ -407,3 +552,41 @@ def test_headless_failed_run_then_recover(in_process, capsys, monkeypatch):
     assert "recover it first" in capsys.readouterr().err
     assert cli.main(["--lab", "cau-recover", "--yes"]) == 0
     assert lab_state(in_process).cau.run is None
+
+
+def test_headless_failed_run_explains_itself_with_commands(in_process, capsys, monkeypatch):
+    from hcitui.lab import Lab
+
+    opened = Lab.open
+
+    def with_fault(*args, **kwargs):  # fault knobs belong to one run: set it on every open
+        lab = opened(*args, **kwargs)
+        lab.state.faults.cau_fail_node = "LAB-B1"
+        return lab
+
+    monkeypatch.setattr(Lab, "open", with_fault)
+    assert cli.main(["--lab", "cau-run", "--yes", "--max-retries-per-node", "0"]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    why = next(i for i, line in enumerate(err) if line.startswith("why: run "))
+    assert "ended RunFailed: the cluster stays locked until it is recovered (Get-CauReport -Detailed):" in err[why]
+    assert err[why + 1] == "  LAB-B1: install Azure Stack HCI 23H2 (25398) feature update"
+    assert err[why + 2].startswith("    error: The installation failed on LAB-B1 with error 0x800F0922")
+    assert err[why + 3] == "    next: to recover the failed CAU run, run: hcitui cau-recover"
+    assert "RunFailed" in err[-1] and "hcitui cau-recover" in err[-1]  # the error line, after its explanation
+    assert "Traceback" not in captured.err
+
+
+def test_headless_run_prints_where_it_is_and_no_wait_is_no_done(in_process, capsys):
+    assert cli.main(["--lab", "cau-run", "--yes", "--plugin", "windows-update"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "CAU " in line]
+    assert any("LAB-A1" in line and "(node 1 of 4" in line and "estimate unknown" in line for line in lines), lines
+    assert any("LAB-B2" in line and "(node 4 of 4" in line for line in lines), lines
+    assert any("(node 2 of 4" in line and "finish about " in line for line in lines), lines
+    assert "cau-run: done" in out
+
+    assert cli.main(["--lab", "cau-run", "--no-wait", "--yes", "--plugin", "windows-update"]) == 0
+    out = capsys.readouterr().out
+    assert "started; it goes on without hcitui" in out
+    assert "cau-run start: done" in out and "cau-run: done" not in out  # the start is done, not the run

@@ -550,8 +550,12 @@ async def test_preflight_run_and_stop_over_the_winrm_endpoint(tmp_path):
         report = await asyncio.wait_for(cau.preflight(ctx), GUARD)
         assert report.passed, report.summary()
         assert sorted(lab.state.cau.remoting) == NODES
-        enabling = [r["outcome"] for r in ctx.audit.records() if r["operation"] == "enable_remoting"]
+        records = [r for r in ctx.audit.records() if r["operation"] == "enable_remoting"]
+        enabling = [r["outcome"] for r in records if "proved_by" not in r]  # the calls' own records
         assert len(enabling) == 4 and set(enabling) != {"ok"}, enabling  # the connections dropped
+        # ...and after each, what really happened, as the preflight shows it: proved enabled by a read.
+        proved = [r for r in records if r.get("proved_by") == "get_remoting_state"]
+        assert sorted(r["target"] for r in proved) == NODES and {r["outcome"] for r in proved} == {"ok"}
         run = await asyncio.wait_for(cau.start(ctx, cau.RunOptions.defaults(cau.WINDOWS_UPDATE)), GUARD)
         assert run.state == model.CauRunState.RUN_IN_PROGRESS
         ended = await asyncio.wait_for(cau.stop(ctx), GUARD)

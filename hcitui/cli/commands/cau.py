@@ -1,5 +1,6 @@
 """Cluster-Aware Updating, headless (phases 2 and 5): ``cau-preflight``, ``cau-run`` (which reattaches
-to a run in progress), ``cau-stop`` and ``cau-recover``."""
+to a run in progress), ``cau-stop`` and ``cau-recover``. A run that fails is explained before the error
+line: per node, the operation that failed, the PowerShell error's text and the command to run next."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from hcitui.cli import output
+from hcitui.cli import output, remedies
 from hcitui.cli.commands.base import Command, dry_run, run
 from hcitui.cli.commands.steps import OVERRIDE_HELP, override_reason, run_mutating
 from hcitui.cli.output import UsageError
@@ -87,14 +88,42 @@ def _options(args: argparse.Namespace, ctx: Context) -> tuple[Any, str | None]:
     return options, override
 
 
-def _watch(ctx: Context, run_id: str | None) -> int:
-    """Watch the run in progress (reads only) until it ends; one line per node status change."""
+def explain(explanation: Any, stream: Any = None) -> None:
+    """Why the run failed, per node: its operation, the error's text and what to run next."""
+    if explanation is None:
+        return
+    stream = stream or sys.stderr
+    print(f"why: {explanation.headline}", file=stream)
+    for failure in explanation.failures:
+        print(f"  {failure.node}: {failure.operation}", file=stream)
+        print(f"    error: {failure.error}", file=stream)
+        advice = remedies.advice(failure.remedy)
+        if advice:
+            print(f"    next: {advice}", file=stream)
+    if not explanation.failures and explanation.remedy is not None:
+        print(f"  next: {remedies.advice(explanation.remedy)}", file=stream)
+    stream.flush()
+
+
+async def _monitor(ctx: Context, progress: Progress) -> Any:
+    """Watch the run until it ends; a failure is explained before it is raised (and printed as an error)."""
     from hcitui.workflow import cau
 
+    watch = cau.RunWatch()
+    try:
+        outcome = await cau.monitor(ctx, progress, watch=watch)
+    except StepFailed:
+        explain(watch.explanation)
+        raise
+    print(outcome.sentence)
+    return outcome
+
+
+def _watch(ctx: Context, run_id: str | None) -> int:
+    """Watch the run in progress (reads only) until it ends; one line per node status change."""
     print(f"hcitui: a CAU run ({_short(run_id, 'interrupted')}) is in progress on {ctx.name}: watching it; "
           "nothing new is started", flush=True)
-    outcome = run(cau.monitor(ctx, output.Printer()))
-    print(outcome.sentence)
+    run(_monitor(ctx, output.Printer()))
     return ExitCode.OK
 
 
@@ -117,12 +146,11 @@ def run_cau(args: argparse.Namespace, ctx: Context) -> int:
             print(f"run {_short(started.run_id)} started; it goes on without hcitui. "
                   "'hcitui cau-run' watches it until it ends.")
             return started
-        outcome = await cau.monitor(ctx, progress)
-        print(outcome.sentence)
-        return outcome
+        return await _monitor(ctx, progress)
 
-    return run_mutating(args, ctx, "cau-run", cau.plan_start(ctx, options), runner,
-                        destructive=options.update_functional_level)
+    # --no-wait hands the run over: what is done is its start, not the run ("cau-run start: done").
+    return run_mutating(args, ctx, "cau-run start" if args.no_wait else "cau-run", cau.plan_start(ctx, options),
+                        runner, destructive=options.update_functional_level)
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:

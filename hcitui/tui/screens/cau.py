@@ -1,8 +1,13 @@
 """5) CAU run: the preflight, then the rolling upgrade run (or the monthly updates), watched live.
 
 The run goes on in the cluster whatever happens to this screen: it is watched with Get-CauRun,
-each node's CAU status and its time in the table, and the screen reattaches to a run in progress
-whenever it opens.
+each node's CAU status and its time in the table, where the run is (node 2 of 4) and when it should
+end on the run's line, and the screen reattaches to a run in progress whenever it opens. A run that
+failed explains itself in a panel that stays: per node, the operation, the error and the key to press.
+
+At 80x24 with 16 nodes: the run's lines stay on top, the preflight's verdict and the progress line at
+the bottom, and the table takes what is left, scrolling with the cursor. The footer offers stop (x)
+only while a run is in progress and recover (v) only when a failed run left the cluster locked.
 """
 
 from __future__ import annotations
@@ -13,28 +18,26 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Static
+from textual.worker import Worker
 
 from hcitui.core import model
 from hcitui.core.errors import Action, Remedy
 from hcitui.core.units import bar
 from hcitui.remote import RemoteError
 from hcitui.tui import remedies
+from hcitui.tui.screens.cau_options import CauOptions
 from hcitui.tui.screens.stepping import SteppingScreen
+from hcitui.tui.widgets.failure import FailurePanel
 from hcitui.tui.widgets.node_table import Column, NodeTable
-from hcitui.tui.widgets.override import OverrideReason
 from hcitui.tui.widgets.preview import PowerShellPreview
-from hcitui.workflow import cau, gates
+from hcitui.workflow import cau, eta, gates
 from hcitui.workflow.checks import CheckResult, Status
-from hcitui.workflow.context import Context
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import StepFailed
 
 COLUMNS = [Column("at", "At", 8), Column("result", "Result", 6)]
-LEVEL_WHY = "Off by default: 8) Post-upgrade raises it after verification; it cannot be undone."
 RESULT_WORDS = {"Succeeded": ("ok", ""), "Failed": ("FAILED", "bold"), "Canceled": ("cancel", "bold"),
                 "PartiallyFailed": ("partly", "bold")}
 QUIET_STATUSES = ("Waiting", "Succeeded")  # shown plain; any other CAU status is work under way: bold
@@ -47,10 +50,6 @@ GATE_KEYS = {
 }
 
 
-def cau_menu_state(ctx: Context) -> str:
-    return cau.menu_state(ctx.journal)
-
-
 def _clock(stamp: datetime | None) -> str:
     return stamp.astimezone().strftime("%H:%M:%S") if stamp else ""
 
@@ -60,92 +59,6 @@ def _duration(seconds: float | None) -> str:
         return "?"
     whole = int(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-class CauOptions(ModalScreen["cau.RunOptions | None"]):
-    """The run's options before its PowerShell is shown: keyboard only (Tab, Space, Enter, Esc)."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    CauOptions { align: center middle; }
-    CauOptions > Vertical { width: 76; height: auto; max-height: 100%; border: double $warning; padding: 0 1; }
-    CauOptions #opt-title { text-style: bold; }
-    CauOptions Input { width: 12; margin-bottom: 1; }
-    CauOptions #opt-override { width: 100%; margin-bottom: 0; }
-    CauOptions Checkbox { margin-top: 0; }
-    CauOptions #opt-level-why { height: 1; margin-bottom: 1; }
-    CauOptions #opt-message { height: auto; text-style: bold; }
-    CauOptions #opt-where { height: auto; max-height: 3; }
-    CauOptions #opt-keys { height: 1; }
-    """
-
-    def __init__(self, options: cau.RunOptions, node_count: int, where: str = "") -> None:
-        super().__init__()
-        self.options = options
-        self.node_count = node_count
-        self.where = where  # where the run runs (a WARNING without a CAU coordinator), and -ForceSelfUpdate
-        self.override: str | None = None  # the typed reason to override the registry gate (rolling upgrade)
-
-    def compose(self) -> ComposeResult:
-        title = cau.PLUGIN_TITLE.get(self.options.plugin, self.options.plugin)
-        with Vertical():
-            yield Static(f"Options of the CAU {title}", id="opt-title", markup=False)
-            if self.where:
-                yield Static(Text(self.where, style="bold" if self.where.startswith("WARNING") else ""),
-                             id="opt-where", markup=False)
-            yield Label(f"MaxFailedNodes: stop the run when more nodes fail (0 to {max(0, self.node_count - 1)})")
-            yield Input(str(self.options.max_failed_nodes if self.options.max_failed_nodes is not None else ""),
-                        restrict=r"\d{0,2}", id="opt-failed", compact=True)
-            yield Label("MaxRetriesPerNode: retries of one node (0 to 64)")
-            yield Input(str(self.options.max_retries_per_node if self.options.max_retries_per_node is not None
-                            else ""), restrict=r"\d{0,2}", id="opt-retries", compact=True)
-            yield Checkbox("RequireAllNodesOnline", self.options.require_all_nodes_online, id="opt-online",
-                           compact=True)
-            if self.options.plugin == cau.ROLLING_UPGRADE:
-                yield Checkbox("UpdateClusterFunctionalLevel (ON: type the cluster's name to run)",
-                               self.options.update_functional_level, id="opt-level", compact=True)
-                yield Static(LEVEL_WHY, id="opt-level-why", markup=False)
-                yield OverrideReason(input_id="opt-override")
-            yield Button("Continue: show the PowerShell", id="opt-go", compact=True)
-            yield Static("", id="opt-message", markup=False)
-            yield Static("Tab next  Space toggles  Enter continues  Esc cancels", id="opt-keys", markup=False)
-
-    def on_mount(self) -> None:
-        self.query_one("#opt-failed", Input).focus()
-
-    def _chosen(self) -> cau.RunOptions | None:
-        def number(widget_id: str) -> int | None:
-            text = self.query_one(widget_id, Input).value.strip()
-            return int(text) if text else None
-
-        options = dataclasses.replace(self.options, max_failed_nodes=number("#opt-failed"),
-                                      max_retries_per_node=number("#opt-retries"),
-                                      require_all_nodes_online=self.query_one("#opt-online", Checkbox).value)
-        if options.plugin == cau.ROLLING_UPGRADE:
-            options = dataclasses.replace(options,
-                                          update_functional_level=self.query_one("#opt-level", Checkbox).value)
-            self.override = self.query_one(OverrideReason).reason
-        problems = options.problems(self.node_count)
-        if problems:
-            self.query_one("#opt-message", Static).update("; ".join(problems))
-            return None
-        return options
-
-    def _go(self) -> None:
-        options = self._chosen()
-        if options is not None:
-            self.dismiss(options)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._go()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self._go()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class CauScreen(SteppingScreen):
@@ -171,19 +84,24 @@ class CauScreen(SteppingScreen):
     # the workers, never a flag kept by hand). While watching, no new run is offered. The nodes' live
     # states while watching are read by workers in LIVE_GROUP, one at a time.
     WATCH_GROUP = "cau-watch"
+    # Short labels: the footer fits 80 columns with the palette's key. x and v show only when they apply.
     BINDINGS = [
         Binding("f", "preflight", "Preflight"),
         Binding("g", "start", "Upgrade"),
         Binding("w", "windows_update", "Updates"),
         Binding("x", "stop", "Stop"),
-        Binding("v", "recover", "Recover", show=False),
+        Binding("v", "recover", "Recover"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("p", "preview", "PowerShell", show=False),
     ]
     DEFAULT_CSS = """
     CauScreen #cau-run { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    CauScreen #cau-nodes { max-height: 12; margin-bottom: 1; }
-    CauScreen #cau-preflight { height: auto; max-height: 11; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-nodes { height: 1fr; min-height: 4; max-height: 100%; }
+    CauScreen #cau-verdict { display: none; height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen #cau-verdict.-shown { display: block; }
+    CauScreen #cau-preflight { height: auto; max-height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CauScreen.-failed #cau-preflight { max-height: 1; }
+    CauScreen.-failed.-verdict #cau-preflight { display: none; }
     CauScreen #cau-progress { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CauScreen #cau-outcome { height: 2; padding: 0 1; }
     """
@@ -195,12 +113,49 @@ class CauScreen(SteppingScreen):
         self.preflight: cau.PreflightReport | None = None
         self._filling: cau.PreflightReport | None = None  # the preflight's report while it runs
         self._long: ProgressEvent | None = None  # a long wait under way (Test-Cluster): its seconds tick
+        self._offered: tuple[bool, bool] | None = None  # (stop, recover) as the footer last showed them
+        self.explanation: cau.Explanation | None = None  # why the last run failed, shown until a new one starts
 
     # ------------------------------------------------------------------ what runs
     @property
     def watching(self) -> bool:
         """Is the run watched now (the monitor's worker pending or running)?"""
         return self.running_in(self.WATCH_GROUP) is not None
+
+    @property
+    def failure(self) -> FailurePanel:
+        return self.query_one("#cau-failure", FailurePanel)
+
+    def _in_progress(self) -> bool:
+        run = self.cau_run
+        return self.watching or (isinstance(run, model.CauRun) and run.state == cau.IN_PROGRESS)
+
+    def _locked(self) -> bool:
+        """Did the last read find a failed run that left the cluster locked (RunFailed)?"""
+        run = self.cau_run
+        return not self.watching and isinstance(run, model.CauRun) and run.state == cau.FAILED_STATE
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Stop only while a run is in progress, recover only when a failed run left the cluster locked:
+        otherwise their keys are off the footer (and do nothing)."""
+        allowed = super().check_action(action, parameters)
+        if not allowed:
+            return allowed
+        if action == "stop":
+            return self._in_progress()
+        if action == "recover":
+            return self._locked()
+        return allowed
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == self.WATCH_GROUP:  # watching began or ended: stop and recover change with it
+            self._offer_keys()
+
+    def _offer_keys(self) -> None:
+        offered = (self._in_progress(), self._locked())
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
 
     def _here(self, action: Action) -> str:
         """A remedy this screen offers, as its key: ``stop the CAU run: x``."""
@@ -213,6 +168,8 @@ class CauScreen(SteppingScreen):
         by_key = {c.key: c for c in table.columns_spec}
         table.columns_spec = [by_key[k] for k in ("node", "site", "state", "build", "status", "at", "result")]
         yield table
+        yield FailurePanel(id="cau-failure")
+        yield Static("", id="cau-verdict")
         yield Static(self._preflight_text(), id="cau-preflight")
         yield Static("", id="cau-progress")
         yield Static("", id="cau-outcome")
@@ -242,6 +199,8 @@ class CauScreen(SteppingScreen):
             self.run_watch = cau.RunWatch()
             self.run_watch.update(self.cau_run)
             self._show_statuses(self.run_watch)
+        if self._locked() and not self.failure.shown:  # a failed run found on opening explains itself too
+            self._show_failure(await cau.why(self.ctx, self.cau_run))
         self._show_run()
 
     def _show_nodes(self, state: ClusterState) -> None:
@@ -314,13 +273,17 @@ class CauScreen(SteppingScreen):
                 first.append(f"  {_duration(elapsed)}")
             if shown.cancel_pending and not ended:
                 first.append("  STOPPING", style="bold")
+        where = self._where(watch) if watching and not ended else ""
+        if where:
+            second.append(where + " · ", style="bold")
         if ended:
             second.append(watch.outcome, style="" if watch.succeeded else "bold")
         elif watch is not None and watch.note:
             second.append(watch.note, style="bold")
         elif watching:
             read = _clock(watch.read_at) if watch is not None else ""
-            second.append(f"Watching Get-CauRun every {self.ctx.poll:g} s" + (f", last read {read}" if read else "")
+            second.append(f"{'w' if where else 'W'}atching Get-CauRun every {self.ctx.poll:g} s"
+                          + (f", last read {read}" if read else "")
                           + (f", {watch.blips} blips" if watch is not None and watch.blips else ""))
         elif shown is not None and shown.state == model.CauRunState.RUN_FAILED:
             second.append(f"The run failed and left the cluster locked ({self._here(Action.CAU_RECOVER)}).",
@@ -328,6 +291,33 @@ class CauScreen(SteppingScreen):
         first.append("\n")
         first.append(second)
         self.query_one("#cau-run", Static).update(first)
+        self._offer_keys()
+
+    @staticmethod
+    def _where(watch: cau.RunWatch | None) -> str:
+        """``node 2 of 4 · finish about 14:35`` (or ``estimate unknown``) while a run is watched; "" before
+        its first read."""
+        if watch is None or watch.run is None or watch.run.run_id is None:
+            return ""
+        position = watch.position()
+        words = eta.words(watch.finish())
+        parts = ([f"node {position[0]} of {position[1]}"] if position else []) + ([words] if words else [])
+        return " · ".join(parts)
+
+    def _show_failure(self, explanation: cau.Explanation | None) -> None:
+        """The failed run's explanation in the panel, which stays until a new run starts (a run stopped on
+        request failed nothing: no panel)."""
+        if explanation is None or (not explanation.failures and explanation.remedy is None):
+            return
+        self.explanation = explanation
+        self.failure.show(explanation.headline, explanation.failures, here=self.TITLE_TEXT,
+                          remedy=explanation.remedy)
+        self.add_class("-failed")
+
+    def _clear_failure(self) -> None:
+        self.explanation = None
+        self.failure.clear()
+        self.remove_class("-failed")
 
     def _show_status(self, node: str, status: str, since: datetime | None) -> None:
         """A node's CAU status, since when, and its result once the run has one."""
@@ -442,12 +432,20 @@ class CauScreen(SteppingScreen):
     def _show_preflight(self, report: cau.PreflightReport) -> None:
         self.preflight = report
         self.query_one("#cau-preflight", Static).update(self._preflight_text())
+        verdict = Text(no_wrap=True, overflow="ellipsis")
+        verdict.append("Preflight ", style="bold")
+        verdict.append(report.summary(), style="" if report.passed else "bold")
+        verdict.append(f"; {report.gates_summary()}", style="" if report.gates_open else "bold")
+        widget = self.query_one("#cau-verdict", Static)
+        widget.update(verdict)
+        widget.add_class("-shown")  # without a report, the preflight's own line is the verdict
+        self.add_class("-verdict")  # a failure's panel may then take the rows' place
 
     # ----------------------------------------------------------------- watching
     def _start_watching(self) -> None:
         if self.watching:
             return
-        self.run_watch = cau.RunWatch()
+        self.run_watch = cau.RunWatch(total=len(self.ctx.client.node_names))
         self.run_worker(self._watch(self.run_watch), name="watch the CAU run", group=self.WATCH_GROUP,
                         exit_on_error=False)
         self._show_run()
@@ -466,6 +464,7 @@ class CauScreen(SteppingScreen):
         await self.events_shown()  # the run's last events first, then how it ended
         self._long = None
         self._show_statuses(watch)
+        self._show_failure(watch.explanation)
         self.say("")  # the run's line says how it ended
         self.query_one("#cau-progress", Static).update("")
         self.cau_run = await cau.read_run(self.ctx)
@@ -513,7 +512,7 @@ class CauScreen(SteppingScreen):
                 plan.notes.append(f"The registry gate is OVERRIDDEN if it is closed, journalled with: {override}")
             # Raising the functional level cannot be undone: then the cluster's name is typed to run it.
             self.confirm(plan, label, lambda: self._start(options, override),
-                         "It goes on in the cluster; watching it.", typed=options.update_functional_level)
+                         typed=options.update_functional_level)
 
         self.app.push_screen(form, callback=chosen)
 
@@ -523,16 +522,30 @@ class CauScreen(SteppingScreen):
     def action_windows_update(self) -> None:
         self._ask_options(cau.WINDOWS_UPDATE)
 
-    async def _start(self, options: cau.RunOptions, override: str | None = None) -> None:
-        await cau.start(self.ctx, options, self.progress, override_registry=override)
+    async def _start(self, options: cau.RunOptions, override: str | None = None) -> str:
+        """Start the run and watch it: it is started, not done (it goes on in the cluster for hours)."""
+        run = await cau.start(self.ctx, options, self.progress, override_registry=override)
+        self._clear_failure()
         self._start_watching()
+        title = cau.PLUGIN_TITLE.get(options.plugin, options.plugin)
+        return (f"Started: run {cau.short_id(run.run_id)} of the CAU {title}; watching it. It goes on in the "
+                "cluster without hcitui; the run's line says how it ends.")
 
     def action_stop(self) -> None:
         self.confirm(cau.plan_stop(self.ctx), "stop the CAU run", lambda: cau.stop(self.ctx, self.progress))
 
     def action_recover(self) -> None:
-        self.confirm(cau.plan_recover(self.ctx), "recover the failed CAU run",
-                     lambda: cau.recover(self.ctx, self.progress))
+        self.confirm(cau.plan_recover(self.ctx), "recover the failed CAU run", self._recover)
+
+    async def _recover(self) -> None:
+        """Recover; the failure's panel stays (the node still needs its fix), its next step now the fix."""
+        await cau.recover(self.ctx, self.progress)
+        was = self.explanation
+        if self.failure.shown and was is not None:
+            fix = Remedy(text="recovered: fix what failed, then start the run again")
+            self._show_failure(dataclasses.replace(
+                was, headline=f"{was.headline} Recovered at {datetime.now():%H:%M}.", remedy=fix,
+                failures=tuple(dataclasses.replace(f, remedy=fix) for f in was.failures)))
 
     def action_refresh(self) -> None:
         if self.watching and not self.busy:  # the run's own reads go on: a look at the nodes is enough

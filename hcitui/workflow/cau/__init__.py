@@ -23,7 +23,8 @@ and the preflight and the run's preview say what that risks.
 
 The package, one concern a module: ``options`` (what a run is asked to do, where it is coordinated, the
 journal's step names), ``plans`` (the PowerShell each step sends), ``preflight``, ``start``, ``watch``
-(the run watched and concluded, and the journal's record of it), ``control`` (stop, recover),
+(the run watched and concluded, where it is and when it should end, and the journal's record of it),
+``failure`` (why a run failed, per node, from Get-CauReport -Detailed), ``control`` (stop, recover),
 ``summary`` (the menu's line) and ``reverify`` (after a kill). Callers use the names below:
 ``from hcitui.workflow import cau; cau.start(...)``.
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 from hcitui.workflow.cau import reverify as _reverify  # noqa: F401  (registers the re-verifiers)
 from hcitui.workflow.cau.control import recover, stop
+from hcitui.workflow.cau.failure import Explanation, NodeFailure, explain
 from hcitui.workflow.cau.options import (
                                          CANCELED,
                                          COORDINATOR_CHECK,
@@ -81,21 +83,24 @@ from hcitui.workflow.cau.watch import (
                                          RunWatch,
                                          conclude,
                                          is_blip,
+                                         kept_history,
                                          monitor,
+                                         past_node_seconds,
                                          read_run,
                                          should_watch,
                                          status_event,
                                          watching,
+                                         why,
 )
 
 __all__ = [
     "CANCELED", "COORDINATOR_CHECK", "FAILED_STATE", "IN_PROGRESS", "NO_COORDINATOR_REMEDY", "NO_COORDINATOR_RISK",
     "PLUGIN_TITLE", "PREFLIGHT", "PREFLIGHT_PHASE", "REACH_CHECK", "RECOVER", "REMOTING", "ROLLING_UPGRADE", "RUN",
     "RUN_PHASE", "STOP", "SUCCEEDED", "WINDOWS_UPDATE",
-    "PreflightReport", "RunOptions", "RunOutcome", "RunWatch", "StartState",
-    "conclude", "coordinator_notes", "enable_remoting", "force_self_update_note", "form_note", "gate_checks",
-    "is_blip", "judge_coordinator", "judge_remoting", "judge_scan", "judge_setup", "judge_validation",
-    "menu_state", "monitor", "plan_preflight", "plan_recover", "plan_start", "plan_stop", "preflight",
-    "read_run", "read_start_state", "recover", "run_blockers", "should_watch", "short_id", "start",
-    "start_blockers", "start_remedy", "status_event", "stop", "watching",
+    "Explanation", "NodeFailure", "PreflightReport", "RunOptions", "RunOutcome", "RunWatch", "StartState",
+    "conclude", "coordinator_notes", "enable_remoting", "explain", "force_self_update_note", "form_note",
+    "gate_checks", "is_blip", "judge_coordinator", "judge_remoting", "judge_scan", "judge_setup", "judge_validation",
+    "kept_history", "menu_state", "monitor", "past_node_seconds", "plan_preflight", "plan_recover", "plan_start",
+    "plan_stop", "preflight", "read_run", "read_start_state", "recover", "run_blockers", "should_watch", "short_id",
+    "start", "start_blockers", "start_remedy", "status_event", "stop", "watching", "why",
 ]

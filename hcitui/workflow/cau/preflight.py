@@ -11,12 +11,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hcitui.core import model
 from hcitui.core.errors import Action
-from hcitui.core.journal import StepStatus
+from hcitui.core.journal import StepStatus, current_operator
 from hcitui.ps import cau as cau_ops
 from hcitui.ps import post as post_ops
 from hcitui.remote import NodeCall, NodeEvent, RemoteError, TimedOut, Unreachable
@@ -216,19 +216,39 @@ async def _read_remoting(call: NodeCall, ctx: Context, deadline: float) -> model
             await asyncio.sleep(ctx.poll)
 
 
+def _audit_proof(ctx: Context, node: str, dropped: RemoteError, outcome: str, error: str | None) -> None:
+    """What enabling remoting did, once the read after the drop proved it (or could not).
+
+    Enable-PSRemoting restarts WinRM, which drops the very session that asked: the session's own audit
+    record of the call says ``unreachable`` (or ``timeout``) although the change went through. This record
+    follows it with the outcome the screen shows: ``ok`` when get_remoting_state then read remoting enabled,
+    ``failed`` when it did not. The call's record stays as it was written (the log is append-only)."""
+    ctx.audit.append({
+        "time": datetime.now(UTC).isoformat(timespec="microseconds"), "node": node, "target": node, "via": node,
+        "operation": cau_ops.enable_remoting.name, "mutates": True, "parameters": {}, "outcome": outcome,
+        "error": error, "duration_ms": None, "proved_by": cau_ops.get_remoting_state.name,
+        "note": f"the call's session dropped ({dropped.outcome}: WinRM restarted); proved afterwards by "
+                f"{cau_ops.get_remoting_state.name}",
+        "operator": current_operator(),
+    })
+
+
 async def enable_remoting(ctx: Context, nodes: list[str] | None = None, progress: Progress = no_progress,
                           on_event: Callable[[NodeEvent], None] | None = None
                           ) -> dict[str, model.RemotingState | RemoteError]:
-    """Set-WSManQuickConfig and Enable-PSRemoting on every node, each proved by a read of its state."""
+    """Set-WSManQuickConfig and Enable-PSRemoting on every node, each proved by a read of its state. When
+    the WinRM restart dropped the call, the audit log gets the proved outcome after the call's own record."""
     targets = list(nodes or ctx.client.node_names)
 
     async def one(call: NodeCall) -> model.RemotingState:
         node = call.node
         ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.RUNNING, "enabling remoting", fresh=True)
         progress(ProgressEvent(node, "enabling remoting"))
+        dropped: RemoteError | None = None
         try:
             await call.invoke(cau_ops.enable_remoting, timeout=ctx.cluster.timeouts.operation)
-        except (Unreachable, TimedOut):
+        except (Unreachable, TimedOut) as exc:
+            dropped = exc
             progress(ProgressEvent(node, "WinRM restarted: reconnecting to prove it", stage=Stage.WAITING))
         except RemoteError as exc:
             ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.FAILED, exc.message)
@@ -239,7 +259,12 @@ async def enable_remoting(ctx: Context, nodes: list[str] | None = None, progress
             state = await _read_remoting(call, ctx, deadline)
         except RemoteError as exc:
             ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.FAILED, f"not proved: {exc.message}")
+            if dropped is not None:
+                _audit_proof(ctx, node, dropped, "failed", f"not proved: {exc.message}")
             raise
+        if dropped is not None:
+            _audit_proof(ctx, node, dropped, "ok" if state.enabled else "failed",
+                         None if state.enabled else "remoting is still not enabled after Enable-PSRemoting")
         if not state.enabled:
             ctx.journal.set_step(PREFLIGHT_PHASE, REMOTING, node, StepStatus.FAILED,
                                  "remoting is still not enabled after Enable-PSRemoting")

@@ -29,7 +29,7 @@ from hcitui.workflow.cau.options import (
     RunOptions,
     short_id,
 )
-from hcitui.workflow.cau.watch import is_blip, read_report
+from hcitui.workflow.cau.watch import is_blip, kept_history, read_report
 from hcitui.workflow.context import Context
 from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.observe import ClusterState, observe, problem
@@ -148,7 +148,8 @@ async def start(ctx: Context, options: RunOptions, progress: Progress = no_progr
                                "functional_level": ("raise" if options.update_functional_level else "leave")
                                if options.plugin == ROLLING_UPGRADE else None,
                                "registry_override": override,
-                               "requested": datetime.now(UTC).isoformat(timespec="seconds")},
+                               "requested": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "node_seconds": kept_history(ctx.journal)},  # earlier runs: the estimate
                          fresh=True)
     progress(ProgressEvent(ctx.name, "starting the run"))
     try:

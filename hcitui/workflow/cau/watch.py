@@ -4,7 +4,13 @@ status change a typed progress event), and :func:`conclude`, which judges the ru
 results (``Get-CauReport`` once it has ended) and marks the step done only after a read of the cluster
 agrees. An error while a node restarts or the orchestrator moves is a blip: the last good state stays.
 Everything is driven by observation, so a monitor started after a kill (or on another machine)
-reattaches to the run in progress, or concludes the one that ended meanwhile."""
+reattaches to the run in progress, or concludes the one that ended meanwhile.
+
+Where the run is: each node's status event carries its ``position`` (node 2 of 4) and the run's
+estimated finish (``eta``): a node takes the median time of this run's nodes so far (from one node's end
+to the next's), before the first one ends the median of the nodes of earlier runs with the same plug-in
+that the journal kept, and with nothing to go on the estimate is unknown. A failed run is explained
+(:mod:`~hcitui.workflow.cau.failure`): per node, the first real failure from Get-CauReport -Detailed."""
 
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from hcitui.ps import post as post_ops
 from hcitui.ps import reads
 from hcitui.remote import RemoteError, TimedOut, Unreachable
 from hcitui.remote.cluster import cannot_speak_for_cluster
+from hcitui.workflow import eta
+from hcitui.workflow.cau.failure import Explanation, explain
 from hcitui.workflow.cau.options import (
     CANCELED,
     FAILED_STATE,
@@ -28,6 +36,7 @@ from hcitui.workflow.cau.options import (
     ROLLING_UPGRADE,
     RUN,
     RUN_PHASE,
+    STOP,
     SUCCEEDED,
     RunOptions,
     short_id,
@@ -46,9 +55,19 @@ def is_blip(error: RemoteError) -> bool:
     return "shutting down" in text or "unreachable" in text or "not reachable" in text
 
 
+# A node's CAU status once its part of the run is over (any other status but Waiting: under way).
+FINAL_STATUSES = ("Succeeded", "Failed", "PartiallyFailed", "Canceled")
+HISTORY_KEPT = 50  # per-node durations the journal keeps per plug-in, for the next runs' estimates
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    return stamp.replace(tzinfo=UTC) if stamp is not None and stamp.tzinfo is None else stamp
+
+
 @dataclass
 class RunWatch:
-    """What the monitor knows of the run: the last good Get-CauRun, and how the reads went."""
+    """What the monitor knows of the run: the last good Get-CauRun, how the reads went, where the run is
+    (``total`` nodes, ``history``: seconds per node in earlier runs) and, once it failed, why."""
 
     run: model.CauRun | None = None
     statuses: dict[str, model.CauNodeStatus] = field(default_factory=dict)
@@ -59,19 +78,79 @@ class RunWatch:
     ended: bool = False
     outcome: str = ""
     succeeded: bool | None = None
+    total: int = 0
+    history: list[float] = field(default_factory=list)
+    failed_in: dict[str, str] = field(default_factory=dict)  # the status a node was seen in before it failed
+    explanation: Explanation | None = None
 
     def update(self, run: model.CauRun) -> list[model.CauNodeStatus]:
         """Take a good read; return the nodes whose status changed."""
         self.run, self.read_at, self.note = run, datetime.now(UTC), ""
         changed = []
         for entry in run.node_status_notifications:
-            before = self.statuses.get(entry.node)
-            if before is None or before.status != entry.status:
-                changed.append(entry)
-            self.statuses[entry.node] = entry
+            self._status(entry, changed)
         for result in run.node_results:
             self.results[result.node] = result
         return changed
+
+    def _status(self, entry: model.CauNodeStatus, changed: list[model.CauNodeStatus]) -> None:
+        before = self.statuses.get(entry.node)
+        if before is None or before.status != entry.status:
+            changed.append(entry)
+            if before is not None and entry.status.lower().endswith("failed") and before.status != "Waiting":
+                self.failed_in[entry.node] = before.status
+        self.statuses[entry.node] = entry
+
+    # ------------------------------------------------------------- where the run is
+    def _start(self) -> datetime | None:
+        return _aware(self.run.run_start_time) if self.run is not None else None
+
+    def _finished(self) -> list[tuple[datetime, str]]:
+        """(when, node) of every node whose part is over, in order."""
+        done = [(_aware(s.timestamp), n) for n, s in self.statuses.items()
+                if s.status in FINAL_STATUSES and s.timestamp is not None]
+        return sorted((when, node) for when, node in done if when is not None)
+
+    def node_seconds(self, *, succeeded_only: bool = False) -> list[float]:
+        """Seconds each node took in this run: from the end of the node before it (the run's start for the
+        first) to its own end. Only nodes whose start is known that way are counted."""
+        out, before = [], self._start()
+        for when, node in self._finished():
+            if before is not None and when >= before:
+                if not succeeded_only or self.statuses[node].status == "Succeeded":
+                    out.append((when - before).total_seconds())
+            before = when
+        return out
+
+    def position(self, node: str | None = None) -> tuple[int, int] | None:
+        """(which node of how many): ``node``'s place in the run (None while it waits), or without a node
+        the run's own: the node under way. None when the run's size is not known."""
+        total = self.total or len(self.statuses)
+        if not total:
+            return None
+        finished = [n for _, n in self._finished()]
+        if node is None:
+            return (min(total, len(finished) + 1), total)
+        status = self.statuses.get(node)
+        if status is None or status.status == "Waiting":
+            return None
+        if node in finished:
+            return (finished.index(node) + 1, total)
+        return (min(total, len(finished) + 1), total)
+
+    def finish(self, now: datetime | None = None) -> datetime | None:
+        """When the run should end: :func:`hcitui.workflow.eta.nodes_finish` over this run's node times,
+        else the journal's (``history``); ``eta.UNKNOWN`` with nothing to go on; None once it has ended."""
+        total = self.total or len(self.statuses)
+        if self.ended or not total or self.run is None or self.run.run_id is None:
+            return None
+        finished = self._finished()
+        remaining = total - len(finished)
+        if remaining <= 0:
+            return None
+        current = finished[-1][0] if finished else self._start()
+        found = eta.nodes_finish(self.node_seconds(), self.history, remaining, now or datetime.now(UTC), current)
+        return found if found is not None else eta.UNKNOWN
 
     def elapsed(self, now: datetime | None = None) -> float | None:
         if self.run is None or self.run.run_start_time is None:
@@ -90,6 +169,7 @@ class RunOutcome:
     results: dict[str, model.CauNodeResult] = field(default_factory=dict)
     functional_level: int | None = None
     remedy: Remedy | None = None  # what to do next, when the run's end left something to do
+    explanation: Explanation | None = None  # why it failed, per node (a run that failed or was canceled)
 
 
 # A node's CAU status, as the stage of its part of the run (any other status: working on it).
@@ -97,10 +177,43 @@ STATUS_STAGE = {"Succeeded": Stage.DONE, "Failed": Stage.FAILED, "PartiallyFaile
                 "Canceled": Stage.SKIPPED}
 
 
-def status_event(node: str, status: str, since: datetime | None) -> ProgressEvent:
-    """One node's CAU status, typed: ``status`` the value CAU reported, ``since`` when the node entered it."""
+def status_event(node: str, status: str, since: datetime | None, watch: RunWatch | None = None) -> ProgressEvent:
+    """One node's CAU status, typed: ``status`` the value CAU reported, ``since`` when the node entered it;
+    with the ``watch``, once the node's part has begun, its ``position`` in the run and the run's estimated
+    finish (``eta``; a node still waiting has neither)."""
+    position = watch.position(node) if watch is not None else None
     return ProgressEvent(node, f"CAU {status}", stage=STATUS_STAGE.get(status, Stage.WORKING), status=status,
-                         since=since)
+                         since=since, position=position,
+                         eta=watch.finish() if watch is not None and position is not None else None)
+
+
+def _plugin(record: StepRecord | None) -> str | None:
+    options = record.data.get("options") if record is not None else None
+    return options.get("plugin") if isinstance(options, dict) else None
+
+
+def kept_history(journal: Journal) -> dict[str, list[float]]:
+    """Seconds per node of earlier runs, by plug-in, as the run's journal record keeps them: a new run's
+    record starts with them (``start``), the run's end adds its own."""
+    record = run_record(journal)
+    kept = record.data.get("node_seconds") if record is not None else None
+    return {k: [float(x) for x in v] for k, v in kept.items()} if isinstance(kept, dict) else {}
+
+
+def past_node_seconds(journal: Journal) -> list[float]:
+    """What the journal knows of one node's time in runs with this run's plug-in (empty: nothing)."""
+    plugin = _plugin(run_record(journal))
+    return kept_history(journal).get(plugin, []) if plugin else []
+
+
+def _keep_history(ctx: Context, record: StepRecord | None, watch: RunWatch) -> dict[str, list[float]]:
+    """The history with this run's succeeded nodes' times added (the run's plug-in known)."""
+    kept = kept_history(ctx.journal)
+    plugin = _plugin(record)
+    seconds = watch.node_seconds(succeeded_only=True)
+    if plugin and seconds:
+        kept[plugin] = (kept.get(plugin, []) + seconds)[-HISTORY_KEPT:]
+    return kept
 
 
 def run_record(journal: Journal) -> StepRecord | None:
@@ -133,7 +246,8 @@ def adopt(ctx: Context, run: model.CauRun) -> None:
     detail = ("reattached after an interruption" if ours and record is not None
               else "watching a run started outside this hcitui")
     ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.RUNNING, detail,
-                         data={"run_id": run.run_id, "statuses": {}, "blips": 0}, fresh=not ours)
+                         data={"run_id": run.run_id, "statuses": {}, "blips": 0,
+                               "node_seconds": kept_history(ctx.journal)}, fresh=not ours)
 
 
 async def monitor(ctx: Context, progress: Progress = no_progress, *, watch: RunWatch | None = None) -> RunOutcome:
@@ -147,6 +261,8 @@ async def monitor(ctx: Context, progress: Progress = no_progress, *, watch: RunW
     run ends without every node succeeded, or when Get-CauRun fails for a reason that is no blip.
     """
     watch = watch if watch is not None else RunWatch()
+    watch.total = watch.total or len(ctx.client.node_names)
+    watch.history = watch.history or past_node_seconds(ctx.journal)
     step = "watch the CAU run"
     lost_since: float | None = None
     adopted = False
@@ -174,7 +290,7 @@ async def monitor(ctx: Context, progress: Progress = no_progress, *, watch: RunW
             watch.run = watch.run if run.run_id is None else run
             if run.run_id is not None:  # a run that ended with its statuses (RunFailed): the last changes
                 for entry in watch.update(run):
-                    progress(status_event(entry.node, entry.status, entry.timestamp))
+                    progress(status_event(entry.node, entry.status, entry.timestamp, watch))
             outcome = await conclude(ctx, run, watch, progress)
             watch.ended, watch.outcome, watch.succeeded = True, outcome.sentence, outcome.succeeded
             if not outcome.succeeded and outcome.run_id is not None:
@@ -185,14 +301,26 @@ async def monitor(ctx: Context, progress: Progress = no_progress, *, watch: RunW
             adopted = True
         changed = watch.update(run)
         for entry in changed:
-            progress(status_event(entry.node, entry.status, entry.timestamp))
+            progress(status_event(entry.node, entry.status, entry.timestamp, watch))
         if changed:
             latest = max(changed, key=lambda e: e.timestamp or datetime.min.replace(tzinfo=UTC))
             _journal_statuses(ctx, watch, f"run {short_id(run.run_id)}: {latest.node} {latest.status}")
         await asyncio.sleep(ctx.poll)
 
 
-async def read_report(ctx: Context) -> model.CauReport | None:
+async def why(ctx: Context, run: model.CauRun) -> Explanation | None:
+    """Why a run that ended RunFailed failed (read when the CAU run is opened afterwards): from Get-CauReport
+    -Detailed when the report is that run's, else from Get-CauRun's node results. None for any other run."""
+    if run.state != FAILED_STATE:
+        return None
+    report = await read_report(ctx)
+    detail = report if report is not None and report.present and run.run_id and report.run_id == run.run_id \
+        else None
+    results = detail.node_results if detail is not None and detail.node_results else run.node_results
+    return explain(ctx.name, run.run_id, results, locked=True, report=detail)
+
+
+async def read_report(ctx: Context) -> cau_ops.CauReportDetail | None:
     try:
         return await ctx.client.invoke_cluster(cau_ops.get_cau_report, timeout=cau_ops.get_cau_report.timeout)
     except RemoteError:
@@ -221,36 +349,65 @@ def _take_results(watch: RunWatch, results: dict[str, model.CauNodeResult], prog
         before = watch.statuses.get(node)
         if before is None or before.status != str(result.status):
             entry = model.CauNodeStatus(node=node, status=str(result.status), timestamp=datetime.now(UTC))
-            watch.statuses[node] = entry
-            progress(status_event(node, entry.status, entry.timestamp))
+            watch._status(entry, [])
+            progress(status_event(node, entry.status, entry.timestamp, watch))
+
+
+def _stopped_here(ctx: Context, run_id: str | None) -> bool:
+    """Did hcitui's stop (cau-stop, or x on the console) end this run?"""
+    record = ctx.journal.step(RUN_PHASE, STOP)
+    return record is not None and bool(run_id) and record.data.get("run_id") == run_id
+
+
+def _explained(ctx: Context, watch: RunWatch, run_id: str | None, results: dict[str, model.CauNodeResult], *,
+               locked: bool, report: cau_ops.CauReportDetail | None) -> Explanation:
+    watch.explanation = explain(ctx.name, run_id, results.values(), locked=locked, report=report,
+                                stages=watch.failed_in, stopped_here=_stopped_here(ctx, run_id))
+    return watch.explanation
+
+
+def _failed_words(results: dict[str, model.CauNodeResult], explanation: Explanation) -> str:
+    """The failed nodes in a sentence: each one's status and, when known, its error's text."""
+    errors = {f.node: f.error for f in explanation.failures}
+    return "; ".join(f"{r.node} {r.status}" + (f": {errors[r.node]}" if errors.get(r.node) else "")
+                     for r in results.values() if r.status not in (SUCCEEDED, CANCELED))
 
 
 async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: Progress = no_progress) -> RunOutcome:
     """The run is no longer in progress: how did it end? Journal it, after a read of the cluster agrees.
-    The nodes' results go into ``watch`` (each changed status an event) before the end's event."""
+    The nodes' results go into ``watch`` (each changed status an event) before the end's event; a run
+    that failed is explained (``watch.explanation``, ``RunOutcome.explanation``) from Get-CauReport
+    -Detailed when the report is this run's, else from Get-CauRun's node results."""
     record = run_record(ctx.journal)
     concluding = record is not None and record.status in (StepStatus.RUNNING, StepStatus.UNKNOWN)
     options = RunOptions(**record.data.get("options", {})) if record and record.data.get("options") else None
     known_id = (record.data.get("run_id") if record else None) or (watch.run.run_id if watch.run else None)
     if run.state == FAILED_STATE:
-        results = {r.node: r for r in run.node_results} or dict(watch.results)
-        failed = [r for r in results.values() if r.status != SUCCEEDED]
-        named = "; ".join(f"{r.node} {r.status}" + (f": {r.error_record_data}" if r.error_record_data else "")
-                          for r in failed) or "no node result"
+        report = await read_report(ctx)
+        detail = report if isinstance(report, cau_ops.CauReportDetail) and report.present and run.run_id and \
+            report.run_id == run.run_id else None
+        results = ({r.node: r for r in detail.node_results} if detail is not None and detail.node_results else
+                   {r.node: r for r in run.node_results} or dict(watch.results))
+        explanation = _explained(ctx, watch, run.run_id or known_id, results, locked=True, report=detail)
+        named = _failed_words(results, explanation) or "no node result"
         sentence = (f"run {short_id(run.run_id)} ended RunFailed ({named}); the cluster stays locked until it is "
                     "recovered")
+        _take_results(watch, results, progress)
         if concluding or watch.run is not None:
             ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.FAILED, sentence[:300],
-                                 data={"run_id": run.run_id or known_id})
-        _take_results(watch, results, progress)
+                                 data={"run_id": run.run_id or known_id,
+                                       "node_seconds": _keep_history(ctx, record, watch)})
         progress(ProgressEvent(ctx.name, "run failed (RunFailed)", stage=Stage.FAILED))
-        return RunOutcome(False, sentence, run.run_id or "?", results, remedy=Remedy(action=Action.CAU_RECOVER))
+        return RunOutcome(False, sentence, run.run_id or "?", results, remedy=Remedy(action=Action.CAU_RECOVER),
+                          explanation=explanation)
     if not concluding and watch.run is None:
         return RunOutcome(True, "No CAU run is in progress.", None)
     report = await read_report(ctx)
-    if _report_is_ours(report, record, known_id):
-        run_id, results = report.run_id, {r.node: r for r in report.node_results}
-        status = (report.status or "").lower()
+    ours = report if isinstance(report, cau_ops.CauReportDetail) and _report_is_ours(report, record, known_id) \
+        else None
+    if ours is not None:
+        run_id, results = ours.run_id, {r.node: r for r in ours.node_results}
+        status = (ours.status or "").lower()
     elif watch.results or watch.run is not None:
         run_id = known_id
         results, status = dict(watch.results), ""
@@ -272,13 +429,13 @@ async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: P
                                                      timeout=ctx.cluster.timeouts.operation)).cluster_functional_level
         except RemoteError:
             level = None
+    explanation = _explained(ctx, watch, run_id, results, locked=False, report=ours) if canceled or failed else None
     done = sum(1 for r in results.values() if r.status == SUCCEEDED)
     head = f"run {short_id(run_id)}: {done}/{len(nodes)} nodes succeeded"
     if canceled:
         sentence = f"{head}; stopped before the end" + (f" (not updated: {', '.join(missing)})" if missing else "")
     elif failed:
-        sentence = f"{head}; " + "; ".join(f"{r.node} {r.status}" + (f": {r.error_record_data}"
-                                                                   if r.error_record_data else "") for r in failed)
+        sentence = f"{head}; " + _failed_words(results, explanation)
     elif missing:
         sentence = f"{head}; no result for {', '.join(missing)}"
     elif proof:
@@ -286,12 +443,13 @@ async def conclude(ctx: Context, run: model.CauRun, watch: RunWatch, progress: P
     else:
         sentence = head + _level_words(options, level)
     succeeded = not (canceled or failed or missing or proof)
-    ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.DONE if succeeded else StepStatus.FAILED, sentence[:300],
-                         data={"run_id": run_id})
     _take_results(watch, results, progress)
+    ctx.journal.set_step(RUN_PHASE, RUN, None, StepStatus.DONE if succeeded else StepStatus.FAILED, sentence[:300],
+                         data={"run_id": run_id, "node_seconds": _keep_history(ctx, record, watch)})
     progress(ProgressEvent(ctx.name, ("run succeeded: " if succeeded else "run ended: ") + sentence,
                            1.0 if succeeded else None, stage=Stage.DONE if succeeded else Stage.FAILED))
-    return RunOutcome(succeeded, sentence, run_id or "?", results, level)
+    return RunOutcome(succeeded, sentence, run_id or "?", results, level,
+                      remedy=explanation.remedy if explanation is not None else None, explanation=explanation)
 
 
 def _level_words(options: RunOptions | None, level: int | None) -> str:
