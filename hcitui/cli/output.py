@@ -2,7 +2,7 @@
 with their remedies as commands.
 
 Progress reaches the command line as typed events, and is printed from their fields alone: a
-:class:`ProgressEvent` from a step (stage, status, fraction, done/total, position, since) or a
+:class:`ProgressEvent` from a step (stage, status, fraction, done/total, position, since, eta) or a
 :class:`NodeEvent` from a read's fan-out. The words of an event are the operator's, never parsed here.
 """
 
@@ -20,6 +20,7 @@ from hcitui.core.config import ConfigError
 from hcitui.core.errors import ExitCode, HciError
 from hcitui.core.units import clock
 from hcitui.remote.fanout import NodeEvent
+from hcitui.workflow import eta
 from hcitui.workflow.checks import CheckResult, Status
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.steps import Refused
@@ -40,8 +41,9 @@ def _tenth(event: ProgressEvent) -> int | None:
 
 def describe(event: ProgressEvent, now: datetime | None = None) -> str:
     """The event as the words of one line: ``FAILED: `` before a failure's words, then what is known
-    besides them, in brackets: ``(node 2 of 4, 1,048,576 of 8,388,608, since 14:05:09) [12%]``. A count
-    (done of total) carries no unit: the words say what is counted."""
+    besides them, in brackets: ``(node 2 of 4, 1,048,576 of 8,388,608, since 14:05:09, finish about 14:35)
+    [12%]``. A count (done of total) carries no unit: the words say what is counted. The finish is the
+    step's estimate (``estimate unknown`` when it had nothing to go on yet)."""
     words = f"FAILED: {event.text}" if event.stage is Stage.FAILED else event.text
     extras = []
     if event.position is not None:
@@ -50,6 +52,9 @@ def describe(event: ProgressEvent, now: datetime | None = None) -> str:
         extras.append(f"{event.done:,} of {event.total:,}" if event.total is not None else f"{event.done:,}")
     if event.since is not None and (now is None or clock(event.since) != clock(now)):
         extras.append(f"since {clock(event.since)}")
+    finish = eta.words(event.eta, now)
+    if finish:
+        extras.append(finish)
     if extras:
         words += f" ({', '.join(extras)})"
     if event.fraction is not None:

@@ -35,6 +35,7 @@ class ProgressEvent:
     done: int | None = None
     total: int | None = None
     position: tuple[int, int] | None = None
+    eta: datetime | None = None
 
     @property
     def failed(self) -> bool:

@@ -27,6 +27,7 @@ from hcitui.core.units import human_bytes
 from hcitui.ps import iso as iso_ops
 from hcitui.ps import reads
 from hcitui.remote import NodeCall, NodeEvent, RemoteError
+from hcitui.workflow import eta
 from hcitui.workflow.context import Context
 from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.steps import Plan, Refused, StepFailed, target_nodes
@@ -295,11 +296,34 @@ class _NodeFailed(Exception):
     """One node's part failed (a sentence); the other nodes go on."""
 
 
+@dataclass
+class _Pace:
+    """How far one run's copies are, one node at a time: the rate is this machine's uplink's, so the
+    estimate counts every byte sent in the run and every byte left, this node's and the next ones'."""
+
+    size: int  # the source's bytes
+    count: int  # the nodes to copy to
+    number: int = 0  # the node copying now, 1-based
+    start: int = 0  # the offset its copy began at
+    sent: int = 0  # bytes sent in this run before its copy began
+    transfer: eta.Transfer = field(default_factory=eta.Transfer)
+
+    def begin(self, start: int) -> None:
+        self.number, self.start = self.number + 1, start
+        self.sent = self.transfer.samples[-1][1] if self.transfer.samples else 0
+
+    def event(self, node: str, text: str, offset: int, stage: Stage = Stage.WORKING) -> ProgressEvent:
+        self.transfer.note(self.sent + offset - self.start)
+        left = self.size - offset + self.size * (self.count - self.number)
+        return ProgressEvent(node, text, offset / self.size, stage=stage, done=offset, total=self.size,
+                             position=(self.number, self.count), eta=self.transfer.finish(left) if left else None)
+
+
 # ------------------------------------------------------------------------ copy
 
 
 async def _copy_one(ctx: Context, node: str, source: Source, length: int | None, progress: Progress,
-                    final: bool) -> str:
+                    final: bool, pace: _Pace) -> str:
     """Copy ``source`` to the node's iso_path in chunks; resume where the journal allows; verify the length.
     ``final``: the copy is the node's whole part (copy_iso), not the first half of staging it."""
     iso_path = ctx.cluster.iso_path or ""
@@ -313,8 +337,8 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
                          data={"source": str(source.path), "source_size": source.size,
                                "source_mtime_ns": source.mtime_ns, "offset": offset, "sending_to": None},
                          fresh=True)
-    progress(ProgressEvent(node, f"copying from {human_bytes(offset)}" + (" (resuming)" if offset else ""),
-                           offset / source.size, done=offset, total=source.size))
+    pace.begin(offset)
+    progress(pace.event(node, f"copying from {human_bytes(offset)}" + (" (resuming)" if offset else ""), offset))
     try:
         while offset < source.size:
             chunk = await asyncio.to_thread(_read_chunk, source.path, offset, iso_ops.CHUNK_BYTES)
@@ -331,7 +355,7 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
             if info.length != end:
                 raise _NodeFailed(f"after writing up to byte {end}, {iso_path} is {info.length} bytes long")
             offset = end
-            progress(ProgressEvent(node, "copying", offset / source.size, done=offset, total=source.size))
+            progress(pace.event(node, "copying", offset))
     except asyncio.CancelledError:
         ctx.journal.set_step(PHASE, COPY, node, StepStatus.FAILED,
                              f"interrupted at byte {offset} of {source.size}: copy again to resume")
@@ -347,8 +371,8 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
         raise _NodeFailed(f"after the copy {iso_path} is {info.length if info.exists else 'missing'}"
                           f"{' bytes' if info.exists else ''}, not {source.size} bytes")
     ctx.journal.set_step(PHASE, COPY, node, StepStatus.DONE, f"copied and verified: {source.size} bytes")
-    progress(ProgressEvent(node, f"copied: {human_bytes(source.size)}, length verified", 1.0,
-                           stage=Stage.DONE if final else Stage.WORKING, done=source.size, total=source.size))
+    progress(pace.event(node, f"copied: {human_bytes(source.size)}, length verified", source.size,
+                        Stage.DONE if final else Stage.WORKING))
     return "copied"
 
 
@@ -357,14 +381,14 @@ async def _copy_where_needed(ctx: Context, report: IsoReport, nodes: list[str], 
     """Copy to each of ``nodes`` that needs it, one node at a time (they share this machine's uplink).
     ``final``: copying is all that is done to the nodes (not staging after it)."""
     outcomes: dict[str, str] = {}
-    for node in nodes:
-        row = report.rows.get(node, NodeIso(node, iso_error="not read"))
-        state = row.iso_state(source.size)
-        if not state.needs_copy:
-            continue
+    rows = {node: report.rows.get(node, NodeIso(node, iso_error="not read")) for node in nodes}
+    needed = [node for node, row in rows.items() if row.iso_state(source.size).needs_copy]
+    pace = _Pace(source.size, len(needed))
+    for node in needed:
+        row = rows[node]
         length = row.iso.length if row.iso is not None and row.iso.exists else None
         try:
-            outcomes[node] = await _copy_one(ctx, node, source, length, progress, final)
+            outcomes[node] = await _copy_one(ctx, node, source, length, progress, final, pace)
         except (_NodeFailed, RemoteError) as exc:
             why = str(exc) if isinstance(exc, _NodeFailed) else f"{exc.operation}: {exc.message}"
             failures[node] = f"copy: {why}"

@@ -16,6 +16,7 @@ from hcitui.cli.output import Printer, UsageError, checks_table, describe
 from hcitui.core.config import ConfigError
 from hcitui.core.errors import Action, ExitCode, HciError, Remedy
 from hcitui.remote.fanout import EventKind, NodeEvent
+from hcitui.workflow import eta
 from hcitui.workflow.checks import CheckResult, Status
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.steps import Refused, StepFailed
@@ -79,6 +80,29 @@ def test_describe_uses_the_fields_never_the_words():
     assert describe(ProgressEvent("n", "FAILED earlier, now fine")) == "FAILED earlier, now fine"
     assert describe(ProgressEvent("n", "lost", stage=Stage.FAILED)) == "FAILED: lost"
     assert describe(ProgressEvent("n", "sync", 0.5, done=3)) == "sync (3) [50%]"
+
+
+def test_describe_says_the_steps_finish_estimate():
+    now = datetime(2026, 1, 2, 14, 5, 9)
+    finish = datetime(2026, 1, 2, 14, 35, 40)
+    rolling = ProgressEvent("LAB-A2", "restarting", position=(2, 4), eta=finish)
+    assert describe(rolling, now) == "restarting (node 2 of 4, finish about 14:35)"
+    first = ProgressEvent("LAB-A1", "restarting", position=(1, 4), eta=eta.UNKNOWN)
+    assert describe(first, now) == "restarting (node 1 of 4, estimate unknown)"
+    copy = ProgressEvent("LAB-B2", "copying", 0.5, done=4, total=8, eta=datetime(2026, 1, 3, 1, 0))
+    assert describe(copy, now) == "copying (4 of 8, finish about Sat 01:00) [50%]"  # not today: the day too
+    # A step that makes no estimate says nothing of one.
+    assert describe(ProgressEvent("LAB-A1", "restart", position=(1, 4)), now) == "restart (node 1 of 4)"
+
+
+def test_a_moving_estimate_alone_is_no_new_line():
+    today = datetime.now().replace(hour=14, second=0, microsecond=0)  # the printer's lines are of today
+    lines = printed([
+        ProgressEvent("LAB-A2", "restarting", position=(2, 4), eta=today.replace(minute=35)),
+        ProgressEvent("LAB-A2", "restarting", position=(2, 4), eta=today.replace(minute=36)),
+        ProgressEvent("LAB-A2", "resumed", position=(2, 4), eta=today.replace(minute=37)),
+    ])
+    assert len(lines) == 2 and lines[1].endswith("resumed (node 2 of 4, finish about 14:37)")
 
 
 def test_node_events_are_printed_as_they_come():

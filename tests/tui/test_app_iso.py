@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.widgets import Static
 
 from hcitui.cli import context as wiring
@@ -12,6 +14,8 @@ from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow import eta
+from hcitui.workflow.events import ProgressEvent
 
 SIZE = (80, 24)
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -161,3 +165,48 @@ async def test_read_only_hides_the_changes_and_sends_nothing(tmp_path):
         await pilot.pause()
         keys = dict(app.screen.keys)
         assert "c" not in keys and "s" not in keys and keys.get("v") == "Verify"
+
+
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, line by line, as the operator sees it."""
+    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+
+
+def row_shown(lines: list[str], node: str) -> bool:
+    return any(line.startswith(f" {node} ") for line in lines)
+
+
+async def test_16_nodes_at_80x24_every_row_by_the_cursor_and_the_summary_in_view(tmp_path):
+    lab = wiring.open_lab(tmp_path, 16)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    app = HciApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_iso(pilot)
+        lines = screen_lines(app)
+        assert len(lines) == SIZE[1]
+        assert any(line.startswith(" ISO on 15/16 nodes, staged on 0/16;") for line in lines)
+        footer = lines[-1]
+        for binding in IsoScreen.BINDINGS:  # every key shown fits in the footer, palette included
+            assert not binding.show or f"{binding.key} {binding.description}" in footer
+        assert "palette" in footer
+        await pilot.press(*["down"] * 15)
+        await pilot.pause()
+        assert screen.selected == "LAB-B8"
+        lines = screen_lines(app)
+        assert row_shown(lines, "LAB-B8") and "missing" in next(line for line in lines if line.startswith(" LAB-B8 "))
+        assert any(line.startswith(" LAB-B8: ISO C:\\ISO\\AzureLocal-2509-25398.iso missing") for line in lines)
+        assert any(line.startswith(" ISO on 15/16 nodes") for line in lines)
+
+        # The copy's progress: which node of the copies, and when they should all be done.
+        today = datetime.now().replace(hour=14, minute=35)
+        screen.show_progress(ProgressEvent("LAB-A3", "copying", 0.5, done=ISO_SIZE // 2, total=ISO_SIZE,
+                                           position=(1, 2), eta=today))
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert any(line.startswith(" Copy to LAB-A3: [###############...............]  50%") for line in lines)
+        assert " node 1 of 2 to copy · finish about 14:35 (every copy)" in lines
+        assert row_shown(lines, "LAB-B8") and any(line.startswith(" ISO on 15/16 nodes") for line in lines)
+        screen.show_progress(ProgressEvent("LAB-B8", "copying", 0.0, done=0, total=ISO_SIZE, position=(1, 1),
+                                           eta=eta.UNKNOWN))
+        await pilot.pause()
+        assert " node 1 of 1 to copy · estimate unknown" in screen_lines(app)

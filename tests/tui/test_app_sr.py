@@ -12,6 +12,7 @@ from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.sr import SRScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.preview import PowerShellPreview
+from hcitui.workflow import eta
 from hcitui.workflow.events import ProgressEvent, Stage
 
 SIZE = (80, 24)
@@ -191,3 +192,50 @@ async def test_progress_shows_the_events_fields_not_their_words(tmp_path):
         assert "FAILED: the destination group is Failed" in text_of(screen.query_one("#sr-progress", Static))
         screen.show_progress(ProgressEvent(label, "replicating, same as the snapshot", 1.0, stage=Stage.DONE))
         assert str(table.get_cell(key, "status")) == "done"
+
+
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, line by line, as the operator sees it."""
+    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+
+
+async def test_16_nodes_at_80x24_every_partnership_the_progress_and_the_keys_in_view(tmp_path):
+    # The rows here are partnerships (the lab's two), not nodes: the last one is reached with the cursor,
+    # and the snapshot line, the detail, three lines of progress and the keys' line all stay in view.
+    lab = wiring.open_lab(tmp_path, 16)
+    lab.state.timings.sr_initial_sync = 1.0
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    app = HciApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        lines = screen_lines(app)
+        assert len(lines) == SIZE[1] and lines[1].startswith(" Snapshot: none yet")
+        footer = lines[-1]
+        for binding in SRScreen.BINDINGS:  # every key shown fits in the footer, palette included
+            assert not binding.show or f"{binding.key} {binding.description}" in footer
+        assert "palette" in footer
+        assert any(line.startswith(" s snapshot  v view  x remove  c recreate  f diff") for line in lines[-4:-1])
+        await pilot.press("down")
+        await pilot.pause()
+        lines = screen_lines(app)
+        second = "SiteA-Data02-RG -> SiteB-Replica02-RG"
+        assert any(line.startswith(f" {second}  LAB-A1>LAB-B1") for line in lines)
+        assert any(line.startswith(f" {second} (NOT in the snapshot)") for line in lines)  # the detail: of it
+
+        today = datetime.now().replace(hour=14, minute=35)
+        since = datetime.now().replace(hour=14, minute=1, second=2)
+        screen.show_progress(ProgressEvent(second, "initial sync: 1.5 TiB left (InitialBlockCopy)", 0.25,
+                                           stage=Stage.WAITING, status="InitialBlockCopy", since=since,
+                                           done=512 * 1024**3, total=2 * 1024**4, position=(2, 2), eta=today))
+        await pilot.pause()
+        lines = screen_lines(app)
+        at = lines.index(" [#######.......................]  25%  512.0 GiB of 2.0 TiB")
+        assert lines[at - 1].startswith(f" {second} (2 of 2): initial sync")
+        assert lines[at + 1] == " since 14:01:02 · finish about 14:35"
+        assert any(line.startswith(f" {second}  LAB-A1>LAB-B1") for line in lines)
+        assert any(line.startswith(" s snapshot  v view") for line in lines[-4:-1])
+        screen.show_progress(ProgressEvent(second, "initial sync: 2.0 TiB left (InitialBlockCopy)", 0.0,
+                                           stage=Stage.WAITING, since=since, done=0, total=2 * 1024**4,
+                                           position=(2, 2), eta=eta.UNKNOWN))
+        await pilot.pause()
+        assert " since 14:01:02 · estimate unknown" in screen_lines(app)

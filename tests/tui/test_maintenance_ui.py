@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from textual.widgets import Static
@@ -14,6 +15,8 @@ from hcitui.tui.screens.maintenance import MaintenanceScreen, RegistryOverride
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.override import OverrideReason
+from hcitui.workflow import eta
+from hcitui.workflow.events import ProgressEvent, Stage
 from support import earlier_phases
 
 SIZE = (80, 24)
@@ -207,6 +210,54 @@ async def test_the_override_prompt_is_cancelled_with_escape(tmp_path):
         assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
 
 
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, line by line, as the operator sees it."""
+    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+
+
+def bottom(lines: list[str]) -> str:
+    """The three lines above the footer, as one (a summary may wrap)."""
+    return " ".join(line.strip() for line in lines[-4:-1])
+
+
+def row_shown(lines: list[str], node: str) -> bool:
+    return any(line.startswith(f" {node} ") for line in lines)
+
+
+async def test_16_nodes_at_80x24_keep_the_summary_the_progress_and_the_cursor_in_view(tmp_path):
+    lab = wiring.open_lab(tmp_path, 16)
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    app = HciApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        lines = screen_lines(app)
+        assert len(lines) == SIZE[1] and "o rolling restart" in bottom(lines)  # the summary above the footer
+        footer = lines[-1]
+        for binding in MaintenanceScreen.BINDINGS:  # every key shown fits in the footer, palette included
+            assert not binding.show or f"{binding.key} {binding.description}" in footer
+        assert "Help" in footer and "palette" in footer
+        await pilot.press(*["down"] * 15)
+        await pilot.pause()
+        assert screen.selected == "LAB-B8"
+        lines = screen_lines(app)
+        assert row_shown(lines, "LAB-B8") and any("LAB-B8: can be taken out now" in line for line in lines)
+
+        # A rolling restart's event: its node of the run and its finish; the cursor's row stays in view.
+        today = datetime.now().replace(hour=14, minute=35)
+        screen.show_progress(ProgressEvent("LAB-A2", "restarting", position=(2, 16), eta=today))
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert " LAB-A2 (node 2 of 16): restarting · finish about 14:35" in lines
+        assert row_shown(lines, "LAB-B8") and "o rolling restart" in bottom(lines)
+        screen.show_progress(ProgressEvent("LAB-A1", "waiting for storage", 0.25, stage=Stage.WAITING,
+                                           done=1024**3, total=4 * 1024**3, position=(1, 16), eta=eta.UNKNOWN))
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert " LAB-A1 (node 1 of 16): waiting for storage · estimate unknown" in lines
+        assert any("1.0 GiB of 4.0 GiB" in line for line in lines)
+        assert row_shown(lines, "LAB-B8") and "o rolling restart" in bottom(lines)
+
+
 # ----------------------------------------------------------------- headless
 
 
@@ -223,6 +274,32 @@ def in_process(monkeypatch, tmp_path):
         return ctx
 
     monkeypatch.setattr(wiring, "context_for_lab", pinned)
+
+
+@pytest.fixture
+def in_process_registry_set(in_process, monkeypatch):
+    """As ``in_process``, with the registry values set (LAB-A1's dynamic-memory VMs can move): a rolling
+    restart goes through."""
+    pinned = wiring.context_for_lab
+
+    def registry_set(lab, **kwargs):
+        for node in lab.state.nodes.values():
+            node.vid_parameters_key, node.skip_small_local_allocations = True, 0
+        return pinned(lab, **kwargs)
+
+    monkeypatch.setattr(wiring, "context_for_lab", registry_set)
+
+
+def test_headless_rolling_restart_prints_the_node_of_the_run_and_the_finish(in_process_registry_set, capsys):
+    # A fresh lab's journal remembers no restart: the first node's lines say so; from the second node on,
+    # every line has the finish at the pace of the restarts done.
+    assert cli.main(["--lab", "rolling-restart", "--yes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = [line for line in lines if "(node 1 of 4" in line]
+    assert first and all("estimate unknown" in line or "finish about" in line for line in first)
+    assert any("estimate unknown" in line for line in first)
+    second = [line for line in lines if "(node 2 of 4" in line]
+    assert second and all("finish about" in line for line in second)
 
 
 def audit(state_home):

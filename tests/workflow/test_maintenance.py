@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hcitui.cli import context as wiring
 from hcitui.core import model
 from hcitui.core.errors import Action, Remedy
-from hcitui.core.journal import Journal, NodeLock, StepStatus
+from hcitui.core.journal import Journal, NodeLock, StepRecord, StepRun, StepStatus
 from hcitui.remote import Unreachable
-from hcitui.workflow import interlocks, maintenance
+from hcitui.workflow import eta, interlocks, maintenance
 from hcitui.workflow.events import Stage
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.steps import Refused, StepFailed
@@ -227,6 +228,38 @@ async def test_rolling_restart_every_node_once(lab_ctx):
     assert all(lab.state.nodes[n].last_boot != boots[n] for n in NODES)
     assert all(lab.state.nodes[n].cluster_state == "Up" for n in NODES)
     assert ctx.journal.step(1, "rolling-restart").status is StepStatus.DONE
+
+
+async def test_rolling_restart_estimates_its_finish(lab_ctx):
+    # A fresh journal: nothing to go on for the first node ("estimate unknown"); from the second on, the
+    # median of the restarts done in this run; the last node's end leaves nothing to estimate.
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    began = datetime.now(UTC)
+    events = []
+    await asyncio.wait_for(maintenance.rolling_restart(ctx, progress=events.append), GUARD * 2)
+    first = [e for e in events if e.node == "LAB-A1" and e.stage is not Stage.DONE]
+    assert first and all(eta.is_unknown(e.eta) for e in first)
+    later = [e for e in events if e.position[0] > 1 and not (e.node == "LAB-B2" and e.stage is Stage.DONE)]
+    assert later and all(e.eta is not None and not eta.is_unknown(e.eta) and e.eta >= began for e in later)
+    assert next(e for e in events if e.node == "LAB-A1" and e.stage is Stage.DONE).eta >= began  # 3 to go
+    assert [e.eta for e in events if e.node == "LAB-B2" and e.stage is Stage.DONE] == [None]
+
+
+async def test_rolling_restart_estimates_from_the_journals_history_before_its_first_node(lab_ctx):
+    # A restart the journal remembers took 10 minutes: before this run's first node is done, its two nodes
+    # are estimated at 20 minutes (the first from when it began); then this run's own (quick) restart counts.
+    lab, ctx = lab_ctx
+    fix_registry(lab)
+    ctx.journal.state.steps["1/restart/LAB-OLD"] = StepRecord(phase=1, step="restart", node="LAB-OLD", runs=[
+        StepRun(status=StepStatus.DONE, started="2026-01-01T10:00:00+00:00", finished="2026-01-01T10:10:00+00:00")])
+    began = datetime.now(UTC)
+    events = []
+    await asyncio.wait_for(maintenance.rolling_restart(ctx, ["LAB-A1", "LAB-A2"], events.append), GUARD * 2)
+    first = [e for e in events if e.node == "LAB-A1" and e.stage is not Stage.DONE]
+    assert first and all(e.eta >= began + timedelta(minutes=20) - timedelta(seconds=5) for e in first)
+    second = [e for e in events if e.node == "LAB-A2" and e.stage is not Stage.DONE]
+    assert second and all(e.eta < began + timedelta(minutes=10) for e in second)
 
 
 async def test_rolling_restart_stops_at_the_first_failure(lab_ctx):

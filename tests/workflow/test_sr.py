@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +21,7 @@ from hcitui.lab import Lab, LabPowerShellError, frontdoor
 from hcitui.lab.frontdoor import NON_INTERACTIVE
 from hcitui.lab.state import _volume_path
 from hcitui.ps import sr as sr_ops
-from hcitui.workflow import sr
+from hcitui.workflow import eta, sr
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.steps import Refused, StepFailed
@@ -485,6 +486,24 @@ async def test_progress_is_typed(lab_ctx):
     assert synced.status == "ContinuouslyReplicating" and synced.done == synced.total > 0
     assert [(e.node, e.position) for e in events if e.stage is Stage.DONE] == [(FIRST, (1, 2)), (SECOND, (2, 2))]
     assert not any(e.stage is Stage.FAILED for e in events)
+
+
+async def test_the_initial_sync_estimates_its_finish_from_its_rate(lab_ctx):
+    # The bytes remaining are read each poll: the first read has no rate ("estimate unknown"), the next
+    # ones a time at the rate they went down; an event that is not the sync's makes no estimate.
+    lab, ctx = lab_ctx
+    lab.state.timings.sr_initial_sync = 2.0
+    await sr.take_snapshot(ctx)
+    await asyncio.wait_for(sr.remove_partnerships(ctx), GUARD)
+    began = datetime.now(UTC)
+    events: list[ProgressEvent] = []
+    await asyncio.wait_for(sr.recreate(ctx, events.append), GUARD)
+    syncing = [e for e in events if e.node == FIRST and e.stage is Stage.WAITING and e.total]
+    assert len(syncing) >= 3, [e.text for e in events]
+    assert eta.is_unknown(syncing[0].eta)
+    timed = [e.eta for e in syncing[1:]]
+    assert all(t is not None and not eta.is_unknown(t) and t >= began for t in timed)
+    assert all(e.eta is None for e in events if not (e.stage is Stage.WAITING and e.total))
 
 
 async def test_a_failed_partnership_is_a_failed_event(lab_ctx):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +15,7 @@ from hcitui.core.errors import Action, Remedy
 from hcitui.core.journal import StepStatus
 from hcitui.lab.state import ISO_FILE_COUNT, ISO_SIZE
 from hcitui.ps.iso import CHUNK_BYTES
-from hcitui.workflow import staging
+from hcitui.workflow import eta, staging
 from hcitui.workflow.events import Stage
 from hcitui.workflow.staging import IsoState, NodeIso
 from hcitui.workflow.steps import Refused, StepFailed
@@ -130,6 +131,27 @@ async def test_copy_to_lab_b2(lab_ctx):
     assert not any(e.text.startswith("FAILED") or "%" in e.text for e in events)
     # The proof is a read of the node's file after the copy.
     assert calls(ctx, "get_path_info")[-1]["node"] == "LAB-B2"
+
+
+async def test_copies_say_which_node_of_them_and_when_they_all_finish(lab_ctx):
+    # Two nodes lack the ISO: each copy's events say node i of 2; the finish is every copy's, at the rate
+    # the bytes went over this machine's uplink: unknown until a second count, then a time; none once done.
+    lab, ctx = lab_ctx
+    del lab.state.nodes["LAB-A2"].files[lab.state.iso_path]
+    began = datetime.now(UTC)
+    events = []
+    outcome = await asyncio.wait_for(staging.copy_iso(ctx, progress=events.append), GUARD)
+    assert outcome["LAB-A2"] == outcome["LAB-B2"] == "copied"
+    copying = [e for e in events if e.total]
+    assert {e.node: e.position for e in copying} == {"LAB-A2": (1, 2), "LAB-B2": (2, 2)}
+    assert eta.is_unknown(copying[0].eta)  # one count: no rate yet
+    timed = [e for e in copying[1:] if e.node == "LAB-A2" or e.done < e.total]
+    assert timed and all(e.eta is not None and not eta.is_unknown(e.eta) and e.eta >= began for e in timed)
+    ended = [e for e in copying if e.node == "LAB-B2" and e.done == e.total]  # its last chunk, then its end
+    assert ended and all(e.eta is None for e in ended) and ended[-1].stage is Stage.DONE
+    # LAB-A2's end still has LAB-B2's copy ahead of it: a time, not the end.
+    a2_done = next(e for e in copying if e.node == "LAB-A2" and e.stage is Stage.DONE)
+    assert a2_done.eta is not None and not eta.is_unknown(a2_done.eta)
 
 
 async def test_an_interrupted_copy_resumes_at_the_recorded_offset(lab_ctx):

@@ -16,8 +16,7 @@ from hcitui.core.units import bar, human_bytes
 from hcitui.tui.screens.stepping import SteppingScreen
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
-from hcitui.workflow import staging
-from hcitui.workflow.context import Context
+from hcitui.workflow import eta, staging
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.staging import IsoReport, IsoState, NodeIso, judge_staging
 
@@ -25,10 +24,6 @@ COLUMNS = [Column("iso", "ISO", 9), Column("files", "Files", 5), Column("setup",
            Column("verified", "Verified", 8)]
 DROPPED_COLUMNS = ("state", "build", "elapsed")  # not read here; the room goes to the Status cell
 STATUS_COLUMN = Column("status", "Status", 20)
-
-
-def iso_menu_state(ctx: Context) -> str:
-    return staging.journal_summary(ctx.journal, ctx.client.node_names)
 
 
 def iso_cell(row: NodeIso, source_size: int | None) -> Text:
@@ -58,13 +53,13 @@ class IsoScreen(SteppingScreen):
         Binding("r", "refresh", "Refresh", show=False),
         Binding("p", "preview", "PowerShell", show=False),
     ]
+    # 80x24 with 16 nodes: the table (1fr, NodeTable's) scrolls with the cursor; the lines below it stay.
     DEFAULT_CSS = """
-    IsoScreen #iso-intro { height: 1; padding: 0 1; color: $text-muted; }
-    IsoScreen #iso-nodes { max-height: 14; margin-bottom: 1; }
-    IsoScreen #iso-detail { height: 3; padding: 0 1; }
-    IsoScreen #iso-summary { height: 1; padding: 0 1; }
-    IsoScreen #iso-progress { height: 1; padding: 0 1; }
-    IsoScreen #iso-outcome { height: 2; padding: 0 1; }
+    IsoScreen #iso-intro { height: 1; padding: 0 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+    IsoScreen #iso-detail { height: auto; max-height: 3; padding: 0 1; }
+    IsoScreen #iso-summary { height: auto; max-height: 2; padding: 0 1; }
+    IsoScreen #iso-progress { height: auto; max-height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    IsoScreen #iso-outcome { height: auto; max-height: 3; padding: 0 1; }
     """
 
     def __init__(self) -> None:
@@ -162,13 +157,20 @@ class IsoScreen(SteppingScreen):
 
     # ------------------------------------------------------------------ changing
     def show_progress(self, event: ProgressEvent) -> None:
-        """The ISO copy (bytes done of the whole) on the progress line and, while it runs, in the Status
-        cell; every other event in the Status cell, in words."""
+        """The ISO copy (bytes done of the whole) on the progress line, with which node of the copies it is
+        and when they should all be done; while it runs, in the Status cell too. Every other event in the
+        Status cell, in words."""
         if event.total:
             done = event.done or 0
             fraction = event.fraction if event.fraction is not None else done / event.total
             line = Text(f"Copy to {event.node}: ", style="bold")
             line.append(f"{bar(fraction, 30)}  {human_bytes(done)} of {human_bytes(event.total)}")
+            then = [f"node {event.position[0]} of {event.position[1]} to copy"] if event.position else []
+            finish = eta.words(event.eta)
+            if finish:
+                then.append(finish + (" (every copy)" if event.position and event.position[1] > 1 else ""))
+            if then:
+                line.append("\n" + " · ".join(then))
             self.query_one("#iso-progress", Static).update(line)
             if event.stage is Stage.WORKING and done < event.total:
                 self.table.set_cells(event.node, status=Text(f"copy {fraction:4.0%} {bar(fraction, 8, percent=False)}",

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from hcitui.core import model
-from hcitui.core.journal import StepStatus
+from hcitui.core.journal import StepStatus, local_time
 from hcitui.core.units import bar, human_bytes
 from hcitui.remote import RemoteError
 from hcitui.tui.screens.base import RunningChange
@@ -21,7 +21,7 @@ from hcitui.tui.screens.stepping import SteppingScreen, event_words
 from hcitui.tui.widgets.node_table import Column, NodeTable
 from hcitui.tui.widgets.override import OverrideReason
 from hcitui.tui.widgets.preview import PowerShellPreview
-from hcitui.workflow import interlocks, maintenance
+from hcitui.workflow import eta, interlocks, maintenance
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import Refused
@@ -82,6 +82,25 @@ class RegistryOverride(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def progress_line(event: ProgressEvent) -> Text:
+    """``LAB-A2 (node 2 of 4): restarting · finish about 14:35``, then the bar and the bytes (the repair
+    jobs' while storage settles) when the event measures something."""
+    line = Text(f"{event.node}: " if event.position is None else f"{event.node} (node {event.position[0]} of "
+                f"{event.position[1]}): ", style="bold")
+    line.append(event_words(event))
+    finish = eta.words(event.eta)
+    if finish:
+        line.append(" · " + finish)
+    measures = []
+    if event.fraction is not None:
+        measures.append(bar(event.fraction))
+    if event.total:
+        measures.append(f"{human_bytes(event.done)} of {human_bytes(event.total)}")
+    if measures:
+        line.append("\n" + "  ".join(measures))
+    return line
+
+
 class MaintenanceScreen(SteppingScreen):
     TITLE_TEXT = "3) Node drain and restart"
     TABLE_ID, OUTCOME_ID = "mnt-nodes", "mnt-summary"
@@ -104,6 +123,14 @@ class MaintenanceScreen(SteppingScreen):
         Binding("r", "refresh", "Refresh", show=False),
         Binding("p", "preview", "PowerShell", show=False),
     ]
+    # 80x24 with 16 nodes: the table takes what the lines around it leave (it scrolls with the cursor);
+    # the check, the progress and the summary stay in view below it.
+    DEFAULT_CSS = """
+    MaintenanceScreen #mnt-lock { height: auto; max-height: 3; padding: 0 1; }
+    MaintenanceScreen #mnt-check { height: auto; max-height: 2; padding: 0 1; }
+    MaintenanceScreen #mnt-progress { height: auto; max-height: 3; padding: 0 1; }
+    MaintenanceScreen #mnt-summary { height: auto; max-height: 4; padding: 0 1; }
+    """
 
     def __init__(self, start: str | None = None) -> None:
         super().__init__()
@@ -156,24 +183,25 @@ class MaintenanceScreen(SteppingScreen):
                 table.set_cells(node, state=str(info.state) if info else "?", build=build,
                                 drain=DRAIN_WORDS.get(str(info.drain_status), str(info.drain_status)) if info else "?",
                                 roles=roles)
+        idle = self.change is None  # no change runs (a read, the refresh, may: it is this screen's job)
         lock = self.ctx.journal.state.lock
         lock_text = Text()
         if lock:
             lock_text.append("OUT OF SERVICE: ", style="bold")
-            lock_text.append(f"{lock.node} since {lock.since} ({lock.reason}); "
+            lock_text.append(f"{lock.node} since {local_time(lock.since, fmt='%Y-%m-%d %H:%M')} ({lock.reason}); "
                              f"{'was paused before' if lock.was_paused else 'was Up before'}")
             record = self.ctx.journal.step(maintenance.PHASE, maintenance.RESTART, lock.node)
-            if record and record.status in (StepStatus.UNKNOWN, StepStatus.RUNNING) and not self.busy:
+            if record and record.status in (StepStatus.UNKNOWN, StepStatus.RUNNING) and idle:
                 lock_text.append(f"\nInterrupted restart of {lock.node}: select it and press s to resume it.",
                                  style="bold")
         else:
             lock_text.append("No node is out of service.")
         rolling = self.ctx.journal.step(maintenance.PHASE, maintenance.ROLLING, None)
-        if rolling and rolling.status in (StepStatus.UNKNOWN, StepStatus.RUNNING) and not self.busy:
+        if rolling and rolling.status in (StepStatus.UNKNOWN, StepStatus.RUNNING) and idle:
             lock_text.append(f"\nInterrupted rolling restart ({rolling.detail}): press o to resume it.", style="bold")
         self.query_one("#mnt-lock", Static).update(lock_text)
         self._show_check()
-        if not self.busy:
+        if idle:
             self.say(self.outcome or Text(
                 "n drain, u resume, s restart, g upgrade by hand (setup) the selected node; "
                 "o rolling restart; p PowerShell"))
@@ -213,14 +241,7 @@ class MaintenanceScreen(SteppingScreen):
     def show_progress(self, event: ProgressEvent) -> None:
         node = event.node
         self.table.set_cells(node, status=Text(self.status_word(event), no_wrap=True, overflow="ellipsis"))
-        line = Text(f"{node}: " if event.position is None else f"{node} ({event.position[0]} of "
-                    f"{event.position[1]}): ", style="bold")
-        line.append(event_words(event))
-        if event.fraction is not None:
-            line.append("  " + bar(event.fraction))
-        if event.total:  # e.g. the repair jobs' bytes while storage settles
-            line.append(f"  {human_bytes(event.done)} of {human_bytes(event.total)}")
-        self.query_one("#mnt-progress", Static).update(line)
+        self.query_one("#mnt-progress", Static).update(progress_line(event))
 
     async def _run(self, label: str, work: Callable[[], Awaitable[Any]], done: str) -> None:
         self._override_offer = None

@@ -13,9 +13,9 @@ from hcitui.core import model
 from hcitui.core.units import bar, clock, human_bytes
 from hcitui.remote import NodeEvent
 from hcitui.tui.screens.stepping import SteppingScreen
+from hcitui.tui.widgets.node_table import ScrollingTable
 from hcitui.tui.widgets.preview import PowerShellPreview
-from hcitui.workflow import sr
-from hcitui.workflow.context import Context
+from hcitui.workflow import eta, sr
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
 from hcitui.workflow.steps import StepFailed
@@ -29,10 +29,6 @@ STATUS_WORDS = {
     "failed": "FAILED",
 }
 SHORT_BAR, LONG_BAR = 8, 30  # the Sync cell's bar, the progress line's bar
-
-
-def sr_menu_state(ctx: Context) -> str:
-    return sr.menu_state(ctx)
 
 
 def sync_bar(fraction: float) -> Text:
@@ -64,7 +60,8 @@ def event_status(event: ProgressEvent) -> Text:
 
 
 def progress_line(event: ProgressEvent) -> Text:
-    """The progress line: who and what, then (when the event counts) a bar, the bytes copied and since when."""
+    """The progress lines: who and what; then (when the event counts) a bar and the bytes copied; then since
+    when, and when the initial sync should finish at the rate it goes (``finish about 14:35``)."""
     line = Text(event.node, style="bold", no_wrap=True, overflow="ellipsis")
     if event.position is not None:
         line.append(f" ({event.position[0]} of {event.position[1]})")
@@ -73,15 +70,20 @@ def progress_line(event: ProgressEvent) -> Text:
         line.append("FAILED", style="bold reverse")
         line.append(": ")
     line.append(event.text)
-    details: list[str] = []
+    measures: list[str] = []
     if event.fraction is not None:
-        details.append(bar(event.fraction, LONG_BAR))
+        measures.append(bar(event.fraction, LONG_BAR))
     if event.done is not None and event.total is not None:
-        details.append(f"{human_bytes(event.done)} of {human_bytes(event.total)}")
+        measures.append(f"{human_bytes(event.done)} of {human_bytes(event.total)}")
+    when: list[str] = []
     if event.stage is Stage.WAITING and event.since is not None:
-        details.append(f"since {clock(event.since)}")
-    if details:
-        line.append("\n" + "  ".join(details))
+        when.append(f"since {clock(event.since)}")
+    finish = eta.words(event.eta)
+    if finish:
+        when.append(finish)
+    for part in (("  ".join(measures)), " · ".join(when)):
+        if part:
+            line.append("\n" + part)
     return line
 
 
@@ -105,12 +107,13 @@ class SRScreen(SteppingScreen):
         Binding("r", "refresh", "Refresh", show=False),
         Binding("p", "preview", "PowerShell", show=False),
     ]
+    # 80x24: the partnerships' table takes what the lines around it leave and scrolls with the cursor.
     DEFAULT_CSS = """
-    SRScreen #sr-snapshot { height: 2; padding: 0 1; }
-    SRScreen #sr-table { height: auto; max-height: 9; margin-bottom: 1; }
+    SRScreen #sr-snapshot { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    SRScreen #sr-table { height: 1fr; min-height: 3; }
     SRScreen #sr-detail { height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    SRScreen #sr-progress { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    SRScreen #sr-outcome { height: 2; padding: 0 1; }
+    SRScreen #sr-progress { height: auto; max-height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    SRScreen #sr-outcome { height: auto; max-height: 3; padding: 0 1; }
     """
 
     def __init__(self) -> None:
@@ -121,7 +124,7 @@ class SRScreen(SteppingScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="sr-snapshot")
-        yield DataTable(cursor_type="row", id="sr-table")
+        yield ScrollingTable(cursor_type="row", id="sr-table")
         yield Static("", id="sr-detail")
         yield Static("", id="sr-progress")
         yield Static("", id=self.OUTCOME_ID)
@@ -156,7 +159,7 @@ class SRScreen(SteppingScreen):
         info = sr.snapshot_info(self.ctx)
         text = Text("Snapshot: ", style="bold")
         if info is None:
-            text.append("none yet. s takes one (reads only; writes a file in the journal folder).")
+            text.append("none yet. s takes one:\nit only reads the cluster, and writes a file in the journal folder.")
         else:
             when = info.taken_at
             try:

@@ -3,6 +3,10 @@
 Rows are keyed by node name and cells by column key, and updates go through
 ``update_cell`` inside ``app.batch_update()``: the table is never cleared, so the cursor
 and scroll position stay where the operator left them while status streams in.
+
+The table takes the height its screen leaves it (``1fr``), never capped: with more nodes than
+lines, it scrolls with the cursor, and the lines below it (a verdict, a summary) stay in view.
+When the table is resized (a summary grew), the cursor's row is scrolled back into view.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 
 from hcitui.remote import EventKind, NodeEvent, NodeInfo
@@ -43,10 +48,19 @@ STATUS_STYLE = {
 }
 
 
-class NodeTable(DataTable):
+class ScrollingTable(DataTable):
+    """A table that takes the height its screen leaves it and keeps the cursor's row in view: the per-node
+    table, and a screen's table of other rows (Storage Replica's partnerships)."""
+
     DEFAULT_CSS = """
-    NodeTable { height: auto; max-height: 19; }
+    ScrollingTable { height: 1fr; min-height: 4; }
     """
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_cursor_into_view(animate=False)
+
+
+class NodeTable(ScrollingTable):
 
     def __init__(self, nodes: list[NodeInfo], extra: list[Column] | None = None, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)

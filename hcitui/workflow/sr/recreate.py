@@ -16,6 +16,7 @@ from hcitui.core.journal import StepStatus
 from hcitui.core.units import human_bytes
 from hcitui.ps import sr as sr_ops
 from hcitui.remote import RemoteError
+from hcitui.workflow import eta
 from hcitui.workflow.context import Context
 from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.observe import observe, problem
@@ -46,10 +47,12 @@ def sites_of(ctx: Context) -> dict[str, str]:
 async def _wait_for_sync(ctx: Context, sp: PartnershipSnapshot, progress: Progress, step: str,
                          position: tuple[int, int]) -> None:
     """Until the destination group is ContinuouslyReplicating with nothing remaining; progress from
-    NumOfBytesRemaining against the partition sizes (or the most seen remaining)."""
+    NumOfBytesRemaining against the partition sizes (or the most seen remaining), and the sync's finish
+    at the rate the bytes remaining went down over the last minute."""
     deadline = time.monotonic() + ctx.cluster.timeouts.storage_sync
     since = datetime.now(UTC)
     most = 0
+    pace = eta.Transfer()
     while True:
         state = await observe(ctx, ("sr_groups",))
         group = None if problem(state.sr_groups) else groups_by_name(state.sr_groups).get(sp.destination_rg.lower())
@@ -74,9 +77,11 @@ async def _wait_for_sync(ctx: Context, sp: PartnershipSnapshot, progress: Progre
             base = total if total >= remaining and total > 0 else most
             fraction = max(0.0, min(1.0, 1 - remaining / base)) if base else None
             status = next((s for s in statuses if s.lower() not in REPLICATING), statuses[0] if statuses else "?")
+            pace.note(-remaining)  # what went down: the rate holds however the base moves
             event = ProgressEvent(sp.label, f"initial sync: {human_bytes(remaining)} left ({status})", fraction,
                                   stage=Stage.WAITING, status=status, since=since,
-                                  done=base - remaining if base else None, total=base or None, position=position)
+                                  done=base - remaining if base else None, total=base or None, position=position,
+                                  eta=pace.finish(remaining))
         if time.monotonic() > deadline:
             raise StepFailed(step, f"{sp.label}: the initial sync did not finish within "
                                    f"{ctx.cluster.timeouts.storage_sync:g} s ({event.text})")
