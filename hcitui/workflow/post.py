@@ -2,6 +2,9 @@
 
 The three updates cannot be undone. Each needs its precondition (every node on 25398; the
 functional level raised before the pools) and is done only when a read shows the new value.
+Each update's last progress event says what that read showed: DONE with what changed, SKIPPED when
+there was nothing to change ("nothing to update: 6 VMs already at version 12.0"), FAILED when not
+everything changed. The screens and the command line show that event as the step's outcome.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class PostState:
     """What phase 8 looks at: builds, the level, the pools, the VMs (each value or the error)."""
 
     builds: dict[str, Any] = field(default_factory=dict)  # node -> OsVersion | RemoteError
+    nodes: Any = None  # list[ClusterNode] | RemoteError: each node's state in the cluster
     level: Any = None  # FunctionalLevel | RemoteError
     pools: Any = None  # list[StoragePool] | RemoteError
     vms: dict[str, Any] = field(default_factory=dict)  # node -> list[VmVersion] | RemoteError
@@ -39,11 +43,30 @@ class PostState:
                 if not isinstance(v, model.OsVersion) or v.current_build_number != model.UPGRADE_TO_BUILD]
 
     def outdated_vms(self) -> list[model.VmVersion]:
-        out = []
-        for rows in self.vms.values():
-            if isinstance(rows, list):
-                out += [vm for vm in rows if vm.highest_supported and vm.version != vm.highest_supported]
-        return out
+        return [vm for vm in self.all_vms() if outdated(vm)]
+
+    def current_vms(self) -> list[model.VmVersion]:
+        """The VMs read that are already at their host's highest configuration version."""
+        return [vm for vm in self.all_vms() if not outdated(vm)]
+
+    def all_vms(self) -> list[model.VmVersion]:
+        return [vm for rows in self.vms.values() if isinstance(rows, list) for vm in rows]
+
+    def node_state(self, node: str) -> str:
+        """The node's state in the cluster (Up, Paused, Down...), or "?" when it was not read."""
+        if problem(self.nodes):
+            return "?"
+        found = next((n for n in self.nodes if n.name.lower() == node.lower()), None)
+        return str(found.state) if found is not None else "not a member"
+
+
+def outdated(vm: model.VmVersion) -> bool:
+    return bool(vm.highest_supported) and vm.version != vm.highest_supported
+
+
+def versions(vms: list[model.VmVersion]) -> str:
+    """The configuration versions of ``vms``: "12.0", or "10.0, 12.0"."""
+    return ", ".join(sorted({vm.version or "?" for vm in vms})) or "?"
 
 
 async def read(ctx: Context, on_event: Any = None) -> PostState:
@@ -53,8 +76,8 @@ async def read(ctx: Context, on_event: Any = None) -> PostState:
         except RemoteError as exc:
             return exc
 
-    state = await observe(ctx, ("pools",), ("os",), on_event=on_event, node_extra=extra)
-    out = PostState(pools=state.pools)
+    state = await observe(ctx, ("nodes", "pools"), ("os",), on_event=on_event, node_extra=extra)
+    out = PostState(pools=state.pools, nodes=state.nodes)
     for node in ctx.client.node_names:
         out.builds[node] = state.node_part(node, "os")
         out.vms[node] = state.node_part(node, "extra")
@@ -126,8 +149,9 @@ async def update_level(ctx: Context, progress: Progress = no_progress) -> model.
     if reasons:
         raise Refused("functional level", reasons)
     if state.level.upgrade_version and state.level.cluster_functional_level >= state.level.upgrade_version:
-        ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.DONE,
-                             f"already {state.level.cluster_functional_level}")
+        words = f"nothing to raise: the functional level is already {state.level.cluster_functional_level}"
+        ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.DONE, words, fresh=True)
+        progress(ProgressEvent(ctx.name, words, 1.0, stage=Stage.SKIPPED))
         return state.level
     ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.RUNNING, "Update-ClusterFunctionalLevel", fresh=True)
     progress(ProgressEvent(ctx.name, "raising the cluster functional level"))
@@ -143,7 +167,8 @@ async def update_level(ctx: Context, progress: Progress = no_progress) -> model.
         ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.FAILED, message)
         raise StepFailed("functional level", message)
     ctx.journal.set_step(PHASE, LEVEL, None, StepStatus.DONE, f"{before} -> {after.cluster_functional_level}")
-    progress(ProgressEvent(ctx.name, f"functional level {after.cluster_functional_level}", 1.0, stage=Stage.DONE))
+    progress(ProgressEvent(ctx.name, f"functional level {after.cluster_functional_level} (was {before}), read back",
+                           1.0, stage=Stage.DONE))
     return after
 
 
@@ -153,7 +178,13 @@ async def update_pools(ctx: Context, progress: Progress = no_progress) -> None:
     if reasons:
         raise Refused("storage pools", reasons)
     pools = pool_names(state)
+    if not pools:
+        words = "nothing to upgrade: the cluster has no storage pool besides the primordial ones"
+        ctx.journal.set_step(PHASE, POOLS, None, StepStatus.DONE, words, fresh=True)
+        progress(ProgressEvent(ctx.name, words, 1.0, stage=Stage.SKIPPED, done=0, total=0))
+        return
     before = {p.friendly_name: p.version for p in state.pools}
+    after: dict[str, str] = {}
     ctx.journal.set_step(PHASE, POOLS, None, StepStatus.RUNNING, f"0 of {len(pools)}", fresh=True)
     for index, pool in enumerate(pools, start=1):
         progress(ProgressEvent(ctx.name, f"Update-StoragePool {pool}", (index - 1) / max(1, len(pools)),
@@ -169,22 +200,32 @@ async def update_pools(ctx: Context, progress: Progress = no_progress) -> None:
             message = f"{pool} still reports version {now}"
             ctx.journal.set_step(PHASE, POOLS, None, StepStatus.FAILED, message)
             raise StepFailed("storage pools", message)
+        after[pool] = now
         ctx.journal.set_step(PHASE, POOLS, None, StepStatus.RUNNING, f"{index} of {len(pools)}",
                              data={pool: now})
-    ctx.journal.set_step(PHASE, POOLS, None, StepStatus.DONE, f"{len(pools)} pools upgraded")
-    progress(ProgressEvent(ctx.name, f"{len(pools)} pools upgraded", 1.0, stage=Stage.DONE,
-                           done=len(pools), total=len(pools)))
+    words = f"{len(pools)} pools upgraded to {', '.join(sorted(set(after.values())))}, each read back"
+    ctx.journal.set_step(PHASE, POOLS, None, StepStatus.DONE, words)
+    progress(ProgressEvent(ctx.name, words, 1.0, stage=Stage.DONE, done=len(pools), total=len(pools)))
 
 
 async def update_vms(ctx: Context, progress: Progress = no_progress) -> list[str]:
-    """Every VM whose version is below the host's highest; running ones are reported, not forced."""
+    """Every VM whose version is below the host's highest; running ones are reported, not forced.
+    Returns what was not updated, each with why ([] when every VM to update was updated)."""
     state = await read(ctx)
     if state.behind():
         raise Refused("VM versions", [f"{n} is not on {model.UPGRADE_TO_BUILD}" for n in state.behind()])
+    unread = [f"{node}: {problem(rows)}" for node, rows in state.vms.items() if problem(rows)]
+    current, todo = state.current_vms(), state.outdated_vms()
+    if not todo and not unread:
+        words = (f"nothing to update: {len(current)} VMs already at version {versions(current)}" if current
+                 else "nothing to update: no VM on the nodes")
+        ctx.journal.set_step(PHASE, VMS, None, StepStatus.DONE, words, fresh=True)
+        progress(ProgressEvent(ctx.name, words, 1.0, stage=Stage.SKIPPED))
+        return []
     skipped: list[str] = []
-    done = 0
+    updated: list[model.VmVersion] = []
     ctx.journal.set_step(PHASE, VMS, None, StepStatus.RUNNING, "updating", fresh=True)
-    for vm in state.outdated_vms():
+    for vm in todo:
         if (vm.state or "").lower() != "off":
             skipped.append(f"{vm.name} is {vm.state}")
             continue
@@ -196,10 +237,20 @@ async def update_vms(ctx: Context, progress: Progress = no_progress) -> list[str
         if after.version == vm.version:
             skipped.append(f"{vm.name} still at {after.version}")
             continue
-        done += 1
+        updated.append(after)
         progress(ProgressEvent(vm.host or ctx.name, f"{vm.name} {vm.version} -> {after.version}"))
-    detail = f"{done} updated" + (f"; not updated: {'; '.join(skipped)}" if skipped else "")
-    ctx.journal.set_step(PHASE, VMS, None, StepStatus.DONE if not skipped else StepStatus.FAILED, detail)
+    parts = [f"{len(updated)} of {len(todo)} VMs updated" + (f" to {versions(updated)}, each read back"
+                                                            if updated else "")]
+    if current:
+        parts.append(f"{len(current)} already at version {versions(current)}")
+    if skipped:
+        parts.append(f"not updated: {'; '.join(skipped)}")
+    if unread:
+        parts.append(f"not read: {'; '.join(unread)}")
+        skipped += [f"the VMs of {item}" for item in unread]
+    words = "; ".join(parts)
+    ctx.journal.set_step(PHASE, VMS, None, StepStatus.DONE if not skipped else StepStatus.FAILED, words)
+    progress(ProgressEvent(ctx.name, words, 1.0, stage=Stage.FAILED if skipped else Stage.DONE))
     return skipped
 
 

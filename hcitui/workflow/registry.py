@@ -53,6 +53,14 @@ EFFECT_WORD = {
     Effect.UNKNOWN: "unknown",
     Effect.UNREADABLE: "?",
 }
+# What a node's values mean, in a few words (a node's status once read).
+MEANING = {
+    Effect.NOT_SET: "not set",
+    Effect.PENDING: "set, restart pending",
+    Effect.EFFECTIVE: "in force",
+    Effect.UNKNOWN: "set, restart to be sure",
+    Effect.UNREADABLE: "could not be read",
+}
 
 
 def boot_text(version: model.OsVersion) -> str | None:
@@ -348,6 +356,32 @@ async def remediate_refs(ctx: Context, nodes: Iterable[str] | None = None,
         return "toggled"
 
     return await _run_per_node(ctx, step, targets, one, progress, REMEDIATION)
+
+
+def _nodes_words(nodes: list[str]) -> str:
+    return ", ".join(nodes) if len(nodes) <= 3 else f"{len(nodes)} nodes"
+
+
+def changed(outcomes: dict[str, str]) -> bool:
+    """Whether :func:`set_values` or :func:`remediate_refs` changed a value on any node."""
+    return any(what != "already set" for what in outcomes.values())
+
+
+def outcome_words(outcomes: dict[str, str]) -> str:
+    """What :func:`set_values` or :func:`remediate_refs` did, node by node as each node's read after the
+    change showed it: "set, each read back as 0, on 3 nodes; already set on LAB-B2, left as it was"."""
+    by_outcome: dict[str, list[str]] = {}
+    for node, what in outcomes.items():
+        by_outcome.setdefault(what, []).append(node)
+    parts = []
+    if nodes := by_outcome.get("set"):
+        parts.append(f"set, each read back as 0, on {_nodes_words(sorted(nodes))}")
+    if nodes := by_outcome.get("toggled"):
+        parts.append(f"RefsEnableMetadataValidation 1 then 0, each read back, on {_nodes_words(sorted(nodes))}")
+    if nodes := by_outcome.get("already set"):
+        left = "it was" if len(nodes) == 1 else "they were"
+        parts.append(f"already set on {_nodes_words(sorted(nodes))}, left as {left}")
+    return "; ".join(parts) or "no node to change"
 
 
 # ------------------------------------------------------------------ menu state

@@ -198,3 +198,23 @@ async def test_read_only_hides_the_changes_and_sends_nothing(tmp_path):
         await pilot.press("question_mark")
         await pilot.pause()
         assert not {"a", "s", "x", "o"} & set(dict(app.screen.keys))
+
+
+async def test_status_says_what_the_values_mean_and_a_step_that_did_nothing_says_so(tmp_path):
+    app, ctx, _lab = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_registry(pilot)
+        assert cells(screen, "status") == ["not set"] * 4  # not "ok": the read worked, nothing is set
+        await pilot.press("a", "y")
+        await settle(pilot)
+        outcome = text_of(screen.query_one("#reg-outcome", Static))
+        assert "set, each read back as 0, on 4 nodes" in outcome
+        await pilot.press("r")
+        await settle(pilot)
+        assert cells(screen, "status") == ["set, restart pending"] * 4
+        sets = len(mutating_calls(ctx))
+        await pilot.press("a", "y")  # again: every node is set and recorded
+        await settle(pilot)
+        outcome = text_of(screen.query_one("#reg-outcome", Static))
+        assert outcome == "Nothing to do: already set on 4 nodes, left as they were."
+        assert len(mutating_calls(ctx)) == sets

@@ -210,3 +210,24 @@ def test_plans_show_the_exact_powershell(lab_ctx):
     remediation = registry.plan_remediate(ctx, ["LAB-A1"]).preview()
     assert remediation.index("-RefsEnableMetadataValidation 1") < remediation.index("-RefsEnableMetadataValidation 0")
     assert "on LAB-A2" not in remediation
+
+
+# ------------------------------------------------------------ outcome in words
+
+
+def test_outcome_words_say_what_changed_and_what_was_left():
+    assert registry.outcome_words({"B": "set", "A": "set"}) == "set, each read back as 0, on A, B"
+    many = {f"N{i}": "set" for i in range(5)} | {"X": "already set"}
+    assert registry.outcome_words(many) == "set, each read back as 0, on 5 nodes; already set on X, left as it was"
+    assert registry.changed(many) is True
+    left = {"A": "already set", "B": "already set"}
+    assert registry.outcome_words(left) == "already set on A, B, left as they were"
+    assert registry.changed(left) is False
+    assert registry.outcome_words({"A": "toggled"}).startswith("RefsEnableMetadataValidation 1 then 0, each read back")
+
+
+def test_meaning_has_words_for_every_effect():
+    assert set(registry.MEANING) == set(Effect)
+    assert registry.MEANING[Effect.NOT_SET] == "not set"
+    assert registry.MEANING[Effect.PENDING] == "set, restart pending"
+    assert registry.MEANING[Effect.EFFECTIVE] == "in force"

@@ -235,3 +235,121 @@ async def test_screen_read_only_hides_the_irreversible_steps(tmp_path):
         assert isinstance(app.screen, PostUpgradeScreen)
         assert not any(r["mutates"] for r in ctx.audit.records())
         assert lab.state.functional_level == 11
+
+
+# ------------------------------------------------------------ honest outcomes
+
+
+def vms_off(lab):
+    for group in lab.state.groups:
+        if group.name.startswith("VM-"):
+            group.state = "Offline"
+
+
+async def test_read_gives_each_nodes_state_in_the_cluster(lab_ctx):
+    lab, ctx = lab_ctx
+    lab.state.nodes["LAB-B1"].cluster_state = "Paused"
+    state = await post.read(ctx)
+    assert [state.node_state(n) for n in NODES] == ["Up", "Up", "Paused", "Up"]
+
+
+async def test_vm_versions_with_nothing_to_update_say_so(lab_ctx):
+    lab, ctx = lab_ctx
+    all_upgraded(lab)
+    vms_off(lab)
+    events = []
+    assert await post.update_vms(ctx, events.append) == []
+    assert events[-1].stage is Stage.DONE and "VMs updated to 12.0, each read back" in events[-1].text
+    updates = len([r for r in ctx.audit.records() if r["operation"] == "update_vm_version"])
+    assert updates > 0
+    events.clear()
+    assert await post.update_vms(ctx, events.append) == []  # a second time: every VM already at 12.0
+    assert [e.stage for e in events] == [Stage.SKIPPED]
+    assert events[-1].text == f"nothing to update: {updates} VMs already at version 12.0"
+    assert len([r for r in ctx.audit.records() if r["operation"] == "update_vm_version"]) == updates
+    record = ctx.journal.step(8, "vm-versions")
+    assert record.status is StepStatus.DONE and record.detail.startswith("nothing to update")
+
+
+async def test_vm_versions_that_could_not_be_updated_are_not_done(lab_ctx):
+    lab, ctx = lab_ctx
+    all_upgraded(lab)  # the VMs run: none can be updated
+    events = []
+    skipped = await post.update_vms(ctx, events.append)
+    assert skipped and events[-1].stage is Stage.FAILED
+    assert events[-1].text.startswith("0 of ") and "not updated: VM-A01 is Running" in events[-1].text
+
+
+async def test_raising_the_level_twice_says_there_was_nothing_to_raise(lab_ctx):
+    lab, ctx = lab_ctx
+    all_upgraded(lab)
+    events = []
+    await post.update_level(ctx, events.append)
+    assert events[-1].stage is Stage.DONE and events[-1].text == "functional level 12 (was 11), read back"
+    events.clear()
+    level = await post.update_level(ctx, events.append)
+    assert level.cluster_functional_level == 12
+    assert [(e.stage, e.text) for e in events] == [
+        (Stage.SKIPPED, "nothing to raise: the functional level is already 12")]
+    assert not [r for r in ctx.audit.records() if r["operation"] == "update_cluster_functional_level"][1:]
+
+
+async def test_pools_say_what_they_were_upgraded_to(lab_ctx):
+    lab, ctx = lab_ctx
+    all_upgraded(lab)
+    await post.update_level(ctx)
+    events = []
+    await post.update_pools(ctx, events.append)
+    assert events[-1].text == "2 pools upgraded to Windows Server 2025, each read back"
+    lab.state.pools = []  # the lab lists no primordial pool: none left to upgrade
+    events.clear()
+    await post.update_pools(ctx, events.append)
+    assert [e.stage for e in events] == [Stage.SKIPPED] and events[0].text.startswith("nothing to upgrade")
+
+
+async def _open_post(pilot, app) -> PostUpgradeScreen:
+    await pilot.press("8")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app.screen, PostUpgradeScreen)
+    return app.screen
+
+
+async def _typed_step(pilot, app, screen, key):
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmStep)
+    app.screen.query_one(Input).value = "LAB-STRETCH"
+    await pilot.press("enter")
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if app.screen is screen and screen.busy is None and screen.change is None:
+            break
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return screen.query_one("#post-summary", Static).content.plain
+
+
+async def test_screen_shows_states_and_says_when_nothing_was_updated(tmp_path):
+    from hcitui.tui.widgets.node_table import NodeTable
+
+    lab = wiring.open_lab(tmp_path, 4)
+    fast(lab)
+    all_upgraded(lab)
+    vms_off(lab)
+    lab.state.nodes["LAB-A2"].cluster_state = "Paused"
+    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
+    app = HciApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_post(pilot, app)
+        table = screen.query_one("#post-nodes", NodeTable)
+        assert [str(table.get_cell(n, "state")) for n in NODES] == ["Up", "Paused", "Up", "Up"]
+        assert [str(table.get_cell(n, "status")) for n in NODES] == ["on 25398"] * 4
+        assert str(table.get_cell("LAB-A1", "vms")) == "2 of 2"  # its VMs are on 10.0, the host offers 12.0
+        outcome = await _typed_step(pilot, app, screen, "m")
+        assert outcome.startswith("Done: update VM configuration versions: ") and "to 12.0, each read back" in outcome
+        assert str(table.get_cell("LAB-A1", "vms")) == "0 of 2"
+        outcome = await _typed_step(pilot, app, screen, "m")
+        assert outcome.startswith("Nothing done: nothing to update: ") and "already at version 12.0" in outcome
+        assert "Done" not in outcome

@@ -1,5 +1,10 @@
 """A read-only screen that judges checks (prerequisites, verification): a per-node table with a result
-column per check, every check with its reason, a detail line with the remediation, live status."""
+column per check, every check with its reason, a detail line with the remediation, live status.
+
+Also what the read-only screens share to fit 80x24 with many nodes: :class:`Clamped` (a line or a few,
+word-wrapped and cut with an ellipsis, never wrapped off the screen), :func:`stretch_column` (the last
+column takes the room a wider terminal gives) and :func:`node_column` (as wide as the longest node name).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from hcitui.core.units import clock
 from hcitui.remote import NodeEvent
@@ -31,6 +37,67 @@ RESULT_TEXT = {
 SEVERITY = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.PASS: 3}
 
 
+ELLIPSIS = "\u2026"
+
+
+def clamp(text: Text, width: int, height: int, console: Any) -> Text:
+    """``text`` word-wrapped to ``width`` and cut to ``height`` lines; what does not fit ends in an ellipsis."""
+    if width <= 0 or height <= 0:
+        return Text("")
+    lines = text.wrap(console, width, overflow="ellipsis")
+    for line in lines:
+        line.rstrip()
+    if len(lines) <= height:
+        return Text("\n").join(lines)
+    kept = list(lines[:height])
+    last = kept[-1]
+    if last.cell_len >= width:
+        last.truncate(width - 1)
+        last.rstrip()
+    last.append(ELLIPSIS)
+    return Text("\n").join(kept)
+
+
+class Clamped(Static):
+    """A Static cut to its size: word-wrapped, and an ellipsis where the text goes on (never a word cut
+    off at the screen's edge or a line wrapped off it). ``content`` keeps the whole text."""
+
+    def render(self) -> RenderResult:
+        content = self.content
+        # A string is shown as it is (a reason or an error may hold brackets): no markup here.
+        text = content.copy() if isinstance(content, Text) else Text(str(getattr(content, "plain", content)))
+        size = self.content_size
+        if not size.width or not size.height:
+            return text
+        out = clamp(text, size.width, size.height, self.app.console)
+        out.no_wrap = True
+        out.overflow = "ellipsis"
+        return out
+
+
+def node_column(nodes: list[Any], *, least: int = 6) -> Column:
+    """The Node column as wide as the longest node name (so the other columns keep the room)."""
+    return Column("node", "Node", max([least, *(len(n.name) for n in nodes)]))
+
+
+def stretch_column(table: DataTable, key: str, least: int, most: int = 200) -> None:
+    """Give column ``key`` the width the table's other columns leave it (at least ``least``, at most
+    ``most``), so a wider terminal shows more of it. Room for a vertical scrollbar is always kept."""
+    column = table.columns.get(ColumnKey(key))
+    width = table.size.width
+    if column is None or not width:
+        return
+    others = sum(c.get_render_width(table) for c in table.columns.values() if c is not column)
+    scrollbar = table.styles.scrollbar_size_vertical
+    wanted = max(least, min(most, width - scrollbar - others - 2 * table.cell_padding))
+    if column.width != wanted:
+        # DataTable has no flexible column: set the width, then have it measure and draw again.
+        column.width = wanted
+        table._clear_caches()
+        table._require_update_dimensions = True
+        table.refresh()
+
+
 def result_text(status: Status) -> Text:
     word, style = RESULT_TEXT[status]
     return Text(word, style=style)
@@ -50,14 +117,18 @@ def fix_text(check: CheckResult, *, here: str = "") -> str:
 
 
 class ChecksScreen(HciScreen):
-    """Subclasses name their ids (PREFIX), columns, workflow (RUN, PLAN) and what a passing node is called."""
+    """Subclasses name their ids (PREFIX), columns, workflow (RUN, PLAN) and what a passing node is called.
+
+    At 80x24 with 16 nodes: the intro, the node table (at most 45% of the height; it scrolls with the
+    cursor), the checks table (the rest), two lines of detail and the verdict, all on screen."""
 
     PREFIX: ClassVar[str] = ""
     INTRO: ClassVar[str] = ""
     RESULT_COLUMNS: ClassVar[list[Column]] = []
     DROPPED_COLUMNS: ClassVar[tuple[str, ...]] = ()
     NODE_CHECK_COLUMNS: ClassVar[dict[str, str]] = {}  # check name -> node-table column
-    CHECK_WIDTHS: ClassVar[tuple[int, int, int, int]] = (22, 8, 6, 32)  # check, node, result, reason
+    CHECK_WIDTH: ClassVar[int] = 22  # the Check column (the longest check name)
+    REASON_WIDTH: ClassVar[int] = 20  # the Reason column at least; it takes what the others leave
     ALL_PASS: ClassVar[str] = "ready"
     RUN: ClassVar[Callable[..., Awaitable[ChecksReport]]]
     PLAN: ClassVar[Callable[[Context], Plan]]
@@ -69,9 +140,9 @@ class ChecksScreen(HciScreen):
     ]
     DEFAULT_CSS = """
     ChecksScreen .checks-intro { height: 1; padding: 0 1; color: $text-muted; }
-    ChecksScreen .checks-nodes { margin-bottom: 1; }
-    ChecksScreen .checks-table { height: 1fr; min-height: 4; }
-    ChecksScreen .checks-detail { height: 3; padding: 0 1; }
+    ChecksScreen .checks-nodes { height: auto; max-height: 45%; scrollbar-size-vertical: 1; }
+    ChecksScreen .checks-table { height: 1fr; min-height: 3; scrollbar-size-vertical: 1; }
+    ChecksScreen .checks-detail { height: 2; padding: 0 1; }
     ChecksScreen .checks-summary { height: 1; padding: 0 1; }
     """
 
@@ -83,22 +154,33 @@ class ChecksScreen(HciScreen):
         return self.query_one(f"#{self.PREFIX}-{name}")
 
     def compose_body(self) -> ComposeResult:
-        yield Static(self.INTRO, id=f"{self.PREFIX}-intro", classes="checks-intro")
-        table = NodeTable(self.ctx.client.nodes, extra=self.RESULT_COLUMNS, id=f"{self.PREFIX}-nodes",
-                          classes="checks-nodes")
-        table.columns_spec = [c for c in table.columns_spec if c.key not in self.DROPPED_COLUMNS]
+        yield Clamped(self.INTRO, id=f"{self.PREFIX}-intro", classes="checks-intro")
+        nodes = self.ctx.client.nodes
+        table = NodeTable(nodes, extra=self.RESULT_COLUMNS, id=f"{self.PREFIX}-nodes", classes="checks-nodes")
+        table.columns_spec = [node_column(nodes) if c.key == "node" else c
+                              for c in table.columns_spec if c.key not in self.DROPPED_COLUMNS]
         yield table
         yield DataTable(cursor_type="row", id=f"{self.PREFIX}-checks", classes="checks-table")
-        yield Static("", id=f"{self.PREFIX}-detail", classes="checks-detail")
-        yield Static("", id=f"{self.PREFIX}-summary", classes="checks-summary")
+        yield Clamped("", id=f"{self.PREFIX}-detail", classes="checks-detail")
+        yield Clamped("", id=f"{self.PREFIX}-summary", classes="checks-summary")
 
     def on_mount(self) -> None:
         checks = self.part("checks")
-        for (key, label), width in zip((("check", "Check"), ("node", "Node"), ("result", "Res."),
-                                        ("reason", "Reason")), self.CHECK_WIDTHS):
-            checks.add_column(label if key != "result" or width < 6 else "Result", key=key, width=width)
+        node_width = max(len("cluster"), node_column(self.ctx.client.nodes).width)
+        for key, label, width in (("check", "Check", self.CHECK_WIDTH), ("node", "Node", node_width),
+                                  ("result", "Result", 6), ("reason", "Reason", self.REASON_WIDTH)):
+            checks.add_column(label, key=key, width=width)
         self.part("nodes").focus()
+        self.call_after_refresh(self._fit)
         self.action_refresh()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """The last columns take the room: the node's Status, the check's Reason."""
+        stretch_column(self.part("nodes"), "status", 10, 24)
+        stretch_column(self.part("checks"), "reason", self.REASON_WIDTH)
 
     # ------------------------------------------------------------------- running
     def busy_note(self, label: str) -> str:

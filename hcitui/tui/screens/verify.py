@@ -16,12 +16,14 @@ class VerifyScreen(ChecksScreen):
     TITLE_TEXT = "7) Verification"
     ABOUT = ("Phase 7, read-only: every node Up on build 25398, CSVs online from every node, Storage Replica "
              "groups ContinuouslyReplicating, no storage jobs, virtual disks Healthy, Cloud Management online. "
-             "A check that could not be read is UNKN, never PASS.")
+             "A check that could not be read is UNKN, never PASS. The node table's columns: Up, Upgraded (on "
+             "25398), CSVs (online from the node); Tab moves to every check with its reason.")
     PREFIX = "verify"
-    INTRO = "Phase 7 checks (read-only). r runs them again, p shows the PowerShell."
-    RESULT_COLUMNS = [Column("up", "Up", 4), Column("os", "OS", 4), Column("csv", "CSV", 4)]
+    INTRO = "Phase 7 checks, read-only. Tab: each check with its reason and its fix."
+    # Each result column is named after its check: Up (Node Up), Upgraded (OS build 25398), CSVs (CSVs online).
+    RESULT_COLUMNS = [Column("up", "Up", 4), Column("os", "Upgraded", 8), Column("csv", "CSVs", 4)]
     NODE_CHECK_COLUMNS = {verify.NODE_UP: "up", verify.NODE_BUILD: "os", verify.NODE_CSV: "csv"}
-    CHECK_WIDTHS = (22, 8, 6, 32)
+    CHECK_WIDTH = 23
     ALL_PASS = "verified"
     RUN = verify.run_verification
     PLAN = verify.read_plan
