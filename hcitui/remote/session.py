@@ -94,7 +94,10 @@ class BaseSession(abc.ABC):
         limit = self.timeout_for(op, timeout)
         try:
             # The outer bound: whatever the transport does inside, the caller gets its answer in time.
-            payload = await asyncio.wait_for(self._run(op, bound.to_ps(), limit), timeout=limit * 1.1 + 0.5)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives as the
+            # call completes, so a cancelled watcher would go on watching.
+            async with asyncio.timeout(limit * 1.1 + 0.5):
+                payload = await self._run(op, bound.to_ps(), limit)
             result = op.parse_result(payload)
         except TimeoutError:
             error = TimedOut(self.node, op.name, limit)

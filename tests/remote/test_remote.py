@@ -111,6 +111,30 @@ class HangingSession(BaseSession):
         await asyncio.Event().wait()  # forever
 
 
+class ReleasedSession(BaseSession):
+    """Answers once the test releases it, so an answer and a cancellation can arrive together."""
+
+    def __init__(self, node, **kwargs):
+        super().__init__(node, **kwargs)
+        self.release = asyncio.Event()
+
+    async def _run(self, op, parameters, timeout):
+        await self.release.wait()
+        return None
+
+
+async def test_a_cancellation_that_arrives_with_the_answer_is_not_swallowed():
+    # The app is killed while a watcher's call completes: the watcher must stop, not go on watching
+    # with the answer (asyncio.wait_for on Python 3.11 returns the answer and drops the cancellation).
+    session = ReleasedSession("N1")
+    caller = asyncio.ensure_future(session.invoke(ps.get("get_os_version")))
+    await asyncio.sleep(0.01)  # the call waits inside the session now
+    session.release.set()  # the answer arrives ...
+    caller.cancel()  # ... in the same turn of the loop as the caller's cancellation
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+
 class ScriptedSession(BaseSession):
     """Answers from a function; optionally records concurrency."""
 
