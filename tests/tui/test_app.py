@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Static
 
-from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.verify import VerifyScreen
 from hcitui.tui.widgets.help import HelpScreen
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
-
-SIZE = (80, 24)
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def make_app(tmp_path: Path, *, read_only: bool = False, nodes: int = 4, unreachable: list[str] | None = None):
-    lab = wiring.open_lab(tmp_path, nodes)
-    if unreachable:
-        lab.state.faults.unreachable = unreachable
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    return HciApp(ctx), ctx
+from tuikit import SIZE, make_app, open_screen, settle, text_of
 
 
 def audit_lines(ctx) -> list[dict]:
@@ -37,17 +20,11 @@ def audit_lines(ctx) -> list[dict]:
 
 
 async def open_verification(pilot) -> VerifyScreen:
-    await pilot.press("7")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, VerifyScreen)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    return screen
+    return await open_screen(pilot, ("7",), VerifyScreen)
 
 
 async def test_menu_shows_header_items_and_prompt(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, MenuScreen)
@@ -62,7 +39,7 @@ async def test_menu_shows_header_items_and_prompt(tmp_path):
 
 
 async def test_menu_read_only_badge(tmp_path):
-    app, _ = make_app(tmp_path, read_only=True)
+    app, _ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         header = text_of(app.screen.query_one("#status-header", Static))
@@ -70,7 +47,7 @@ async def test_menu_read_only_badge(tmp_path):
 
 
 async def test_menu_rejects_unknown_number_and_accepts_enter(tmp_path):
-    app, _ = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("1", "2")  # "1" waits (1, 10, 11 exist); there is no 12
         await pilot.pause()
@@ -81,7 +58,7 @@ async def test_menu_rejects_unknown_number_and_accepts_enter(tmp_path):
 
 
 async def test_verification_screen_shows_every_node_with_results(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_verification(pilot)
         table = screen.query_one("#verify-nodes", NodeTable)
@@ -101,12 +78,11 @@ async def test_verification_screen_shows_every_node_with_results(tmp_path):
 
 
 async def test_verification_refresh_back_and_menu_state(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await open_verification(pilot)
         await pilot.press("r")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert len(audit_lines(ctx)) == 2 * (6 + 4)
         await pilot.press("escape")
         await pilot.pause()
@@ -116,7 +92,7 @@ async def test_verification_refresh_back_and_menu_state(tmp_path):
 
 
 async def test_verification_preview_and_help(tmp_path):
-    app, _ = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await open_verification(pilot)
         await pilot.press("p")
@@ -134,7 +110,7 @@ async def test_verification_preview_and_help(tmp_path):
 
 
 async def test_verification_unreachable_node_is_unknown_not_pass(tmp_path):
-    app, _ = make_app(tmp_path, unreachable=["LAB-B2"])
+    app, _ctx, _lab = make_app(tmp_path, unreachable=["LAB-B2"])
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_verification(pilot)
         table = screen.query_one("#verify-nodes", NodeTable)
@@ -147,7 +123,7 @@ async def test_verification_unreachable_node_is_unknown_not_pass(tmp_path):
 
 
 async def test_read_only_verification_sends_no_change(tmp_path):
-    app, ctx = make_app(tmp_path, read_only=True)
+    app, ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await open_verification(pilot)
         records = audit_lines(ctx)
@@ -156,7 +132,7 @@ async def test_read_only_verification_sends_no_change(tmp_path):
 
 
 async def test_exit_option_quits(tmp_path):
-    app, _ = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("0")
         await pilot.pause()
@@ -166,7 +142,7 @@ async def test_exit_option_quits(tmp_path):
 
 @pytest.mark.parametrize("nodes", [2, 16])
 async def test_verification_fits_other_lab_sizes(tmp_path, nodes):
-    app, _ = make_app(tmp_path, nodes=nodes)
+    app, _ctx, _lab = make_app(tmp_path, nodes=nodes)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_verification(pilot)
         table = screen.query_one("#verify-nodes", NodeTable)

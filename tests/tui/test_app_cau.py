@@ -24,41 +24,21 @@ from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.workflow.events import ProgressEvent, Stage
 from support import FakeClock, earlier_phases, earlier_phases_headless
+from tuikit import FAST_RESTARTS, NODES, SIZE, apply_timings, make_app, registry_values_set, text_of
 
-SIZE = (80, 24)
-NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 STAGES = ["Scanning", "Staging", "Suspending", "Installing", "Restarting", "Resuming", "Succeeded"]
 STEP = 0.02  # lab seconds per step: less than the shortest stage (cau_stage)
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def fast(lab) -> None:
-    t = lab.state.timings
-    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
-    t.os_install, t.test_cluster, t.cau_stage, t.cau_orchestrator_move = 0.2, 0.2, 0.05, 0.15
+TIMINGS = {**FAST_RESTARTS, "os_install": 0.2, "test_cluster": 0.2, "cau_stage": 0.05, "cau_orchestrator_move": 0.15}
 
 
 def ready(lab) -> None:
     """The phases before CAU done: the ISO staged on every node, SkipSmallLocalAllocations set."""
+    registry_values_set(lab)
     for node in lab.state.nodes.values():
-        node.vid_parameters_key, node.skip_small_local_allocations = True, 0
         node.staged[lab.state.staging_path] = StagedMedia(file_count=1187, total_bytes=6174015488)
 
 
-def make_app(tmp_path, *, read_only=False, coordinator=True):
-    lab = wiring.open_lab(tmp_path, 4)
-    fast(lab)
-    ready(lab)
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path, coordinator=coordinator)
-    ctx.poll = 0.05
-    return HciApp(ctx), ctx, lab
-
-
-async def open_screen(pilot) -> CauScreen:
+async def open_cau(pilot) -> CauScreen:
     await pilot.press("5")
     await pilot.pause()
     screen = pilot.app.screen
@@ -98,14 +78,14 @@ async def step_lab_until(pilot, screen: CauScreen, clock: FakeClock, done, look)
 async def test_preflight_then_the_run_watched_live_until_it_ends(tmp_path):
     clock = FakeClock(time.time())
     lab = Lab.create(4, clock=clock)
-    fast(lab)
+    apply_timings(lab, TIMINGS)
     ready(lab)
     ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
     ctx.poll = 0.02
     await earlier_phases(ctx, lab)  # the upgrade's gates open
     app = HciApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         assert "RunNotInProgress" in text_of(screen.query_one("#cau-run", Static))
         assert "not run yet" in text_of(screen.query_one("#cau-preflight", Static))
 
@@ -166,9 +146,9 @@ async def test_preflight_then_the_run_watched_live_until_it_ends(tmp_path):
 
 
 async def test_the_options_form_refuses_values_out_of_range(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready)
     async with app.run_test(size=SIZE) as pilot:
-        await open_screen(pilot)
+        await open_cau(pilot)
         await pilot.press("w")  # the monthly Windows Update run: MaxFailedNodes 1 as the update guide
         await pilot.pause()
         form = app.screen
@@ -189,9 +169,9 @@ async def test_the_preflight_and_the_form_say_where_the_run_runs(tmp_path, coord
     """With the lab's coordinator: its checks pass on one line. Without: a WARN line, the outcome names the
     risk and the fix, and the options form starts with a WARNING. Either way the form explains
     -ForceSelfUpdate."""
-    app, ctx, lab = make_app(tmp_path, coordinator=coordinator)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready, coordinator=coordinator)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         await pilot.press("f")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmStep)
@@ -222,10 +202,10 @@ async def test_the_preflight_and_the_form_say_where_the_run_runs(tmp_path, coord
 
 
 async def test_read_only_hides_every_change_and_still_watches_a_run(tmp_path):
-    app, ctx, lab = make_app(tmp_path, read_only=True)
+    app, ctx, lab = make_app(tmp_path, read_only=True, poll=0.05, timings=TIMINGS, setup=ready)
     lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate"})  # started elsewhere: it is watched
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         for action in CauScreen.MUTATING_ACTIONS:
             assert screen.check_action(action, ()) is False
         await pilot.press("f", "g", "w", "x", "v")
@@ -241,9 +221,9 @@ async def test_read_only_hides_every_change_and_still_watches_a_run(tmp_path):
 async def test_the_screen_shows_events_by_their_fields_never_their_words(tmp_path):
     """A node's CAU status and since when come from ``status`` and ``since``; words that look like a status,
     a time or a failure are only words; a failure is its ``stage``; a long wait ticks from its ``since``."""
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         table = screen.query_one("#cau-nodes", NodeTable)
         progress = screen.query_one("#cau-progress", Static)
 
@@ -275,12 +255,12 @@ async def test_watching_is_a_worker_and_the_remedies_are_this_screens_keys(tmp_p
     """The run is watched by a worker beside the one job (``watching`` reads the workers); while it is,
     no new run is offered and the notice names the stop key. A run that ends RunFailed: the error and,
     read again, the run's line name the recover key (the workflow named only the remedy)."""
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready)
     lab.state.faults.cau_fail_node = "LAB-B2"  # the last node: the run is still in progress when opened
     lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate", "MaxFailedNodes": 0,
                                             "MaxRetriesPerNode": 0})
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         await wait_until(pilot, lambda: screen.watching)
         assert [w.name for w in screen.workers if w.group == CauScreen.WATCH_GROUP] == ["watch the CAU run"]
         assert screen.busy is None  # watching is no job: a stop may run meanwhile
@@ -298,7 +278,7 @@ async def test_watching_is_a_worker_and_the_remedies_are_this_screens_keys(tmp_p
         assert "locked (recover the failed CAU run: v)" in text_of(screen.query_one("#cau-run", Static))
 
 
-def screen_lines(app) -> list[str]:
+def screenshot_lines(app) -> list[str]:
     """What the terminal shows now, a line per row of text (from the screenshot: only what is in view)."""
     rows: dict[float, list[tuple[float, str]]] = {}
     for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
@@ -318,11 +298,11 @@ async def test_a_failed_run_explains_itself_in_a_panel_that_stays(tmp_path):
     """Per node: the operation, the PowerShell error's text and the key to press; the recover key is in the
     footer while the run is RunFailed (and stop is not); the panel stays after a refresh, comes back when the
     screen is opened again, and after recovery names the fix instead."""
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready)
     lab.state.faults.cau_fail_node = "LAB-A2"
     lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate", "MaxFailedNodes": 0, "MaxRetriesPerNode": 0})
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         await wait_until(pilot, lambda: screen.watching)
         assert not screen.failure.shown and screen.check_action("recover", ()) is False
         await wait_until(pilot, lambda: not screen.watching and screen.failure.shown)
@@ -333,9 +313,9 @@ async def test_a_failed_run_explains_itself_in_a_panel_that_stays(tmp_path):
         assert "error: The installation failed on LAB-A2 with error 0x800F0922" in panel
         assert "next:  recover the failed CAU run: v" in panel
         assert "LAB-A1" not in panel.split("\n", 1)[1]  # only the node that failed
-        shown = "\n".join(screen_lines(app))
+        shown = "\n".join(screenshot_lines(app))
         assert "next:  recover the failed CAU run: v" in shown  # on the screen, not only in the widget
-        footer = screen_lines(app)[-1]
+        footer = screenshot_lines(app)[-1]
         assert "v Recover" in footer and "x Stop" not in footer and "palette" in footer
         await pilot.press("r")
         await wait_until(pilot, lambda: screen.busy is None)
@@ -343,10 +323,10 @@ async def test_a_failed_run_explains_itself_in_a_panel_that_stays(tmp_path):
 
         await pilot.press("escape")
         await pilot.pause()
-        screen = await open_screen(pilot)  # opened again: the failed run explains itself from the report
+        screen = await open_cau(pilot)  # opened again: the failed run explains itself from the report
         await wait_until(pilot, lambda: screen.failure.shown)
         assert "LAB-A2  install 2024-11 Cumulative Update" in screen.failure.text.plain
-        assert "v Recover" in screen_lines(app)[-1]
+        assert "v Recover" in screenshot_lines(app)[-1]
 
         lab.state.faults.cau_fail_node = None
         await pilot.press("v")
@@ -357,16 +337,16 @@ async def test_a_failed_run_explains_itself_in_a_panel_that_stays(tmp_path):
         assert lab.state.cau.run is None
         assert screen.failure.shown and "next:  recovered: fix what failed, then start the run again" in \
             screen.failure.text.plain
-        assert "v Recover" not in screen_lines(app)[-1] and screen.check_action("recover", ()) is False
+        assert "v Recover" not in screenshot_lines(app)[-1] and screen.check_action("recover", ()) is False
 
 
 async def test_a_started_run_says_started_and_where_it_is_never_done(tmp_path):
     """Starting hands the run over: the outcome says it started and is watched, not "Done"; the run's
     line says which node of how many is under way and when the run should end."""
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready)
     lab.state.timings.cau_stage = 0.3  # nodes slow enough to be seen one at a time
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         await pilot.press("w")
         await pilot.pause()
         await pilot.press("enter")
@@ -379,7 +359,7 @@ async def test_a_started_run_says_started_and_where_it_is_never_done(tmp_path):
         run_line = lambda: text_of(screen.query_one("#cau-run", Static)).splitlines()[-1]  # noqa: E731
         await wait_until(pilot, lambda: run_line().startswith("node 1 of 4 · "))
         assert run_line().startswith("node 1 of 4 · estimate unknown · watching Get-CauRun")  # nothing to go on
-        footer = screen_lines(app)[-1]
+        footer = screenshot_lines(app)[-1]
         assert "x Stop" in footer and "v Recover" not in footer
         await wait_until(pilot, lambda: run_line().startswith("node 2 of 4 · finish about "))
         await wait_until(pilot, lambda: not screen.watching)
@@ -387,15 +367,15 @@ async def test_a_started_run_says_started_and_where_it_is_never_done(tmp_path):
 
 
 async def test_a_run_stopped_here_raises_no_failure_panel(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS, setup=ready)
     lab.state.timings.cau_stage = 0.5
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
-        assert "x Stop" not in screen_lines(app)[-1]  # no run: nothing to stop
+        screen = await open_cau(pilot)
+        assert "x Stop" not in screenshot_lines(app)[-1]  # no run: nothing to stop
         lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate"})
         await pilot.press("r")
         await wait_until(pilot, lambda: screen.watching)
-        await wait_until(pilot, lambda: "x Stop" in screen_lines(app)[-1])
+        await wait_until(pilot, lambda: "x Stop" in screenshot_lines(app)[-1])
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmStep)
@@ -403,24 +383,19 @@ async def test_a_run_stopped_here_raises_no_failure_panel(tmp_path):
         await wait_until(pilot, lambda: not screen.watching and screen.busy is None)
         assert "stopped before the end" in text_of(screen.query_one("#cau-run", Static))
         assert not screen.failure.shown  # the operator's stop is no failure to explain
-        assert "x Stop" not in screen_lines(app)[-1] and "v Recover" not in screen_lines(app)[-1]
+        assert "x Stop" not in screenshot_lines(app)[-1] and "v Recover" not in screenshot_lines(app)[-1]
 
 
 @pytest.mark.parametrize("size", [SIZE, (120, 40)])
 async def test_sixteen_nodes_fit_with_the_run_line_and_the_verdict_in_view(tmp_path, size):
     """At 80x24 the table scrolls with the cursor to the last node while the run's line, the preflight's
     verdict and the footer stay in view; at 120x40 every node shows at once (no row cap)."""
-    lab = wiring.open_lab(tmp_path, 16)
-    fast(lab)
-    ready(lab)
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
-    ctx.poll = 0.05
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, nodes=16, poll=0.05, timings=TIMINGS, setup=ready)
     async with app.run_test(size=size) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_cau(pilot)
         table = screen.query_one("#cau-nodes", NodeTable)
         if size != SIZE:
-            shown = "\n".join(screen_lines(app))
+            shown = "\n".join(screenshot_lines(app))
             assert all(name in shown for name in table.node_names())
         await pilot.press("f")
         await pilot.pause()
@@ -430,7 +405,7 @@ async def test_sixteen_nodes_fit_with_the_run_line_and_the_verdict_in_view(tmp_p
             await pilot.press("down")
         await pilot.pause()
         assert table.node_names()[table.cursor_row] == "LAB-B8"
-        lines = screen_lines(app)
+        lines = screenshot_lines(app)
         assert len(lines) <= size[1]
         assert any(line.strip().startswith("LAB-B8") for line in lines), lines
         assert any(line.startswith(" Run: ") for line in lines)
@@ -450,7 +425,7 @@ def in_process(monkeypatch, tmp_path, state_home):
 
     def pinned(lab, **kwargs):
         kwargs["transport"] = "inprocess"
-        fast(lab)
+        apply_timings(lab, TIMINGS)
         ctx = original(lab, **kwargs)
         ctx.poll = 0.05
         return ctx

@@ -6,9 +6,7 @@ from datetime import datetime
 
 from textual.widgets import Static
 
-from hcitui.cli import context as wiring
 from hcitui.lab.state import ISO_FILE_COUNT, ISO_SIZE
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.iso import IsoScreen
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
@@ -16,36 +14,13 @@ from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import eta
 from hcitui.workflow.events import ProgressEvent
+from tuikit import NODES, SIZE, make_app, mutating_calls, open_screen, row_shown, screen_lines, settle, text_of
 
-SIZE = (80, 24)
-NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def make_app(tmp_path, *, read_only=False):
-    lab = wiring.open_lab(tmp_path, 4)
-    lab.state.timings.stage_iso = 0.2
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    ctx.poll = 0.05
-    return HciApp(ctx), ctx, lab
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+TIMINGS = {"stage_iso": 0.2}  # a copy to a node takes a fraction of a second
 
 
 async def open_iso(pilot) -> IsoScreen:
-    await pilot.press("4")  # opens at once: no other option starts with 4
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, IsoScreen)
-    return screen
+    return await open_screen(pilot, ("4",), IsoScreen)  # opens at once: no other option starts with 4
 
 
 def cells(screen: IsoScreen, column: str) -> list[str]:
@@ -53,12 +28,8 @@ def cells(screen: IsoScreen, column: str) -> list[str]:
     return [str(table.get_cell(node, column)) for node in NODES]
 
 
-def mutating_calls(ctx) -> list[dict]:
-    return [r for r in ctx.audit.records() if r["mutates"]]
-
-
 async def test_opens_at_once_and_shows_the_missing_iso(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "4) ISO staging" in text_of(app.screen.query_one("#menu-items", Static))
@@ -74,7 +45,7 @@ async def test_opens_at_once_and_shows_the_missing_iso(tmp_path):
 
 
 async def test_copy_dry_run_then_run_with_a_progress_bar(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_iso(pilot)
         await pilot.press("c")
@@ -110,7 +81,7 @@ async def test_copy_dry_run_then_run_with_a_progress_bar(tmp_path):
 
 
 async def test_stage_all_then_verify(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_iso(pilot)
         await pilot.press("s")
@@ -139,7 +110,7 @@ async def test_stage_all_then_verify(tmp_path):
 
 
 async def test_preview_of_the_reads(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
         await open_iso(pilot)
         await pilot.press("p")
@@ -149,7 +120,7 @@ async def test_preview_of_the_reads(tmp_path):
 
 
 async def test_read_only_hides_the_changes_and_sends_nothing(tmp_path):
-    app, ctx, _lab = make_app(tmp_path, read_only=True)
+    app, ctx, _lab = make_app(tmp_path, read_only=True, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_iso(pilot)
         assert screen.check_action("copy", ()) is False and screen.check_action("stage", ()) is False
@@ -167,19 +138,8 @@ async def test_read_only_hides_the_changes_and_sends_nothing(tmp_path):
         assert "c" not in keys and "s" not in keys and keys.get("v") == "Verify"
 
 
-def screen_lines(app) -> list[str]:
-    """What the terminal shows, line by line, as the operator sees it."""
-    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
-
-
-def row_shown(lines: list[str], node: str) -> bool:
-    return any(line.startswith(f" {node} ") for line in lines)
-
-
 async def test_16_nodes_at_80x24_every_row_by_the_cursor_and_the_summary_in_view(tmp_path):
-    lab = wiring.open_lab(tmp_path, 16)
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, nodes=16)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_iso(pilot)
         lines = screen_lines(app)

@@ -3,45 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
-from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.prereq import PrereqScreen
 from hcitui.tui.widgets.help import HelpScreen
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
+from tuikit import NODES, SIZE, make_app, open_screen, settle, text_of
 
-SIZE = (80, 24)
-LAB_NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 # Reads per run on the 4-node lab: 6 cluster-wide, 4 per node plus the ISO lookup.
 READS = 6 + 5 * 4
 
 
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def make_app(tmp_path: Path, *, read_only: bool = False, iso_everywhere: bool = False):
-    lab = wiring.open_lab(tmp_path, 4)
-    if iso_everywhere:
-        lab.state.nodes["LAB-B2"].files[lab.state.iso_path] = 123
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    return HciApp(ctx), ctx
+def iso_everywhere(lab) -> None:
+    """The ISO on LAB-B2 too (the fresh lab has it on the other three)."""
+    lab.state.nodes["LAB-B2"].files[lab.state.iso_path] = 123
 
 
 async def open_prerequisites(pilot) -> PrereqScreen:
-    await pilot.press("1", "enter")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, PrereqScreen)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    return screen
+    return await open_screen(pilot, ("1", "enter"), PrereqScreen)
 
 
 def detail(screen: PrereqScreen) -> str:
@@ -49,7 +31,7 @@ def detail(screen: PrereqScreen) -> str:
 
 
 async def test_menu_lists_prerequisites_first(tmp_path):
-    app, _ = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, MenuScreen)
@@ -60,12 +42,12 @@ async def test_menu_lists_prerequisites_first(tmp_path):
 
 
 async def test_prerequisites_screen_shows_nodes_results_and_remediation(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_prerequisites(pilot)
         table = screen.query_one("#prereq-nodes", NodeTable)
-        assert [str(k.value) for k in table.rows] == LAB_NODES
-        for node in LAB_NODES:
+        assert [str(k.value) for k in table.rows] == NODES
+        for node in NODES:
             assert str(table.get_cell(node, "up")) == "PASS"
             assert str(table.get_cell(node, "os")) == "PASS"
             assert str(table.get_cell(node, "reg")) == "PASS"
@@ -73,7 +55,7 @@ async def test_prerequisites_screen_shows_nodes_results_and_remediation(tmp_path
             assert str(table.get_cell(node, "vms")) == "WARN"  # the lab's VMs are running
             assert str(table.get_cell(node, "state")) == "Up"
         assert str(table.get_cell("LAB-B2", "iso")) == "FAIL"
-        for node in LAB_NODES[:3]:
+        for node in NODES[:3]:
             assert str(table.get_cell(node, "iso")) == "PASS"
         assert str(table.get_cell("LAB-B2", "status")) == "1 blocking"
         checks = screen.query_one("#prereq-checks", DataTable)
@@ -103,7 +85,7 @@ async def test_prerequisites_screen_shows_nodes_results_and_remediation(tmp_path
 
 
 async def test_prerequisites_preview_help_and_no_mutating_key(tmp_path):
-    app, _ = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await open_prerequisites(pilot)
         await pilot.press("p")
@@ -126,12 +108,11 @@ async def test_prerequisites_preview_help_and_no_mutating_key(tmp_path):
 
 
 async def test_refresh_and_menu_state(tmp_path):
-    app, ctx = make_app(tmp_path, read_only=True)
+    app, ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await open_prerequisites(pilot)
         await pilot.press("r")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         records = list(ctx.audit.records())
         assert len(records) == 2 * READS
         assert not any(r["mutates"] for r in records) and {r["outcome"] for r in records} == {"ok"}
@@ -143,7 +124,7 @@ async def test_refresh_and_menu_state(tmp_path):
 
 
 async def test_refresh_while_running_does_not_overlap(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_prerequisites(pilot)
         assert screen.busy is None
@@ -163,7 +144,7 @@ async def test_refresh_while_running_does_not_overlap(tmp_path):
 
 
 async def test_passes_with_warnings_when_the_iso_is_everywhere(tmp_path):
-    app, _ = make_app(tmp_path, iso_everywhere=True)
+    app, _ctx, _lab = make_app(tmp_path, setup=iso_everywhere)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_prerequisites(pilot)
         table = screen.query_one("#prereq-nodes", NodeTable)

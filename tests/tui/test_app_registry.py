@@ -6,45 +6,17 @@ import asyncio
 
 from textual.widgets import Static
 
-from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.registry import RegistryScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.help import HelpScreen
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.preview import PowerShellPreview
-
-SIZE = (80, 24)
-NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def make_app(tmp_path, *, read_only=False):
-    lab = wiring.open_lab(tmp_path, 4)
-    t = lab.state.timings
-    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    ctx.poll = 0.05
-    return HciApp(ctx), ctx, lab
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tuikit import FAST_RESTARTS, NODES, SIZE, make_app, mutating_calls, open_screen, settle, text_of
 
 
 async def open_registry(pilot) -> RegistryScreen:
-    await pilot.press("2")  # opens at once: no other option starts with 2
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, RegistryScreen)
-    return screen
+    return await open_screen(pilot, ("2",), RegistryScreen)  # opens at once: no other option starts with 2
 
 
 def cells(screen: RegistryScreen, column: str) -> list[str]:
@@ -52,12 +24,8 @@ def cells(screen: RegistryScreen, column: str) -> list[str]:
     return [str(table.get_cell(node, column)) for node in NODES]
 
 
-def mutating_calls(ctx) -> list[dict]:
-    return [r for r in ctx.audit.records() if r["mutates"]]
-
-
 async def test_opens_at_once_and_shows_the_values(tmp_path):
-    app, ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "2) Registry keys" in text_of(app.screen.query_one("#menu-items", Static))
@@ -71,7 +39,7 @@ async def test_opens_at_once_and_shows_the_values(tmp_path):
 
 
 async def test_set_all_dry_run_then_run(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
         await pilot.press("a")
@@ -102,7 +70,7 @@ async def test_set_all_dry_run_then_run(tmp_path):
 
 
 async def test_set_the_selected_node_and_the_refs_toggle(tmp_path):
-    app, ctx, _lab = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
         await pilot.press("down")  # LAB-A2
@@ -129,7 +97,7 @@ async def test_set_the_selected_node_and_the_refs_toggle(tmp_path):
 
 
 async def test_a_refusal_reaches_the_operator_as_a_sentence(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     lab.state.faults.unreachable = ["LAB-B2"]
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
@@ -142,7 +110,7 @@ async def test_a_refusal_reaches_the_operator_as_a_sentence(tmp_path):
 
 
 async def test_rolling_restart_key_opens_the_maintenance_screen(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
         await pilot.press("o")
@@ -158,7 +126,7 @@ async def test_rolling_restart_key_opens_the_maintenance_screen(tmp_path):
 
 
 async def test_preview_help_and_no_overlapping_refresh(tmp_path):
-    app, ctx, _lab = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
         await pilot.press("p")
@@ -186,7 +154,7 @@ async def test_preview_help_and_no_overlapping_refresh(tmp_path):
 
 
 async def test_read_only_hides_the_changes_and_sends_nothing(tmp_path):
-    app, ctx, _lab = make_app(tmp_path, read_only=True)
+    app, ctx, _lab = make_app(tmp_path, read_only=True, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
         for action in RegistryScreen.MUTATING_ACTIONS:
@@ -201,7 +169,7 @@ async def test_read_only_hides_the_changes_and_sends_nothing(tmp_path):
 
 
 async def test_status_says_what_the_values_mean_and_a_step_that_did_nothing_says_so(tmp_path):
-    app, ctx, _lab = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_registry(pilot)
         assert cells(screen, "status") == ["not set"] * 4  # not "ok": the read worked, nothing is set

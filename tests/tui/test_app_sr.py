@@ -6,32 +6,18 @@ from datetime import UTC, datetime
 
 from textual.widgets import DataTable, Input, Static
 
-from hcitui.cli import context as wiring
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.sr import SRScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import eta
 from hcitui.workflow.events import ProgressEvent, Stage
+from tuikit import SIZE, make_app, screen_lines, text_of, wait_idle
 
-SIZE = (80, 24)
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
+TIMINGS = {"sr_initial_sync": 1.0}  # a partnership's initial sync takes a second
 
 
-def make_app(tmp_path, *, read_only=False):
-    lab = wiring.open_lab(tmp_path, 4)
-    lab.state.timings.sr_initial_sync = 1.0
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    ctx.poll = 0.05
-    return HciApp(ctx), ctx, lab
-
-
-async def open_screen(pilot) -> SRScreen:
+async def open_sr(pilot) -> SRScreen:
     await pilot.press("6")
     await pilot.pause()
     screen = pilot.app.screen
@@ -40,27 +26,15 @@ async def open_screen(pilot) -> SRScreen:
     return screen
 
 
-async def wait_idle(pilot, screen, limit=60.0, watch=None):
-    for _ in range(int(limit / 0.05)):
-        await pilot.pause(0.05)
-        if watch is not None:
-            watch()
-        if screen.busy is None:
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-            return
-    raise AssertionError(f"still busy with {screen.busy}")
-
-
 def outcome(screen) -> str:
     return text_of(screen.query_one("#sr-outcome", Static))
 
 
 async def test_snapshot_view_remove_with_typed_name_recreate_and_diff(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
         assert "6) Storage Replica" in text_of(app.screen.query_one("#menu-items", Static))
-        screen = await open_screen(pilot)
+        screen = await open_sr(pilot)
         table = screen.query_one("#sr-table", DataTable)
         assert table.row_count == 2
         assert "none yet" in text_of(screen.query_one("#sr-snapshot", Static))
@@ -117,9 +91,9 @@ async def test_snapshot_view_remove_with_typed_name_recreate_and_diff(tmp_path):
 
 
 async def test_a_wrong_configuration_shows_in_the_diff(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_sr(pilot)
         await pilot.press("s")
         await wait_idle(pilot, screen)
         lab.state.sr_groups[0].log_size_in_bytes = 4 * 1024**3
@@ -133,9 +107,9 @@ async def test_a_wrong_configuration_shows_in_the_diff(tmp_path):
 
 
 async def test_dry_run_and_refusal_send_nothing(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_sr(pilot)
         await pilot.press("c")  # no snapshot yet
         await pilot.pause()
         await pilot.press("y")
@@ -151,9 +125,9 @@ async def test_dry_run_and_refusal_send_nothing(tmp_path):
 
 
 async def test_read_only_hides_remove_and_recreate_and_sends_nothing(tmp_path):
-    app, ctx, lab = make_app(tmp_path, read_only=True)
+    app, ctx, lab = make_app(tmp_path, read_only=True, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_sr(pilot)
         for action in SRScreen.MUTATING_ACTIONS:
             assert screen.check_action(action, ()) is False
         await pilot.press("x", "c")
@@ -168,9 +142,9 @@ async def test_read_only_hides_remove_and_recreate_and_sends_nothing(tmp_path):
 
 async def test_progress_shows_the_events_fields_not_their_words(tmp_path):
     """The progress line and the row's cells come from stage, status, bytes, since and position."""
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_sr(pilot)
         table = screen.query_one("#sr-table", DataTable)
         label = "SiteA-Data01-RG -> SiteB-Replica01-RG"
         key = screen.keys_by_label[label]
@@ -194,20 +168,12 @@ async def test_progress_shows_the_events_fields_not_their_words(tmp_path):
         assert str(table.get_cell(key, "status")) == "done"
 
 
-def screen_lines(app) -> list[str]:
-    """What the terminal shows, line by line, as the operator sees it."""
-    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
-
-
 async def test_16_nodes_at_80x24_every_partnership_the_progress_and_the_keys_in_view(tmp_path):
     # The rows here are partnerships (the lab's two), not nodes: the last one is reached with the cursor,
     # and the snapshot line, the detail, three lines of progress and the keys' line all stay in view.
-    lab = wiring.open_lab(tmp_path, 16)
-    lab.state.timings.sr_initial_sync = 1.0
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, nodes=16, timings=TIMINGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_sr(pilot)
         lines = screen_lines(app)
         assert len(lines) == SIZE[1] and lines[1].startswith(" Snapshot: none yet")
         footer = lines[-1]

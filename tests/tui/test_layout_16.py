@@ -10,9 +10,7 @@ from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from hcitui.cli import context as wiring
 from hcitui.core.journal import StepStatus
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.audit_view import AuditScreen
 from hcitui.tui.screens.checks import clamp
 from hcitui.tui.screens.journal_view import JournalScreen
@@ -23,34 +21,10 @@ from hcitui.tui.screens.registry import RegistryScreen
 from hcitui.tui.screens.verify import VerifyScreen
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.workflow import registry
+from tuikit import SIZE, make_app, open_screen, screen_lines, settle, text_of
 
-SIZE = (80, 24)
 NODES = 16
 LAST = "LAB-B8"
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def make_app(tmp_path, *, nodes=NODES, read_only=False, start=None):
-    lab = wiring.open_lab(tmp_path, nodes)
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    ctx.poll = 0.05
-    app = HciApp(ctx, start=start) if start is not None else HciApp(ctx)
-    return app, ctx, lab
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def screen_lines(app) -> list[str]:
-    """The screen as the operator sees it, line by line."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def shows(app, text: str) -> bool:
@@ -60,14 +34,6 @@ def shows(app, text: str) -> bool:
 def row_of(app, node: str) -> str:
     """The rendered line of a node table's row (the line that starts with the node's name)."""
     return next((line for line in screen_lines(app) if line.strip().startswith(node)), "")
-
-
-async def open_screen(pilot, keys: tuple[str, ...], kind: type):
-    await settle(pilot)
-    await pilot.press(*keys)
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, kind), type(pilot.app.screen).__name__
-    return pilot.app.screen
 
 
 async def walk_nodes(pilot, table: NodeTable, *lines_kept: str) -> None:
@@ -108,7 +74,7 @@ def test_clamp_cuts_at_a_word_with_an_ellipsis():
 
 
 async def test_prerequisites_verdict_and_every_node_and_check_on_screen(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, nodes=NODES, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, ("1", "enter"), PrereqScreen)
         verdict = text_of(screen.query_one("#prereq-summary", Static))
@@ -138,7 +104,7 @@ async def test_prerequisites_verdict_and_every_node_and_check_on_screen(tmp_path
 
 
 async def test_verification_verdict_and_the_last_node_on_screen(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, nodes=NODES, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, ("7",), VerifyScreen)
         assert text_of(screen.query_one("#verify-summary", Static)).startswith("NOT PASSED: 36 pass, 16 fail")
@@ -151,12 +117,12 @@ async def test_verification_verdict_and_the_last_node_on_screen(tmp_path):
 
 async def test_a_wider_terminal_shows_more_of_each_reason(tmp_path):
     iso_reason = "8.0 MiB: C:\\ISO\\AzureLocal-2509-25398.iso"
-    app, _ctx, _lab = make_app(tmp_path / "narrow")
+    app, _ctx, _lab = make_app(tmp_path / "narrow", nodes=NODES, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await open_screen(pilot, ("1", "enter"), PrereqScreen)
         line = row_of(app, "ISO present")
         assert line.rstrip().endswith("\u2026") and iso_reason not in line  # cut with an ellipsis at 80
-    app, _ctx, _lab = make_app(tmp_path / "wide")
+    app, _ctx, _lab = make_app(tmp_path / "wide", nodes=NODES, poll=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(pilot, ("1", "enter"), PrereqScreen)
         assert iso_reason in row_of(app, "ISO present")
@@ -167,7 +133,7 @@ async def test_a_wider_terminal_shows_more_of_each_reason(tmp_path):
 
 
 async def test_registry_summary_and_the_last_node_on_screen_with_a_footer_that_fits(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, nodes=NODES, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, ("2",), RegistryScreen)
         assert shows(app, "0/16 nodes set: 16 not set")
@@ -181,7 +147,7 @@ async def test_registry_summary_and_the_last_node_on_screen_with_a_footer_that_f
 
 
 async def test_registry_status_words_on_screen(tmp_path):
-    app, ctx, _lab = make_app(tmp_path, nodes=4)
+    app, ctx, _lab = make_app(tmp_path, nodes=4, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await open_screen(pilot, ("2",), RegistryScreen)
         await registry.set_values(ctx, ["LAB-A2"])
@@ -193,7 +159,7 @@ async def test_registry_status_words_on_screen(tmp_path):
 
 
 async def test_post_upgrade_lines_states_and_the_last_node_on_screen(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, nodes=NODES, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, ("8",), PostUpgradeScreen)
         level = "Functional level 11; 16 nodes are not on 25398 yet"
@@ -211,7 +177,8 @@ async def test_post_upgrade_lines_states_and_the_last_node_on_screen(tmp_path):
 
 
 async def test_monitor_status_line_every_node_and_the_sections(tmp_path):
-    app, _ctx, _lab = make_app(tmp_path, read_only=True, start=lambda: MonitorScreen(interval=3600))
+    app, _ctx, _lab = make_app(tmp_path, nodes=NODES, read_only=True, poll=0.05,
+                               start=lambda: MonitorScreen(interval=3600))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         monitor = app.screen
@@ -244,7 +211,7 @@ async def test_monitor_status_line_every_node_and_the_sections(tmp_path):
 
 
 async def test_journal_every_step_of_16_nodes_reachable(tmp_path):
-    app, ctx, _lab = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, nodes=NODES, poll=0.05)
     names = list(ctx.client.node_names)
     for node in names:
         ctx.journal.set_step(1, "registry", node, StepStatus.DONE, "set, pending reboot")
@@ -265,7 +232,7 @@ async def test_journal_every_step_of_16_nodes_reachable(tmp_path):
 
 
 async def test_audit_every_operation_on_16_nodes_reachable(tmp_path):
-    app, ctx, _lab = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, nodes=NODES, poll=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await registry.read_registry(ctx)  # two reads on each of the 16 nodes

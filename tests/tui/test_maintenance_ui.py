@@ -10,7 +10,6 @@ from textual.widgets import Static
 
 from hcitui.cli import context as wiring
 from hcitui.cli import main as cli
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.maintenance import MaintenanceScreen, RegistryOverride
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
@@ -18,54 +17,31 @@ from hcitui.tui.widgets.override import OverrideReason
 from hcitui.workflow import eta
 from hcitui.workflow.events import ProgressEvent, Stage
 from support import earlier_phases
+from tuikit import (
+    FAST_RESTARTS,
+    SIZE,
+    apply_timings,
+    make_app,
+    open_screen,
+    registry_values_set,
+    row_shown,
+    screen_lines,
+    screen_text,
+    text_of,
+    wait_idle,
+)
 
-SIZE = (80, 24)
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def fast_lab(tmp_path):
-    lab = wiring.open_lab(tmp_path, 4)
-    t = lab.state.timings
-    t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
-    for node in lab.state.nodes.values():
-        node.vid_parameters_key, node.skip_small_local_allocations = True, 0
-    return lab
-
-
-def make_app(tmp_path, *, read_only=False):
-    lab = fast_lab(tmp_path)
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    ctx.poll = 0.05
-    return HciApp(ctx), ctx, lab
+UPGRADE_TIMINGS = {**FAST_RESTARTS, "os_install": 0.2}
 
 
-async def open_screen(pilot) -> MaintenanceScreen:
-    await pilot.press("3")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, MaintenanceScreen)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    return screen
-
-
-async def wait_idle(pilot, screen, limit=60.0):
-    for _ in range(int(limit / 0.1)):
-        await pilot.pause(0.1)
-        if screen.busy is None:
-            await pilot.app.workers.wait_for_complete()
-            return
-    raise AssertionError(f"still busy with {screen.busy}")
+async def open_maintenance(pilot) -> MaintenanceScreen:
+    return await open_screen(pilot, ("3",), MaintenanceScreen)
 
 
 async def test_restart_a_node_from_the_screen(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         table = screen.query_one("#mnt-nodes", NodeTable)
         assert str(table.get_cell("LAB-B2", "state")) == "Up"
         await pilot.press("down", "down", "down")  # LAB-B2
@@ -83,9 +59,9 @@ async def test_restart_a_node_from_the_screen(tmp_path):
 
 
 async def test_dry_run_sends_nothing(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         before = len(list(ctx.audit.records()))
         await pilot.press("n")
         await pilot.pause()
@@ -98,10 +74,10 @@ async def test_dry_run_sends_nothing(tmp_path):
 
 
 async def test_refusal_reaches_the_operator(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     lab.state.nodes["LAB-B1"].cluster_state = "Paused"  # another node is not Up
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         assert "cannot be taken out now" in text_of(screen.query_one("#mnt-check", Static))
         await pilot.press("n", "y")
         await wait_idle(pilot, screen)
@@ -111,9 +87,9 @@ async def test_refusal_reaches_the_operator(tmp_path):
 
 
 async def test_read_only_hides_every_change(tmp_path):
-    app, ctx, lab = make_app(tmp_path, read_only=True)
+    app, ctx, _lab = make_app(tmp_path, read_only=True, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         for action in MaintenanceScreen.MUTATING_ACTIONS:
             assert screen.check_action(action, ()) is False
         await pilot.press("n", "u", "s", "o")
@@ -126,17 +102,15 @@ async def test_the_registry_gate_alone_can_be_overridden_with_a_typed_reason(tmp
     # 16 nodes at 80x24: g on a fresh lab is refused with the gates' reasons and no override is offered;
     # once only the registry gate is closed, a prompt asks for the reason: empty is refused, a typed one
     # leads to the PowerShell, the upgrade runs and the journal keeps the reason as record_override does.
-    lab = wiring.open_lab(tmp_path, 16)
-    t = lab.state.timings
-    t.reboot, t.cluster_join, t.repair, t.drain_step, t.os_install = 0.3, 0.2, 0.3, 0.02, 0.2
-    for node in lab.state.nodes.values():  # in force (set by hand, say), but hcitui did not record when
-        node.refs_metadata_validation, node.refs_effective = 0, 0
-        node.vid_parameters_key, node.skip_small_local_allocations, node.skip_effective = True, 0, 0
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
-    ctx.poll = 0.05
-    app = HciApp(ctx)
+    def in_force(lab) -> None:
+        """The registry values in force (set by hand, say), but hcitui did not record when."""
+        for node in lab.state.nodes.values():
+            node.refs_metadata_validation, node.refs_effective = 0, 0
+            node.vid_parameters_key, node.skip_small_local_allocations, node.skip_effective = True, 0, 0
+
+    app, ctx, lab = make_app(tmp_path, nodes=16, poll=0.05, timings=UPGRADE_TIMINGS, setup=in_force)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         summary = screen.query_one("#mnt-summary", Static)
         assert screen.selected == "LAB-A1"
         await pilot.press("g")
@@ -194,9 +168,9 @@ async def test_the_registry_gate_alone_can_be_overridden_with_a_typed_reason(tmp
 
 
 async def test_the_override_prompt_is_cancelled_with_escape(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         await earlier_phases(ctx, lab, registry_values=False)
         await pilot.press("g", "y")
         await wait_idle(pilot, screen)
@@ -210,26 +184,15 @@ async def test_the_override_prompt_is_cancelled_with_escape(tmp_path):
         assert lab.state.nodes["LAB-A1"].cluster_state == "Up"
 
 
-def screen_lines(app) -> list[str]:
-    """What the terminal shows, line by line, as the operator sees it."""
-    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
-
-
 def bottom(lines: list[str]) -> str:
     """The three lines above the footer, as one (a summary may wrap)."""
     return " ".join(line.strip() for line in lines[-4:-1])
 
 
-def row_shown(lines: list[str], node: str) -> bool:
-    return any(line.startswith(f" {node} ") for line in lines)
-
-
 async def test_16_nodes_at_80x24_keep_the_summary_the_progress_and_the_cursor_in_view(tmp_path):
-    lab = wiring.open_lab(tmp_path, 16)
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, nodes=16)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_screen(pilot)
+        screen = await open_maintenance(pilot)
         lines = screen_lines(app)
         assert len(lines) == SIZE[1] and "o rolling restart" in bottom(lines)  # the summary above the footer
         footer = lines[-1]
@@ -267,8 +230,7 @@ def in_process(monkeypatch, tmp_path):
 
     def pinned(lab, **kwargs):
         kwargs["transport"] = "inprocess"
-        t = lab.state.timings
-        t.reboot, t.cluster_join, t.repair, t.drain_step = 0.3, 0.2, 0.3, 0.02
+        apply_timings(lab, FAST_RESTARTS)
         ctx = original(lab, **kwargs)
         ctx.poll = 0.05
         return ctx
@@ -283,8 +245,7 @@ def in_process_registry_set(in_process, monkeypatch):
     pinned = wiring.context_for_lab
 
     def registry_set(lab, **kwargs):
-        for node in lab.state.nodes.values():
-            node.vid_parameters_key, node.skip_small_local_allocations = True, 0
+        registry_values_set(lab)
         return pinned(lab, **kwargs)
 
     monkeypatch.setattr(wiring, "context_for_lab", registry_set)
@@ -350,7 +311,7 @@ async def start_slow_restart(pilot, ctx, lab, node="LAB-A1"):
     from hcitui.core.journal import StepStatus
 
     lab.state.timings.reboot = 3600.0
-    screen = await open_screen(pilot)
+    screen = await open_maintenance(pilot)
     await pilot.press("s")
     await pilot.pause()
     await pilot.press("y")
@@ -362,16 +323,12 @@ async def start_slow_restart(pilot, ctx, lab, node="LAB-A1"):
     raise AssertionError(f"the restart of {node} never got under way: {record}")
 
 
-def screen_text(screen) -> str:
-    return "\n".join(text_of(w) for w in screen.query(Static))
-
-
 async def test_quitting_mid_step_asks_and_leaving_is_journalled(tmp_path):
     from hcitui.cli.main import EXIT_LEFT_MID_STEP
     from hcitui.core.journal import Journal, StepStatus
     from hcitui.tui.widgets.leave import LeaveStep
 
-    app, ctx, lab = make_app(tmp_path)
+    app, ctx, lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
         screen = await start_slow_restart(pilot, ctx, lab)
         assert screen.running_change() is not None
@@ -417,7 +374,7 @@ async def test_quitting_mid_step_asks_and_leaving_is_journalled(tmp_path):
 
 
 async def test_quitting_from_the_menu_with_nothing_running_does_not_ask(tmp_path):
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")
         await pilot.pause()
@@ -428,7 +385,7 @@ async def test_quitting_from_the_menu_with_nothing_running_does_not_ask(tmp_path
 async def test_a_read_quits_without_asking(tmp_path):
     from hcitui.tui.screens.verify import VerifyScreen
 
-    app, ctx, lab = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, poll=0.05, timings=FAST_RESTARTS, setup=registry_values_set)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("7")
         await pilot.pause()

@@ -4,38 +4,19 @@ and a palette of hcitui's own commands in plain ASCII. Keyboard only."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from textual.command import CommandList, SearchIcon
 from textual.widgets import Input, Static
 
-from hcitui.cli import context as wiring
 from hcitui.core.journal import StepStatus, local_time
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.menu import MenuScreen, menu_entries
 from hcitui.tui.widgets.help import HelpScreen
 from hcitui.tui.widgets.palette import CommandPalette
 from hcitui.workflow import summaries
+from tuikit import SIZE, make_app, screen_lines, text_of
 
-SIZE = (80, 24)
 PROMPT = "Enter number to select an option:"
 LONG = "NOT PASSED: " + ", ".join(f"check {i} on LAB-A{i} could not be read" for i in range(1, 9))
-
-
-def make_app(tmp_path: Path, *, nodes: int = 16):
-    lab = wiring.open_lab(tmp_path, nodes)
-    ctx = wiring.context_for_lab(lab, read_only=False, state_root=tmp_path)
-    return HciApp(ctx), ctx
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def screen_lines(app) -> list[str]:
-    """The screen as the terminal shows it, line by line (modal screens over what is under them)."""
-    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
 
 
 def set_times(ctx, phase: int, step: str, node: str | None, minutes_ago: float) -> None:
@@ -49,7 +30,7 @@ def set_times(ctx, phase: int, step: str, node: str | None, minutes_ago: float) 
 
 
 async def test_long_states_are_cut_to_one_line_and_the_prompt_stays(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, nodes=16)
     ctx.transport_note = "https:5986 basic, CA " + "/very/long/path" * 10  # the heading never wraps either
     ctx.journal.set_step(0, "prerequisites", None, StepStatus.FAILED, LONG)
     ctx.journal.set_step(7, "verification", None, StepStatus.FAILED, LONG)
@@ -72,7 +53,7 @@ async def test_long_states_are_cut_to_one_line_and_the_prompt_stays(tmp_path):
         assert LONG in text_of(app.screen.query_one("#menu-items", Static))
 
     wide = (160, 30)
-    app, ctx = make_app(tmp_path / "wide")
+    app, ctx, _lab = make_app(tmp_path / "wide", nodes=16)
     ctx.journal.set_step(0, "prerequisites", None, StepStatus.FAILED, LONG)
     async with app.run_test(size=wide) as pilot:
         await pilot.pause()
@@ -83,7 +64,7 @@ async def test_long_states_are_cut_to_one_line_and_the_prompt_stays(tmp_path):
 
 
 async def test_the_next_step_is_marked_with_its_phase_and_why(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, nodes=16)
     ctx.journal.set_step(0, "prerequisites", None, StepStatus.DONE, "PASSED with 4 warnings")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -101,7 +82,7 @@ async def test_the_next_step_is_marked_with_its_phase_and_why(tmp_path):
 
 
 async def test_a_result_taken_before_the_cluster_changed_shows_stale(tmp_path):
-    app, ctx = make_app(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, nodes=16)
     ctx.journal.set_step(0, "prerequisites", None, StepStatus.DONE, "PASSED")
     set_times(ctx, 0, "prerequisites", None, 30)
     ctx.journal.set_step(1, "registry", "LAB-A1", StepStatus.DONE, "set, pending reboot")
@@ -125,7 +106,7 @@ async def test_a_result_taken_before_the_cluster_changed_shows_stale(tmp_path):
 
 
 async def test_help_scrolls_to_its_last_line_at_80x24(tmp_path):
-    app, _ = make_app(tmp_path, nodes=4)
+    app, _ctx, _lab = make_app(tmp_path)
     keys = [(f"k{i}", f"the key number {i}") for i in range(40)]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -164,7 +145,7 @@ async def test_help_scrolls_to_its_last_line_at_80x24(tmp_path):
 
 
 async def test_a_screens_help_reaches_its_last_key(tmp_path):
-    app, _ = make_app(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, nodes=16)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await app.workers.wait_for_complete()
@@ -205,7 +186,7 @@ def assert_plain(text: str) -> None:
 
 
 async def test_the_palette_lists_hcituis_commands_only_in_ascii(tmp_path):
-    app, _ = make_app(tmp_path, nodes=4)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         for number in (None, 7, 2, 9):
             if number is not None:
@@ -238,7 +219,7 @@ async def test_the_palette_lists_hcituis_commands_only_in_ascii(tmp_path):
 
 
 async def test_the_palettes_help_opens_the_calling_screens_help(tmp_path):
-    app, _ = make_app(tmp_path, nodes=4)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("7")
         await app.workers.wait_for_complete()

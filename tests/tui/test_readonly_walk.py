@@ -18,19 +18,12 @@ from textual.system_commands import SystemCommandsProvider
 
 from hcitui.cli import context as wiring
 from hcitui.cli import main as cli
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.base import HciScreen
 from hcitui.tui.screens.menu import MenuScreen, menu_entries
 from hcitui.tui.widgets.palette import ScreenCommands, screen_commands
+from tuikit import SIZE, make_app, settle
 
-SIZE = (80, 24)
 LEAVING = {"app.quit", "quit", "back", "app.back"}  # keys that leave the screen (tested elsewhere)
-
-
-def make_read_only(tmp_path, read_only=True):
-    lab = wiring.open_lab(tmp_path, 4)
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    return lab, ctx, HciApp(ctx)
 
 
 def lab_snapshot(lab) -> dict:
@@ -46,12 +39,6 @@ def binding_keys(screen) -> list[tuple[str, str]]:
     return out
 
 
-async def settle(pilot, app) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def back_to(pilot, app, screen) -> None:
     """Close whatever a key opened over ``screen`` (help, preview, confirm...)."""
     for _ in range(5):
@@ -59,21 +46,21 @@ async def back_to(pilot, app, screen) -> None:
             return
         if isinstance(app.screen, ModalScreen) or app.screen is not screen:
             await pilot.press("escape")
-            await settle(pilot, app)
+            await settle(pilot)
     assert app.screen is screen, f"could not return to {type(screen).__name__} from {type(app.screen).__name__}"
 
 
 @pytest.mark.parametrize("number", [e.number for e in menu_entries()])
 async def test_every_screen_read_only_sends_no_change(tmp_path, number):
-    lab, ctx, app = make_read_only(tmp_path)
+    app, ctx, lab = make_app(tmp_path, read_only=True)
     before = lab_snapshot(lab)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
+        await settle(pilot)
         menu = app.screen
         assert isinstance(menu, MenuScreen)
         entry = next(e for e in menu.entries if e.number == number)
         app.push_screen(entry.screen())
-        await settle(pilot, app)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, HciScreen) and not isinstance(screen, MenuScreen)
         header = screen.query_one("#status-header").content
@@ -86,14 +73,14 @@ async def test_every_screen_read_only_sends_no_change(tmp_path, number):
             if action in LEAVING:
                 continue
             await pilot.press(key)
-            await settle(pilot, app)
+            await settle(pilot)
             await back_to(pilot, app, screen)
 
         # Every mutating action, invoked as a binding or a palette command would.
         for action in sorted(type(screen).MUTATING_ACTIONS):
             assert screen.check_action(action, ()) is False
             assert await app.run_action(action, screen) is False
-            await settle(pilot, app)
+            await settle(pilot)
             await back_to(pilot, app, screen)
 
         # The palette lists none of them.
@@ -105,7 +92,7 @@ async def test_every_screen_read_only_sends_no_change(tmp_path, number):
 
         # The help lists none of them either.
         await pilot.press("question_mark")
-        await settle(pilot, app)
+        await settle(pilot)
         described = dict(app.screen.keys)
         for key, action in keys:
             if action in type(screen).MUTATING_ACTIONS:
@@ -124,11 +111,11 @@ async def test_palette_hides_mutating_commands_only_in_read_only(tmp_path):
         pytest.skip("no screen declares a mutating action yet")
     entry = screens_with_changes[0]
     for read_only in (False, True):
-        lab, ctx, app = make_read_only(tmp_path / str(read_only), read_only=read_only)
+        app, _ctx, _lab = make_app(tmp_path / str(read_only), read_only=read_only)
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot, app)
+            await settle(pilot)
             app.push_screen(entry.screen())
-            await settle(pilot, app)
+            await settle(pilot)
             screen = app.screen
             listed = {action for _, action, _ in screen_commands(screen)}
             mutating = type(screen).MUTATING_ACTIONS & {a for _, a in binding_keys(screen)}
@@ -139,10 +126,10 @@ async def test_palette_hides_mutating_commands_only_in_read_only(tmp_path):
 
 
 async def test_palette_opens_with_screen_commands_in_read_only(tmp_path):
-    lab, ctx, app = make_read_only(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("9")
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
         palette = app.screen
@@ -187,10 +174,10 @@ def test_every_mutating_step_is_registered_and_refused_read_only(capsys, tmp_pat
 async def test_palette_runs_a_screen_command(tmp_path):
     from hcitui.tui.screens.monitor import MonitorScreen
 
-    lab, ctx, _ = make_read_only(tmp_path)
-    app = HciApp(ctx, start=lambda: MonitorScreen(interval=3600))  # no refresh comes by itself in this test
+    # No refresh comes by itself in this test.
+    app, _ctx, _lab = make_app(tmp_path, read_only=True, start=lambda: MonitorScreen(interval=3600))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
+        await settle(pilot)
         monitor = app.screen
         assert isinstance(monitor, MonitorScreen)
         for _ in range(100):

@@ -8,37 +8,13 @@ from textual.widgets import DataTable, Static
 
 from hcitui.cli import context as wiring
 from hcitui.core.journal import Journal, StepStatus
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens.audit_view import AuditScreen
 from hcitui.tui.screens.journal_view import JournalScreen
 from hcitui.tui.screens.menu import MenuScreen
 from hcitui.tui.screens.resume import ResumeModal
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import resume
-
-SIZE = (80, 24)
-
-
-def text_of(widget) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
-
-
-def make(tmp_path, *, read_only=False, prepare=None):
-    lab = wiring.open_lab(tmp_path, 4)
-    if prepare is not None:
-        prepare(tmp_path)
-    ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
-    return lab, ctx, HciApp(ctx)
-
-
-async def wait_for(pilot, condition, limit=200):
-    for _ in range(limit):
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
-
+from tuikit import SIZE, make_app, text_of, wait_for
 
 # ------------------------------------------------------------------ journal
 
@@ -55,7 +31,8 @@ def interrupted_run(root):
 
 
 async def test_journal_view_groups_by_phase_with_lock_and_detail(tmp_path):
-    lab, ctx, app = make(tmp_path, prepare=interrupted_run)
+    interrupted_run(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ResumeModal)
@@ -81,7 +58,7 @@ async def test_journal_view_groups_by_phase_with_lock_and_detail(tmp_path):
 
 
 async def test_journal_view_shows_what_another_process_writes(tmp_path):
-    lab, ctx, app = make(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("1", "1")
         await pilot.pause()
@@ -96,7 +73,8 @@ async def test_journal_view_shows_what_another_process_writes(tmp_path):
 
 
 async def test_start_offers_resume_and_reverifies_what_it_can(tmp_path):
-    lab, ctx, app = make(tmp_path, read_only=True, prepare=interrupted_run)
+    interrupted_run(tmp_path)
+    app, ctx, _lab = make_app(tmp_path, read_only=True)
     assert {r.key for r in ctx.journal.recovered} == {"5/os_upgrade/LAB-B1", "7/verification/*"}
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -119,14 +97,15 @@ async def test_start_offers_resume_and_reverifies_what_it_can(tmp_path):
 
 
 async def test_no_resume_offer_on_a_clean_journal(tmp_path):
-    lab, ctx, app = make(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, MenuScreen)
 
 
 async def test_reverify_registry_is_keyed_by_step_and_reports_failures(tmp_path):
-    lab, ctx, _ = make(tmp_path, prepare=interrupted_run)
+    interrupted_run(tmp_path)
+    _app, ctx, _lab = make_app(tmp_path)
     assert "verification" in resume.reverifiers()
     record = ctx.journal.step(5, "os_upgrade", "LAB-B1")
     outcome = await resume.reverify(ctx, record)
@@ -159,7 +138,7 @@ async def audit_screen(pilot, app) -> AuditScreen:
 
 
 async def test_audit_view_newest_first_with_powershell_and_filters(tmp_path):
-    lab, ctx, app = make(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     from hcitui.workflow.verify import run_verification
 
     await run_verification(ctx)
@@ -197,7 +176,7 @@ async def test_audit_view_newest_first_with_powershell_and_filters(tmp_path):
 
 
 async def test_audit_export_says_where(tmp_path):
-    lab, ctx, app = make(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     from hcitui.workflow.verify import run_verification
 
     await run_verification(ctx)
@@ -221,7 +200,7 @@ async def test_audit_view_changes_only_among_a_monitors_reads_with_target_and_vi
 
     from hcitui import ps
 
-    lab, ctx, app = make(tmp_path)
+    app, ctx, lab = make_app(tmp_path)
     lab.state.timings.drain_step = 0.01
     lab.state.nodes["LAB-A1"].skip_small_local_allocations = 0
     for _ in range(5):
@@ -260,7 +239,7 @@ async def test_audit_view_and_export_read_across_rotated_files(tmp_path, monkeyp
     original = wiring.lab_cluster_config
     monkeypatch.setattr(wiring, "lab_cluster_config",
                         lambda lab, *a, **kw: original(lab, *a, **kw).model_copy(update={"audit_max_mb": 0.01}))
-    lab, ctx, app = make(tmp_path)
+    app, ctx, lab = make_app(tmp_path)
     assert ctx.audit.max_bytes == 10485
     await ctx.client.invoke("LAB-A2", ps.get("set_registry_values"), {"SkipSmallLocalAllocations": 0})
     for _ in range(6):
@@ -286,7 +265,8 @@ async def test_audit_view_and_export_read_across_rotated_files(tmp_path, monkeyp
 
 
 async def test_menu_shows_the_new_items_with_their_state(tmp_path):
-    lab, ctx, app = make(tmp_path, prepare=interrupted_run)
+    interrupted_run(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("escape")
         await pilot.pause()
@@ -311,7 +291,7 @@ async def test_hangup_exits_and_journals_the_cut_step_as_interrupted(tmp_path, m
         await asyncio.Event().wait()
 
     monkeypatch.setattr(observe_mod, "observe", never_ends)
-    lab, ctx, app = make(tmp_path)
+    app, ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("7")
         assert await wait_for(pilot, started.is_set)

@@ -11,15 +11,12 @@ from hcitui.cli import context as wiring
 from hcitui.core.journal import Journal
 from hcitui.core.units import bar, duration
 from hcitui.lab.state import LabStorageJob
-from hcitui.tui.app import HciApp
 from hcitui.tui.screens import monitor as screen_mod
 from hcitui.tui.screens.monitor import MonitorScreen, status_line
 from hcitui.workflow import monitor as monitor_mod
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.monitor import Monitor
-
-SIZE = (80, 24)
-NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
+from tui.tuikit import NODES, SIZE, make_app, text_of, wait_for
 
 
 class Clock:
@@ -34,11 +31,6 @@ def lab_context(tmp_path, *, read_only=True, nodes=4):
     lab = wiring.open_lab(tmp_path, nodes)
     ctx = wiring.context_for_lab(lab, read_only=read_only, state_root=tmp_path)
     return lab, ctx
-
-
-def text_of(widget) -> str:
-    content = widget.content
-    return content.plain if hasattr(content, "plain") else str(content)
 
 
 # ------------------------------------------------------------------ headless
@@ -145,14 +137,6 @@ async def test_refresh_never_overlaps(tmp_path, monkeypatch):
 # ------------------------------------------------------------------- screen
 
 
-async def wait_for(pilot, condition, *, limit=200):
-    for _ in range(limit):
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
-
-
 async def open_monitor(pilot, app) -> MonitorScreen:
     await pilot.press("9")
     await pilot.pause()
@@ -164,8 +148,7 @@ async def open_monitor(pilot, app) -> MonitorScreen:
 
 
 async def test_screen_shows_every_node_and_section_at_80x24(tmp_path):
-    lab, ctx = lab_context(tmp_path)
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_monitor(pilot, app)
         table = screen.query_one("#monitor-nodes", DataTable)
@@ -182,8 +165,7 @@ async def test_screen_shows_every_node_and_section_at_80x24(tmp_path):
 
 
 async def test_screen_refreshes_on_its_own_and_marks_changes(tmp_path):
-    lab, ctx = lab_context(tmp_path)
-    app = HciApp(ctx, start=lambda: MonitorScreen(interval=1))
+    app, _ctx, lab = make_app(tmp_path, read_only=True, start=lambda: MonitorScreen(interval=1))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
@@ -199,7 +181,7 @@ async def test_screen_refreshes_on_its_own_and_marks_changes(tmp_path):
 
 
 async def test_refresh_key_does_not_overlap_a_refresh_in_flight(tmp_path, monkeypatch):
-    lab, ctx = lab_context(tmp_path)
+    app, _ctx, _lab = make_app(tmp_path, read_only=True)
     gate = asyncio.Event()
     calls = {"now": 0, "max": 0, "total": 0}
     real = observe_mod.observe
@@ -215,7 +197,6 @@ async def test_refresh_key_does_not_overlap_a_refresh_in_flight(tmp_path, monkey
             calls["now"] -= 1
 
     monkeypatch.setattr(observe_mod, "observe", counted)
-    app = HciApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("9")
         await pilot.pause()
@@ -232,9 +213,8 @@ async def test_refresh_key_does_not_overlap_a_refresh_in_flight(tmp_path, monkey
 
 
 async def test_screen_shows_unreachable_node_with_time(tmp_path):
-    lab, ctx = lab_context(tmp_path, nodes=2)
+    app, _ctx, lab = make_app(tmp_path, nodes=2, read_only=True)
     lab.state.faults.unreachable = ["LAB-B1"]
-    app = HciApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_monitor(pilot, app)
         cell = screen.query_one("#monitor-nodes", DataTable).get_cell("LAB-B1", "build")
@@ -242,9 +222,8 @@ async def test_screen_shows_unreachable_node_with_time(tmp_path):
 
 
 async def test_screen_says_refresh_failed_and_backs_off(tmp_path):
-    lab, ctx = lab_context(tmp_path, nodes=2)
+    app, _ctx, lab = make_app(tmp_path, nodes=2, read_only=True)
     lab.state.faults.unreachable = ["LAB-A1", "LAB-B1"]
-    app = HciApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_monitor(pilot, app)
         status = text_of(screen.query_one("#monitor-status", Static))
@@ -253,8 +232,7 @@ async def test_screen_says_refresh_failed_and_backs_off(tmp_path):
 
 
 async def test_wide_terminal_shows_more_columns(tmp_path):
-    lab, ctx = lab_context(tmp_path)
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=(132, 30)) as pilot:
         screen = await open_monitor(pilot, app)
         table = screen.query_one("#monitor-nodes", DataTable)
@@ -267,8 +245,7 @@ async def test_wide_terminal_shows_more_columns(tmp_path):
 
 
 async def test_monitor_preview_lists_only_reads(tmp_path):
-    lab, ctx = lab_context(tmp_path)
-    app = HciApp(ctx)
+    app, _ctx, _lab = make_app(tmp_path, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await open_monitor(pilot, app)
         await pilot.press("p")
