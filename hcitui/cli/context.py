@@ -34,27 +34,37 @@ from hcitui.lab.serve import (  # noqa: F401  (re-exported: the lab as a config,
     lab_iso_source,
     served_config_text,
 )
+from hcitui.lab.state import SINGLE_CLUSTER, STRETCHED_CLUSTER
+from hcitui.lab.state import cluster_name as lab_cluster_name
 from hcitui.remote import ClusterClient, NodeInfo, Session
 from hcitui.workflow.context import Context
 
 if TYPE_CHECKING:
     from hcitui.remote.psrp import PsrpSessionFactory
 
-LAB_CLUSTER = "LAB-STRETCH"
+LAB_CLUSTER = STRETCHED_CLUSTER  # the default lab (two sites); ``--lab-sites 1`` is LAB_SINGLE
+LAB_SINGLE = SINGLE_CLUSTER
+LAB_CLUSTERS = (LAB_CLUSTER, LAB_SINGLE)
 
 
 def lab_dir(state_root: Path) -> Path:
     return Path(state_root) / "lab"
 
 
-def lab_path(state_root: Path) -> Path:
-    return lab_dir(state_root) / f"{LAB_CLUSTER}.json"
+def lab_path(state_root: Path, sites: int = 2) -> Path:
+    """The lab's file, named after its cluster: the stretched and the one-site lab never share one."""
+    return lab_dir(state_root) / f"{lab_cluster_name(sites)}.json"
 
 
-def open_lab(state_root: Path, node_count: int = 4, *, reset: bool = False) -> Lab:
-    if node_count < 2 or node_count > 16 or node_count % 2:
+def open_lab(state_root: Path, node_count: int = 4, *, reset: bool = False, sites: int = 2) -> Lab:
+    """The lab cluster: two sites (LAB-STRETCH, an even node count) or one (LAB-SINGLE, any count)."""
+    if sites not in (1, 2):
+        raise ConfigError([f"--lab-sites {sites}: the lab has 1 site or 2"])
+    if sites == 1 and not 2 <= node_count <= 16:
+        raise ConfigError([f"--lab-nodes {node_count}: the one-site lab takes 2 to 16 nodes"])
+    if sites == 2 and (node_count < 2 or node_count > 16 or node_count % 2):
         raise ConfigError([f"--lab-nodes {node_count}: the lab takes an even number of nodes from 2 to 16"])
-    return Lab.open(lab_path(state_root), node_count, reset=reset)
+    return Lab.open(lab_path(state_root, sites), node_count, reset=reset, sites=sites)
 
 
 def reset_lab_records(state_root: Path, cluster: str = LAB_CLUSTER) -> str:
@@ -65,8 +75,9 @@ def reset_lab_records(state_root: Path, cluster: str = LAB_CLUSTER) -> str:
     neither the journal nor the audit log reads them any more. Only the lab's own cluster is touched:
     a real cluster's files are never moved. Returns the one line that says what was done.
     """
-    if cluster != LAB_CLUSTER:
-        raise ValueError(f"{cluster} is not the lab cluster ({LAB_CLUSTER}); its records are left as they are")
+    if cluster not in LAB_CLUSTERS:
+        raise ValueError(f"{cluster} is not a lab cluster ({', '.join(LAB_CLUSTERS)}); its records are left as "
+                         "they are")
     folder = cluster_dir(state_root, cluster)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     old = [folder / "journal.json", *AuditLog(folder / "audit.jsonl").files()]
@@ -199,7 +210,7 @@ def make_context(args: Namespace) -> Context:
     root = state_root()
     if args.lab:
         try:
-            lab = open_lab(root, args.lab_nodes, reset=args.lab_reset)
+            lab = open_lab(root, args.lab_nodes, reset=args.lab_reset, sites=getattr(args, "lab_sites", 2))
         except LabError as exc:  # the lab's own file cannot be used: a usage problem, in one sentence
             raise ConfigError([str(exc)]) from None
         if args.lab_reset:
@@ -216,10 +227,10 @@ def make_context(args: Namespace) -> Context:
     return context_for_config(cluster, read_only=args.read_only, state_root=root)
 
 
-def lab_cluster_nodes(root: Path) -> tuple[str, list[tuple[str, str]]] | None:
+def lab_cluster_nodes(root: Path, sites: int = 2) -> tuple[str, list[tuple[str, str]]] | None:
     """The served lab's cluster name and (node, site) pairs, read from its file without opening it;
     None when there is no lab file or it cannot be read (the report then names the default lab)."""
-    path = lab_path(root)
+    path = lab_path(root, sites)
     if not path.exists():
         return None
     try:

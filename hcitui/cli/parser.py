@@ -13,6 +13,7 @@ from hcitui.cli.commands import COMMANDS
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "lab": False,
     "lab_nodes": 4,
+    "lab_sites": 2,
     "lab_reset": False,
     "lab_no_coordinator": False,
     "config": None,
@@ -31,7 +32,9 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
     g = parser.add_argument_group("cluster and mode")
     g.add_argument("--lab", action="store_true", default=s, help="use the embedded lab cluster (LAB-STRETCH)")
-    g.add_argument("--lab-nodes", type=int, metavar="N", default=s, help="lab size: an even number 2-16 (default 4)")
+    g.add_argument("--lab-nodes", type=int, metavar="N", default=s, help="lab size: 2-16, even if 2 sites (default 4)")
+    g.add_argument("--lab-sites", type=int, choices=(1, 2), metavar="N", default=s,
+                   help="lab sites: 2 (default), stretched LAB-STRETCH; 1, LAB-SINGLE without Storage Replica")
     g.add_argument("--lab-reset", action="store_true", default=s, help="start the lab over from a fresh 22H2 cluster")
     g.add_argument("--lab-no-coordinator", action="store_true", default=s,
                    help="the lab without its CAU coordinator (LAB-MGMT): the CAU run starts on a node, as the "

@@ -125,13 +125,14 @@ class Lab:
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
-    def create(cls, node_count: int = 4, *, clock: Callable[[], float] = time.time, path: Path | None = None) -> Lab:
-        return cls(build_lab(node_count, now=clock()), clock=clock, path=path)
+    def create(cls, node_count: int = 4, *, clock: Callable[[], float] = time.time, path: Path | None = None,
+               sites: int = 2) -> Lab:
+        return cls(build_lab(node_count, now=clock(), sites=sites), clock=clock, path=path)
 
     @classmethod
     def open(cls, path: Path, node_count: int = 4, *, reset: bool = False,
-             clock: Callable[[], float] = time.time) -> Lab:
-        """The lab saved at ``path``, or a new one (also when ``reset`` or the node count differs)."""
+             clock: Callable[[], float] = time.time, sites: int = 2) -> Lab:
+        """The lab saved at ``path``, or a new one (also when ``reset``, or the node count or sites differ)."""
         path = Path(path)
         if path.exists() and not reset:
             try:
@@ -139,12 +140,12 @@ class Lab:
             except ValueError as exc:
                 raise LabError(f"the lab state at {path} is unreadable ({exc.__class__.__name__}); "
                                "start over with --lab-reset") from None
-            if len(state.nodes) == node_count:
+            if len(state.nodes) == node_count and state.stretched == (sites > 1):
                 # Fault knobs and timings belong to a run, not to the cluster: start each run clean.
                 state.faults = Faults()
                 state.timings = Timings()
                 return cls(state, clock=clock, path=path)
-        lab = cls.create(node_count, clock=clock, path=path)
+        lab = cls.create(node_count, clock=clock, path=path, sites=sites)
         lab.save()
         return lab
 
@@ -358,6 +359,9 @@ class Lab:
 def _get_cluster_nodes(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
     rows = []
+    # A cluster in one site has no Site fault domain (Get-ClusterFaultDomain shows none): only the stretched
+    # lab's nodes report theirs.
+    stretched = lab.state.stretched
     for n in lab.state.nodes.values():
         info = "Normal"
         if n.drain_status == "InProgress":
@@ -368,7 +372,7 @@ def _get_cluster_nodes(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
             info = "DrainFailed"
         rows.append({
             "Name": n.name, "Id": n.id, "State": n.cluster_state, "DrainStatus": n.drain_status,
-            "StatusInformation": info, "FaultDomain": [f"Site:{n.site}"], "BuildNumber": n.build,
+            "StatusInformation": info, "FaultDomain": [f"Site:{n.site}"] if stretched else [], "BuildNumber": n.build,
             "NodeWeight": 1, "DynamicWeight": 1 if n.cluster_state == "Up" else 0,
         })
     return rows

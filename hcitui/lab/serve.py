@@ -52,9 +52,12 @@ def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_fil
     """The lab as a cluster config; ``coordinator``: with its CAU coordinator (``LAB-MGMT``, outside the
     cluster), the recommended setup, which the lab shows unless told not to (``--lab-no-coordinator``)."""
     addresses = addresses or {}
+    # The one-site lab's nodes name no site, as a config of a cluster that is not stretched would not.
+    stretched = lab.state.stretched
     return ClusterConfig(
         name=lab.state.cluster_name,
-        nodes=[NodeConfig(name=n.name, site=n.site, address=addresses.get(n.name)) for n in lab.state.nodes.values()],
+        nodes=[NodeConfig(name=n.name, site=n.site if stretched else None, address=addresses.get(n.name))
+               for n in lab.state.nodes.values()],
         transport=TransportConfig(scheme="https", auth="basic", username=LAB_USER, ca_file=ca_file,
                                   password_command=password_command),
         iso_path=lab.state.iso_path,
@@ -162,8 +165,8 @@ def served_config_text(served: ServedLab) -> str:
         f"password_command = {q(c.transport.password_command or '')}",
     ]
     for node in c.nodes:
-        lines += ["", "[[clusters.nodes]]", f"name = {q(node.name)}", f"site = {q(node.site or '')}",
-                  f"address = {q(node.address or '')}"]
+        lines += ["", "[[clusters.nodes]]", f"name = {q(node.name)}",
+                  *([f"site = {q(node.site)}"] if node.site else []), f"address = {q(node.address or '')}"]
     if c.coordinator is not None:
         lines += ["", "# The CAU coordinator: a management server outside the cluster that runs the CAU run.",
                   "[clusters.coordinator]", f"host = {q(c.coordinator.host)}",

@@ -227,7 +227,7 @@ class LabCau(BaseModel):
 
 class LabState(BaseModel):
     schema_version: int = 1
-    cluster_name: str = "LAB-STRETCH"
+    cluster_name: str = "LAB-STRETCH"  # STRETCHED_CLUSTER, or SINGLE_CLUSTER for the one-site lab
     timings: Timings = Field(default_factory=Timings)
     faults: Faults = Field(default_factory=Faults)
     nodes: dict[str, LabNode]
@@ -247,6 +247,11 @@ class LabState(BaseModel):
     iso_path: str = r"C:\ISO\AzureLocal-2509-25398.iso"
     staging_path: str = r"C:\SetupFiles\AzureLocal-23H2"
 
+    @property
+    def stretched(self) -> bool:
+        """Nodes in two sites (the stretched lab); one site: no Site fault domain, no Storage Replica."""
+        return len({n.site for n in self.nodes.values()}) > 1
+
 
 def _guid(seed: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "hcitui-lab:" + seed))
@@ -256,16 +261,38 @@ def _volume_path(seed: str) -> str:
     return "\\\\?\\Volume{" + _guid(seed) + "}\\"
 
 
-def node_names(count: int) -> list[str]:
-    """``LAB-A1..`` then ``LAB-B1..``, split evenly; ``count`` is even, 2 to 16."""
+STRETCHED_CLUSTER = "LAB-STRETCH"  # the two-site lab (SiteA, SiteB, Storage Replica between them)
+SINGLE_CLUSTER = "LAB-SINGLE"  # the one-site lab: one pool, no Storage Replica
+SINGLE_SITE = "Site1"  # the one-site lab's site, as the lab keeps it (no node reports a Site fault domain)
+
+
+def cluster_name(sites: int = 2) -> str:
+    """The lab cluster's name for ``sites`` (1 or 2): its lab file and journal are named after it."""
+    if sites not in (1, 2):
+        raise ValueError("the lab has one site or two")
+    return SINGLE_CLUSTER if sites == 1 else STRETCHED_CLUSTER
+
+
+def node_names(count: int, sites: int = 2) -> list[str]:
+    """Two sites: ``LAB-A1..`` then ``LAB-B1..``, split evenly (``count`` even, 2 to 16). One site:
+    ``LAB-N1..LAB-Nn`` (``count`` 2 to 16)."""
+    cluster_name(sites)
+    if sites == 1:
+        if count < 2 or count > 16:
+            raise ValueError("the one-site lab takes 2 to 16 nodes")
+        return [f"LAB-N{i}" for i in range(1, count + 1)]
     if count < 2 or count > 16 or count % 2:
         raise ValueError("the lab takes an even number of nodes from 2 to 16")
     half = count // 2
     return [f"LAB-A{i}" for i in range(1, half + 1)] + [f"LAB-B{i}" for i in range(1, half + 1)]
 
 
-def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | None = "last") -> LabState:
-    """A fresh stretched cluster on 22H2: two sites, CSVs per site, VMs, two SR partnerships."""
+def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | None = "last",
+              sites: int = 2) -> LabState:
+    """A fresh cluster on 22H2. Two sites (the default): stretched, CSVs per site, VMs, two SR partnerships.
+    One site: LAB-SINGLE, one pool, CSVs and VMs, no Storage Replica."""
+    if sites == 1:
+        return _build_single(node_count, now=now, iso_missing_on=iso_missing_on)
     names = node_names(node_count)
     site_a = [n for n in names if n.startswith("LAB-A")]
     site_b = [n for n in names if n.startswith("LAB-B")]
@@ -365,4 +392,36 @@ def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | No
         pools=pools,
         sr_groups=sr_groups,
         partnerships=partnerships,
+    )
+
+
+def _build_single(node_count: int, *, now: float, iso_missing_on: str | None) -> LabState:
+    """The one-site lab: every node in one site, one pool, CSVs and VMs spread over the nodes, no SR."""
+    names = node_names(node_count, sites=1)
+    state_iso = LabState.model_fields["iso_path"].default
+    nodes = {name: LabNode(name=name, id=str(index), site=SINGLE_SITE, last_boot=now - 86400 * 12,
+                           files={state_iso: ISO_SIZE})
+             for index, name in enumerate(names, start=1)}
+    if iso_missing_on == "last":
+        nodes[names[-1]].files.pop(state_iso)
+    groups = [
+        LabGroup(name="Cluster Group", group_type="Cluster", owner=names[0]),
+        LabGroup(name="Available Storage", group_type="AvailableStorage", owner=names[-1]),
+        LabGroup(name="Cloud Management", group_type="GenericService", owner=names[0]),
+        LabGroup(name=f"{SINGLE_CLUSTER}-CAU", group_type="ClusterAwareUpdatingResource", owner=names[-1]),
+    ]
+    for index, (vm, dynamic) in enumerate([("VM-01", True), ("VM-02", False), ("VM-03", True), ("VM-04", False)]):
+        owner = names[index % len(names)]
+        groups.append(LabGroup(name=vm, group_type="VirtualMachine", owner=owner, preferred_owner=owner,
+                               dynamic_memory=dynamic))
+    csvs = [LabCsv(name=f"Cluster Virtual Disk (Data0{i})", friendly=f"Data0{i}", site=SINGLE_SITE) for i in (1, 2)]
+    return LabState(
+        cluster_name=SINGLE_CLUSTER,
+        nodes=nodes,
+        groups=groups,
+        csvs=csvs,
+        disks=[LabDisk(friendly_name=c.friendly, site=SINGLE_SITE) for c in csvs],
+        pools=[LabPool(friendly_name="Pool-01", site=SINGLE_SITE)],
+        sr_groups=[],
+        partnerships=[],
     )

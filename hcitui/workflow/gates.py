@@ -6,8 +6,9 @@ Both ways of upgrading (the CAU rolling upgrade, and the manual upgrade of a nod
   node (set, and the node restarted since: the ReFS and live-migration traps), or the operator overrides
   this gate with a typed reason, which the journal keeps;
 - Prerequisites: the phase 0 checks ran and passed (warnings allowed) within ``prereq_max_age_hours``;
-- SR snapshot: on a stretched cluster, a re-read snapshot exists and describes every partnership a fresh
-  Get-SRPartnership read shows (partnerships removed since are allowed: the snapshot recreates them);
+- SR snapshot, on a stretched cluster only (``ctx.stretched``; no such gate otherwise): a re-read snapshot
+  exists and describes every partnership a fresh Get-SRPartnership read shows (partnerships removed since
+  are allowed: the snapshot recreates them);
 - ISO staged: every node's staging was verified by hcitui, and a fresh read of its folder still shows
   setup.exe with the counts recorded.
 
@@ -212,14 +213,15 @@ def iso_reasons(staging_now: dict[str, model.StagingInfo | RemoteError],
 
 
 def judge(state: GateState, override_registry: str | None = None) -> list[Gate]:
-    """Every gate, in the runbook's order. ``override_registry``: the operator's typed reason, if any."""
+    """Every gate, in the runbook's order; the SR snapshot gate only on a stretched cluster.
+    ``override_registry``: the operator's typed reason, if any."""
     override = (override_registry or "").strip() or None
     reg = registry_reasons(state.registry, state.nodes)
     return [
         Gate(REGISTRY, reg, REMEDY[REGISTRY], override if reg else None),
         Gate(PREREQ, prereq_reasons(state.prereq, state.now, state.max_age_hours), REMEDY[PREREQ]),
-        Gate(SR_SNAPSHOT, sr_reasons(state.stretched, state.snapshot, state.sr_groups, state.sr_partnerships),
-             REMEDY[SR_SNAPSHOT]),
+        *([Gate(SR_SNAPSHOT, sr_reasons(state.stretched, state.snapshot, state.sr_groups, state.sr_partnerships),
+                REMEDY[SR_SNAPSHOT])] if state.stretched else []),  # not stretched: no SR, no SR gate
         Gate(ISO, iso_reasons(state.staging, state.stage_records, state.nodes, state.staging_path), REMEDY[ISO]),
     ]
 
@@ -261,8 +263,12 @@ async def read(ctx: Context) -> GateState:
     """Everything the gates judge: the registry and staging reads on every node, a fresh Get-SRGroup and
     Get-SRPartnership (stretched clusters), the snapshot from disk, and the journal's records."""
     nodes = list(ctx.client.node_names)
+    if not ctx.stretched:
+        # The config maps no two sites: make sure the cluster agrees before the SR gate is left out (a stretched
+        # cluster whose config names no sites still has its partnerships, and keeps its gate).
+        ctx.note_read(await observe(ctx, ("nodes", "sr_partnerships")))
     state = GateState(nodes=nodes, max_age_hours=ctx.cluster.prereq_max_age_hours,
-                      stretched=len(ctx.client.sites) > 1, staging_path=ctx.cluster.staging_path)
+                      stretched=ctx.stretched, staging_path=ctx.cluster.staging_path)
     try:
         state.registry = await registry.read_registry(ctx)
     except RemoteError as exc:

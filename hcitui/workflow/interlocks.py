@@ -30,9 +30,10 @@ def _unreadable(state: ClusterState, parts: tuple[str, ...]) -> list[str]:
     return reasons
 
 
-def storage_blockers(state: ClusterState) -> list[str]:
-    """Storage must be quiet: no storage job, every disk Healthy, no SR group in initial sync."""
-    reasons = _unreadable(state, ("jobs", "disks", "sr_groups"))
+def storage_blockers(state: ClusterState, *, stretched: bool = True) -> list[str]:
+    """Storage must be quiet: no storage job, every disk Healthy, no SR group in initial sync. ``stretched``
+    False (``ctx.stretched``): Storage Replica does not apply, its groups are neither needed nor judged."""
+    reasons = _unreadable(state, ("jobs", "disks", "sr_groups") if stretched else ("jobs", "disks"))
     if not problem(state.jobs):
         for job in state.jobs:
             if job.job_state != model.StorageJobState.COMPLETED:
@@ -44,7 +45,7 @@ def storage_blockers(state: ClusterState) -> list[str]:
                 status = ",".join(str(s) for s in disk.operational_status) or "?"
                 reasons.append(f"virtual disk {disk.friendly_name} is {disk.health_status}/{status}: "
                                "wait until every disk is Healthy")
-    if not problem(state.sr_groups):
+    if stretched and not problem(state.sr_groups):
         for group in state.sr_groups:
             syncing = [r for r in group.replicas if r.replication_status in model.INITIAL_SYNC_STATES]
             if syncing:
@@ -76,8 +77,8 @@ def cau_remedy(state: ClusterState) -> Remedy | None:
     return None
 
 
-def take_out_blockers(node: str, state: ClusterState, lock: NodeLock | None) -> list[str]:
-    """May ``node`` be drained or restarted now? (RUNBOOK 4.1 and 4.2)"""
+def take_out_blockers(node: str, state: ClusterState, lock: NodeLock | None, *, stretched: bool = True) -> list[str]:
+    """May ``node`` be drained or restarted now? (RUNBOOK 4.1 and 4.2) ``stretched``: as :func:`storage_blockers`."""
     reasons: list[str] = cau_blockers(state)
     if lock is not None and lock.node.lower() != node.lower():
         reasons.append(f"{lock.node} is out of service since {lock.since} ({lock.reason}): one node at a time")
@@ -91,7 +92,7 @@ def take_out_blockers(node: str, state: ClusterState, lock: NodeLock | None) -> 
         for other in state.nodes:
             if other.name.lower() != node.lower() and other.state != model.NodeState.UP:
                 reasons.append(f"{other.name} is {other.state}: every other node must be Up")
-    reasons += storage_blockers(state)
+    reasons += storage_blockers(state, stretched=stretched)
     return reasons
 
 

@@ -27,7 +27,7 @@ from hcitui.workflow.checks import CheckResult, ChecksReport, Status
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
 from hcitui.workflow.steps import Plan
-from hcitui.workflow.verify import checks_plan
+from hcitui.workflow.verify import checks_plan, cluster_parts, observe_checks
 
 PHASE = 0
 STEP = "prerequisites"
@@ -60,8 +60,8 @@ OPERATIONS: list[Operation] = [*CLUSTER_READS.values(), *NODE_READS, ISO_READ]
 def read_plan(ctx: Context, nodes: list[str] | None = None) -> Plan:
     """What the prerequisites read, as PowerShell (the ISO lookup only with an iso_path)."""
     iso = ctx.cluster.iso_path
-    plan = checks_plan(ctx, "Prerequisite", CLUSTER_READS.values(), NODE_READS, nodes,
-                       [(ISO_READ, {"path": iso})] if iso else [])
+    reads = [CLUSTER_READS[p] for p in cluster_parts(ctx, CLUSTER_PARTS)]
+    plan = checks_plan(ctx, "Prerequisite", reads, NODE_READS, nodes, [(ISO_READ, {"path": iso})] if iso else [])
     if not iso:
         plan.notes.append("No iso_path in the config: the ISO is not looked up.")
     return plan
@@ -256,8 +256,13 @@ def evaluate(state: ClusterState, node_names: list[str], iso_path: str | None, *
     else:
         noisy += [f"{d.friendly_name} {d.health_status}" for d in state.disks
                   if d.health_status != model.HealthStatus.HEALTHY]
+    # Not stretched: the SR groups are not read (Storage Replica does not apply) and Storage quiet says nothing
+    # of them; read anyway, they are judged.
+    sr_judged = stretched or state.sr_groups is not None
     err = problem(state.sr_groups)
-    if err:
+    if not sr_judged:
+        pass
+    elif err:
         unreadable.append(f"SR groups {err}")
     elif not state.sr_groups:
         if stretched:
@@ -270,11 +275,13 @@ def evaluate(state: ClusterState, node_names: list[str], iso_path: str | None, *
                     noisy.append(f"{group.name} {status or 'no replicas'}")
     if noisy:
         add(STORAGE_QUIET, None, Status.FAIL, _shorten(noisy + unreadable, 2),
-            "wait for storage jobs to finish (Get-StorageJob), virtual disks Healthy and SR groups "
-            "ContinuouslyReplicating before starting")
+            "wait for storage jobs to finish (Get-StorageJob)"
+            + (", virtual disks Healthy and SR groups ContinuouslyReplicating" if sr_judged
+               else " and virtual disks Healthy") + " before starting")
     elif unreadable:
         add(STORAGE_QUIET, None, Status.UNKNOWN, _shorten(unreadable, 2),
-            "run Get-StorageJob, Get-VirtualDisk and Get-SRGroup")
+            "run Get-StorageJob, Get-VirtualDisk and Get-SRGroup" if sr_judged
+            else "run Get-StorageJob and Get-VirtualDisk")
     elif notes:
         add(STORAGE_QUIET, None, Status.WARN, "; ".join(notes), "check Get-SRPartnership")
     else:
@@ -317,8 +324,8 @@ async def run_prerequisites(ctx: Context, on_event: Callable[[NodeEvent], None] 
     ctx.journal.set_step(PHASE, STEP, None, StepStatus.RUNNING)
     try:
         extra = iso_reader(iso_path, ctx.cluster.timeouts.operation) if iso_path else None
-        state = await observe_mod.observe(ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event, node_extra=extra)
-        checks = evaluate(state, ctx.client.node_names, iso_path, stretched=len(ctx.client.sites) > 1)
+        state = await observe_checks(ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event, node_extra=extra)
+        checks = evaluate(state, ctx.client.node_names, iso_path, stretched=ctx.stretched)
     except BaseException:
         ctx.journal.set_step(PHASE, STEP, None, StepStatus.UNKNOWN, "interrupted")
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from hcitui.core import model
 from hcitui.core.journal import StepRecord, StepStatus
@@ -42,7 +43,10 @@ def _shorten(items: list[str], limit: int = 3) -> str:
 
 
 def evaluate(observed: ClusterState, node_names: list[str], *, stretched: bool = True) -> list[CheckResult]:
-    """Judge every phase-7 check. Anything that could not be read is ``unknown``, never ``pass``."""
+    """Judge every phase-7 check. Anything that could not be read is ``unknown``, never ``pass``.
+    A cluster that is not stretched (``ctx.stretched``) has no SR check: its SR groups are not read
+    (:func:`observe_checks`), and a part not read is no check. SR groups read on such a cluster anyway are
+    judged, an empty list a warning."""
     results: list[CheckResult] = []
 
     # ---- per node
@@ -96,7 +100,9 @@ def evaluate(observed: ClusterState, node_names: list[str], *, stretched: bool =
 
     # ---- cluster-wide
     err = problem(observed.sr_groups)
-    if err:
+    if not stretched and observed.sr_groups is None:
+        pass  # not stretched: Storage Replica does not apply
+    elif err:
         results.append(CheckResult(SR_REPLICATING, None, Status.UNKNOWN, err))
     elif not observed.sr_groups:
         status = Status.FAIL if stretched else Status.WARN
@@ -161,9 +167,31 @@ NODE_READS = [observe_mod.NODE_PARTS[part] for part in NODE_PARTS]
 OPERATIONS = [*CLUSTER_READS.values(), *NODE_READS]
 
 
+SR_PARTS = ("sr_groups", "sr_partnerships")
+
+
+def cluster_parts(ctx: Context, parts: Iterable[str]) -> tuple[str, ...]:
+    """``parts`` without the Storage Replica reads when the cluster is not stretched (``ctx.stretched``)."""
+    return tuple(p for p in parts if ctx.stretched or p not in SR_PARTS)
+
+
+async def observe_checks(ctx: Context, parts: Iterable[str], node_parts: Iterable[str], **kwargs: Any) -> ClusterState:
+    """observe() for a checks step: the SR parts only on a stretched cluster. When this read shows the cluster
+    stretched although the config maps no two sites (``ctx.note_read``), the SR parts are read after all."""
+    wanted = tuple(parts)
+    observed = await observe_mod.observe(ctx, cluster_parts(ctx, wanted), node_parts, **kwargs)
+    missing = [p for p in wanted if p in SR_PARTS and getattr(observed, p) is None]
+    if ctx.note_read(observed) and missing:
+        more = await observe_mod.observe(ctx, missing)
+        for part in missing:
+            setattr(observed, part, getattr(more, part))
+    return observed
+
+
 def read_plan(ctx: Context, nodes: list[str] | None = None) -> Plan:
     """What verification reads, as PowerShell: per node in ``nodes``, or once for every node."""
-    return checks_plan(ctx, "Verification", CLUSTER_READS.values(), NODE_READS, nodes)
+    reads = [CLUSTER_READS[p] for p in cluster_parts(ctx, CLUSTER_PARTS)]
+    return checks_plan(ctx, "Verification", reads, NODE_READS, nodes)
 
 
 def checks_plan(ctx: Context, title: str, cluster_reads: Iterable[Operation], node_reads: Iterable[Operation],
@@ -187,8 +215,8 @@ async def run_verification(ctx: Context, on_event: Callable[[NodeEvent], None] |
     started = datetime.now(UTC)
     ctx.journal.set_step(PHASE, "verification", None, StepStatus.RUNNING)
     try:
-        observed = await observe_mod.observe(ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event)
-        checks = evaluate(observed, ctx.client.node_names, stretched=len(ctx.client.sites) > 1)
+        observed = await observe_checks(ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event)
+        checks = evaluate(observed, ctx.client.node_names, stretched=ctx.stretched)
     except BaseException:
         ctx.journal.set_step(PHASE, "verification", None, StepStatus.UNKNOWN, "interrupted")
         raise

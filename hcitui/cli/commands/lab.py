@@ -12,7 +12,7 @@ from hcitui.cli.commands.base import Command, Kind, spelled
 from hcitui.core.config import ConfigError
 from hcitui.core.errors import ExitCode
 
-USAGE = "usage: hcitui lab serve [--nodes N] [--port P] [--write-config PATH] [fault knobs]"
+USAGE = "usage: hcitui lab serve [--nodes N] [--sites 1|2] [--port P] [--write-config PATH] [fault knobs]"
 KNOBS = (("unreachable", "does not answer at all"), ("http-500", "answers HTTP 500"),
          ("auth-failure", "refuses every credential"), ("hang", "never answers a request"))
 
@@ -36,6 +36,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.words != ["serve"]:
         return output.fail(USAGE, ExitCode.USAGE)
     nodes = args.nodes or args.lab_nodes
+    sites = args.sites or args.lab_sites
     coordinator = not args.lab_no_coordinator
     endpoints = nodes + (1 if coordinator else 0)  # the CAU coordinator listens after the nodes
     if args.port is not None and not 0 < args.port < 65536 - endpoints:
@@ -43,7 +44,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.write_config is not None and not args.write_config.expanduser().parent.is_dir():
         return output.fail(f"--write-config {args.write_config}: the folder does not exist", ExitCode.USAGE)
     root = wiring.state_root()
-    lab = wiring.open_lab(root, nodes, reset=args.lab_reset)
+    lab = wiring.open_lab(root, nodes, reset=args.lab_reset, sites=sites)
     if args.lab_reset:
         output.note(wiring.reset_lab_records(root, lab.state.cluster_name))
     # The per-node knobs also take the CAU coordinator's name (it is served too, unless --lab-no-coordinator).
@@ -76,7 +77,10 @@ def serve(args: argparse.Namespace) -> int:
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="*", metavar="serve")
     parser.add_argument("--nodes", type=int, metavar="N",
-                        help="lab size: an even number 2-16 (default: --lab-nodes, 4)")
+                        help="lab size: 2-16, even with two sites (default: --lab-nodes, 4)")
+    parser.add_argument("--sites", type=int, choices=(1, 2), metavar="N",
+                        help="2: the stretched lab LAB-STRETCH; 1: LAB-SINGLE, one site without Storage Replica "
+                             "(default: --lab-sites, 2)")
     parser.add_argument("--port", type=int, metavar="P", default=None,
                         help="first port: node i listens on P+i, the CAU coordinator after the nodes "
                              "(default: free ports)")

@@ -56,8 +56,9 @@ def report(args: argparse.Namespace) -> int:
     fmt = args.format or ("json" if args.json else "md")
     root = wiring.state_root()
     if args.lab:
-        name, nodes = wiring.LAB_CLUSTER, []
-        found = wiring.lab_cluster_nodes(root)
+        sites = getattr(args, "lab_sites", 2)
+        name, nodes = (wiring.LAB_CLUSTER if sites > 1 else wiring.LAB_SINGLE), []
+        found = wiring.lab_cluster_nodes(root, sites)
         if found is not None:
             name, nodes = found[0], [history.NodeRef(node, site) for node, site in found[1]]
     else:

@@ -145,7 +145,7 @@ class MenuScreen(HciScreen):
         ctx = self.ctx
         title = Text()
         title.append("Azure Stack HCI upgrade: 22H2 (20349) to 23H2 (25398)\n", style="bold")
-        sites = ", ".join(ctx.client.sites) or "no sites"
+        sites = (", ".join(ctx.client.sites) or "two sites") if ctx.stretched else "one site (not stretched)"
         mode = "READ-ONLY" if ctx.read_only else "LIVE"
         title.append(f"Cluster {ctx.name}: {len(ctx.client.nodes)} nodes in {sites}. Mode: {mode}\n")
         title.append(f"Connection: {ctx.transport_note}")

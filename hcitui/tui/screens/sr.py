@@ -18,6 +18,7 @@ from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import eta, sr
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState, observe, problem
+from hcitui.workflow.sr.menu import NOT_APPLICABLE
 from hcitui.workflow.steps import StepFailed
 
 STATUS_WORDS = {
@@ -130,6 +131,9 @@ class SRScreen(SteppingScreen):
         yield Static("", id=self.OUTCOME_ID)
 
     def on_mount(self) -> None:
+        if not self.ctx.stretched:
+            self._not_applicable()
+            return
         table = self.sr_table
         table.add_column("Source RG -> destination RG", key="pair", width=37)
         table.add_column("Computers", key="computers", width=13)
@@ -138,6 +142,23 @@ class SRScreen(SteppingScreen):
         table.focus()
         self._show_snapshot()
         self.action_refresh()
+
+    # A cluster that is not stretched has no Storage Replica: the screen says so, and offers no key of its own.
+    SR_ACTIONS = frozenset({"snapshot", "view", "remove", "recreate", "diff", "refresh", "preview"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.SR_ACTIONS and not self.ctx.stretched:
+            return False
+        return super().check_action(action, parameters)
+
+    def _not_applicable(self) -> None:
+        """The screen of a cluster that is not stretched: a fact, not a failure; nothing is read."""
+        text = Text("Storage Replica: ", style="bold")
+        text.append(NOT_APPLICABLE)
+        text.append(".\nIts nodes are in one site: nothing to snapshot, remove or recreate.")
+        self.query_one("#sr-snapshot", Static).update(text)
+        self.sr_table.display = False
+        self.say("Phases 4 and 6 do not apply to this cluster. Esc goes back to the menu.")
 
     # ------------------------------------------------------------------- helpers
     @property

@@ -39,7 +39,8 @@ class StatusHeader(Static):
             text.append(" READ-ONLY ", style="bold reverse")
         else:
             text.append(" LIVE ", style="bold reverse")
-        text.append(f" {self.nodes} nodes, {self.sites} sites")
+        # A cluster whose config names no sites is one site: not stretched (workflow Context.stretched).
+        text.append(f" {self.nodes} nodes, {self.sites} sites" if self.sites > 1 else f" {self.nodes} nodes, one site")
         if "INSECURE" in self.transport:
             text.append(" | ")
             text.append(" TLS NOT VERIFIED ", style="bold reverse")

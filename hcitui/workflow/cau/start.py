@@ -73,7 +73,8 @@ def run_blockers(run: model.CauRun | RemoteError | None) -> list[str]:
     return []
 
 
-def start_blockers(state: StartState, options: RunOptions, lock: Any, staging_path: str) -> list[str]:
+def start_blockers(state: StartState, options: RunOptions, lock: Any, staging_path: str, *,
+                   stretched: bool = True) -> list[str]:
     """May the run start now? Pure: observed state in, reasons out (RUNBOOK 4). Fails closed."""
     reasons: list[str] = []
     if lock is not None:
@@ -85,7 +86,7 @@ def start_blockers(state: StartState, options: RunOptions, lock: Any, staging_pa
         for node in cluster.nodes:
             if node.state != model.NodeState.UP:
                 reasons.append(f"{node.name} is {node.state}: every node must be Up")
-    reasons += interlocks.storage_blockers(cluster)
+    reasons += interlocks.storage_blockers(cluster, stretched=stretched)
     reasons += run_blockers(cluster.cau_run)
     if options.plugin == ROLLING_UPGRADE:
         reasons += (_staging_blockers(state.staging, staging_path) if state.staging
@@ -134,7 +135,7 @@ async def start(ctx: Context, options: RunOptions, progress: Progress = no_progr
         raise Refused(step, reasons)
     state = await read_start_state(ctx, options)
     lock = ctx.journal.state.lock
-    reasons = start_blockers(state, options, lock, ctx.cluster.staging_path)
+    reasons = start_blockers(state, options, lock, ctx.cluster.staging_path, stretched=ctx.stretched)
     judged: list[gates.Gate] = []
     if options.plugin == ROLLING_UPGRADE:  # monthly updates are no OS upgrade: not gated
         judged = gates.judge(await gates.read(ctx), override_registry)

@@ -75,7 +75,7 @@ async def run_cycle(ctx: Context, node: str, kind: CycleKind, progress: Progress
                 and record.status in (StepStatus.RUNNING, StepStatus.UNKNOWN))
     if not resuming:
         state = await read_state(ctx, node)  # with the node's OS: its build decides an upgrade
-        reasons = interlocks.take_out_blockers(node, state, lock)
+        reasons = interlocks.take_out_blockers(node, state, lock, stretched=ctx.stretched)
         remedy = interlocks.cau_remedy(state)
         judged: list[Any] = []
         if kind.expect_build is not None:

@@ -77,7 +77,7 @@ async def drain(ctx: Context, node: str, progress: Progress = no_progress) -> No
     """Take ``node`` out: interlocks, the lock, the drain, the proof. A failure undoes the drain."""
     state = await read_state(ctx)
     lock = ctx.journal.state.lock
-    reasons = interlocks.take_out_blockers(node, state, lock)
+    reasons = interlocks.take_out_blockers(node, state, lock, stretched=ctx.stretched)
     if reasons:
         raise Refused(f"drain {node}", reasons, remedy=interlocks.cau_remedy(state))
     target = state.cluster_node(node)
@@ -102,7 +102,7 @@ async def wait_for_storage(ctx: Context, node: str, progress: Progress, step: st
     deadline = time.monotonic() + ctx.cluster.timeouts.storage_sync
     while True:
         state = await observe(ctx, ("jobs", "disks", "sr_groups"))
-        reasons = interlocks.storage_blockers(state)
+        reasons = interlocks.storage_blockers(state, stretched=ctx.stretched)
         if not reasons:
             progress(ProgressEvent(node, "storage quiet: no jobs, disks Healthy", 1.0))
             return

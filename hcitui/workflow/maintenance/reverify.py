@@ -27,7 +27,7 @@ async def _cycle_status(ctx: Context, record: StepRecord, kind: CycleKind) -> St
     lock = ctx.journal.state.lock
     settled = (target is not None and (target.state == model.NodeState.UP
                                        or (lock and lock.node == node and lock.was_paused))
-               and not interlocks.storage_blockers(state))
+               and not interlocks.storage_blockers(state, stretched=ctx.stretched))
     if rebooted and build_ok and settled:
         ctx.journal.release_lock(node)
         return StepStatus.DONE

@@ -9,9 +9,14 @@ from hcitui.workflow.context import Context
 from hcitui.workflow.sr.snapshot import DIFF, PHASE_RECREATE, PHASE_SNAPSHOT, RECREATE, REMOVE
 from hcitui.workflow.sr.store import snapshot_info
 
+# What the menu line and the SR screen say of a cluster that is not stretched (``ctx.stretched``).
+NOT_APPLICABLE = "not applicable: the cluster is not stretched"
+
 
 def menu_state(ctx: Context) -> str:
     """One phrase for the main menu: where the SR work stands, from the journal."""
+    if not ctx.stretched:
+        return NOT_APPLICABLE
     info = snapshot_info(ctx)
     recreated = [r for r in ctx.journal.steps(PHASE_RECREATE) if r.step == RECREATE]
     removal = ctx.journal.step(PHASE_SNAPSHOT, REMOVE)

@@ -223,7 +223,7 @@ class Facts:
 
     @classmethod
     def of(cls, ctx: Context, now: datetime | None = None) -> Facts:
-        return cls(ctx.journal, list(ctx.client.node_names), stretched=len(ctx.client.sites) > 1,
+        return cls(ctx.journal, list(ctx.client.node_names), stretched=ctx.stretched,
                    now=now or datetime.now(UTC), max_age_hours=ctx.cluster.prereq_max_age_hours)
 
     def record(self, phase: int, step: str, node: str | None = None) -> StepRecord | None:

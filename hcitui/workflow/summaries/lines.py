@@ -149,6 +149,8 @@ def cau_line(facts: Facts) -> Summary:
 def sr_line(ctx: Context, facts: Facts) -> Summary:
     # Never stale from the journal: hcitui removes and recreates partnerships only from the snapshot; the
     # upgrade's gate compares the snapshot with a fresh read of the partnerships before the upgrade.
+    if not facts.stretched:  # no Storage Replica to snapshot or recreate: a fact, neither to do nor failed
+        return Summary(sr.menu_state(ctx), State.INFO)
     records = [r for r in facts.journal.steps() if r.phase in (PHASE_SNAPSHOT, PHASE_RECREATE) and r.runs]
     statuses = {r.status for r in records}
     if not records:
