@@ -1,5 +1,9 @@
 """The command line's grammar: global options, which may stand before or after the command, and each
-command's own (declared with the command, in :mod:`hcitui.cli.commands`)."""
+command's own (declared with the command, in :mod:`hcitui.cli.commands`).
+
+Parsing imports one command module at most: the one named on the command line. The commands are listed
+from :data:`hcitui.cli.commands.ENTRIES` (names and help lines), so ``hcitui --help`` imports none.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hcitui import __version__
-from hcitui.cli.commands import COMMANDS
+from hcitui.cli.commands import ENTRIES, load
 
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "lab": False,
@@ -52,7 +56,10 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", default=s, help="print the result as JSON on standard output")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, *, stubs: bool = False) -> argparse.ArgumentParser:
+    """The whole grammar. ``only``: the options of that command alone are declared (the others are
+    listed, as ``--help`` lists them, without their options); ``stubs``: no command's options at all,
+    nor their ``--help`` (what :func:`parse_args` reads the command's name with)."""
     parser = argparse.ArgumentParser(
         prog="hcitui",
         description="Upgrade an Azure Stack HCI stretched cluster from 22H2 to 23H2, node by node. "
@@ -63,18 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hcitui {__version__}")
     _global_options(parser)
     steps = parser.add_subparsers(dest="step", metavar="STEP")
-    for command in COMMANDS.values():
-        sub = steps.add_parser(command.name, help=command.help, description=command.help)
+    for entry in ENTRIES:
+        sub = steps.add_parser(entry.name, help=entry.help, description=entry.help, add_help=not stubs)
         _global_options(sub)
+        if stubs or (only is not None and entry.name != only):
+            continue
+        command = load(entry.name)
         if command.options is not None:
             command.options(sub)
     return parser
 
 
+def _command_named(argv: list[str]) -> str | None:
+    """The command ``argv`` names (None: the console), read by a grammar that knows no command's options;
+    a usage error, ``--help`` or ``--version`` before the command ends here exactly as it would later."""
+    args, _rest = build_parser(stubs=True).parse_known_args(argv)
+    return args.step
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parsed options, every global one present (its default when not given). Raises SystemExit for
     ``--help``, ``--version`` and a usage error, as argparse does."""
-    args = build_parser().parse_args(argv)
+    step = _command_named(argv)
+    args = build_parser(only=step or "").parse_args(argv)
     for key, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, key):
             setattr(args, key, value)

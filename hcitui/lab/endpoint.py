@@ -27,15 +27,17 @@ import ssl
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from xml.etree import ElementTree
 
 from psrpcore import (
     CreatePipelineEvent,
     GetAvailableRunspacesEvent,
     GetCommandMetadataEvent,
     PSRPCoreError,
+    PSRPEvent,
     PSRPPayload,
     ResetRunspaceStateEvent,
     ServerPipeline,
@@ -44,16 +46,21 @@ from psrpcore import (
     SetMinRunspacesEvent,
     StreamType,
 )
+from psrpcore._payload import PSRPMessage, create_message
 from psrpcore.types import (
     ErrorCategory,
     ErrorCategoryInfo,
     ErrorRecord,
     NETException,
+    PipelineState,
     PSCustomObject,
     PSInvocationState,
     PSObject,
+    PSRPMessageType,
     PSSecureString,
     add_note_property,
+    deserialize,
+    serialize,
 )
 
 from hcitui.lab import frontdoor, wsman
@@ -296,7 +303,68 @@ def _alias_call_id(event: Any) -> None:
             add_note_property(message, "ci", call_id, force=True)
 
 
+# A CreatePipeline's CLIXML, deserialized, and the pipeline psrpcore makes of it, by its text. The lab serves
+# every node from one interpreter, so what each node's own PowerShell parses once per call would otherwise
+# queue 64 nodes behind one lock: the same script with the same values, from any pool, is parsed once.
+# psrpcore only reads both (a server pipeline's ``metadata`` is assigned, never changed), and so does the lab.
+_PARSED: OrderedDict[bytes, tuple[Any, Any]] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_MAX = 256
+# And the other way: the CLIXML of what every pipeline sends back the same (see prepare_message).
+_WRITTEN: OrderedDict[Any, bytes] = OrderedDict()
+
+
 class _LabRunspacePool(ServerRunspacePool):
+    def _process_message(self, message: Any) -> Any:
+        """psrpcore's own, except that a CreatePipeline seen before is not parsed again (see _PARSED)."""
+        if message.message_type != PSRPMessageType.CreatePipeline:
+            return super()._process_message(message)
+        key = bytes(message.data)
+        with _PARSED_LOCK:
+            parsed = _PARSED.get(key)
+            if parsed is not None:
+                _PARSED.move_to_end(key)
+        if parsed is None:
+            ps_object = deserialize(ElementTree.fromstring(key), cipher=self._cipher,
+                                    our_capability=self.our_capability, their_capability=self.their_capability)
+            parsed = (ps_object, PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id,
+                                                  message.pipeline_id).pipeline)
+            with _PARSED_LOCK:
+                _PARSED[key] = parsed
+                while len(_PARSED) > _PARSED_MAX:
+                    _PARSED.popitem(last=False)
+        event = PSRPEvent.create(message.message_type, parsed[0], message.runspace_pool_id, message.pipeline_id)
+        pipeline = self.pipeline_table.get(event.pipeline_id)
+        if pipeline is None:  # as psrpcore's _process_CreatePipeline says it
+            raise PSRPCoreError(f"Failed to find pipeline for incoming event {event.pipeline_id!s}")
+        pipeline.metadata = parsed[1]
+        return event
+
+    def prepare_message(self, message: Any, message_type: Any = None, pipeline_id: Any = None,
+                        stream_type: StreamType = StreamType.default) -> None:
+        """psrpcore's own, except that the CLIXML of a pipeline's plain state change (Running, Completed) or
+        of a text it writes is made once (see _WRITTEN): every node says the same, every call."""
+        if isinstance(message, PipelineState) and not message.ExceptionAsErrorRecord:
+            key: Any = ("state", int(message.PipelineState))
+            message_type = PSRPMessageType.PipelineState
+        elif message_type == PSRPMessageType.PipelineOutput and type(message) is str and len(message) <= 4096:
+            key = ("output", message)
+        else:
+            return super().prepare_message(message, message_type, pipeline_id, stream_type)
+        with _PARSED_LOCK:
+            data = _WRITTEN.get(key)
+        if data is None:
+            data = ElementTree.tostring(serialize(message, self._cipher, our_capability=self.our_capability,
+                                                  their_capability=self.their_capability),
+                                        encoding="utf-8", method="xml")
+            with _PARSED_LOCK:
+                _WRITTEN[key] = data
+                while len(_WRITTEN) > _PARSED_MAX:
+                    _WRITTEN.popitem(last=False)
+        framed = create_message(self._is_client, message_type, data, self.runspace_pool_id, pipeline_id)
+        self._send_buffer.append(PSRPMessage(message_type, bytearray(framed), self.runspace_pool_id, pipeline_id,
+                                             self._fragment_counter, stream_type))
+
     def _process_SetMaxRunspaces(self, event: SetMaxRunspacesEvent) -> None:
         _alias_call_id(event)
         super()._process_SetMaxRunspaces(event)
@@ -372,7 +440,8 @@ def _take(queue: deque[bytes], budget: int) -> list[bytes]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two sends: no 40 ms Nagle wait
+    disable_nagle_algorithm = True  # no 40 ms Nagle wait on a response written in parts
+    wbufsize = 64 * 1024  # headers and body leave in one TLS record and one send (flushed after each request)
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
     server: _Server
@@ -738,7 +807,7 @@ class NodeEndpoint:
                     if cmd is None:
                         raise wsman.invalid_request("A pipeline was created outside a Command.")
                     cmd.pipeline.start()
-                    cmd.pending = list(event.pipeline.commands)
+                    cmd.pending = list(cmd.pipeline.metadata.commands)  # what psrpcore made of the event
                 elif isinstance(event, GetCommandMetadataEvent):
                     pipeline = pool.pipeline_table.get(event.pipeline_id)
                     if pipeline is not None:

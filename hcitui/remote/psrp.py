@@ -1,16 +1,17 @@
 """Sessions to real nodes over WinRM with pypsrp.
 
-One RunspacePool per node, opened on first use and kept warm. pypsrp is synchronous, so
-every call runs in a worker thread: one pool call at a time per node, and a shared,
-bounded thread pool overall. :class:`BaseSession` bounds each call from the outside; here
-pypsrp's own timeouts are set explicitly (its defaults retry a hung node for minutes).
-A pool that broke (host restarted, connection refused or reset) is dropped and reopened,
-with backoff, on the next call.
+RunspacePools to each node, opened on first use and kept warm: one per call in flight on that node
+(up to ``POOLS_PER_NODE``), changes to one node one at a time. pypsrp is synchronous, so every call
+runs in a worker thread of a shared, bounded thread pool. :class:`BaseSession` bounds each call from
+the outside; here pypsrp's own timeouts are set explicitly (its defaults retry a hung node for
+minutes). A pool that broke (host restarted, connection refused or reset) is dropped and reopened,
+with backoff, on the next call. What each call costs the client is kept small in :mod:`.wire`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import getpass
 import ssl
 import sys
@@ -22,6 +23,7 @@ from typing import Any
 
 from hcitui.core.config import ClusterConfig, ConfigError, NodeConfig
 from hcitui.ps import Operation
+from hcitui.remote import wire
 from hcitui.remote.errors import (
     AuthenticationFailed,
     OperationFailed,
@@ -35,6 +37,8 @@ from hcitui.remote.session import AuditSink, BaseSession
 
 SHELL_NOT_FOUND = 0x8033805B
 BACKOFF_MAX = 8.0  # seconds between attempts on a node that does not answer (a reboot is re-probed)
+MAX_CALLS = 128  # calls in flight at once, over every session of the process
+POOLS_PER_NODE = 8  # RunspacePools one node may have open at once (well under WinRM's default shells per user)
 OPERATION_TIMEOUT_FAULT = 0x80338029
 
 
@@ -46,6 +50,17 @@ def wire_value(value: Any) -> Any:
 
         return TaggedValue("I64", value)
     return value
+
+
+@functools.cache
+def _cacheable_params(params: type) -> bool:
+    fields = getattr(params, "model_fields", {})
+    return not any(isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret") for f in fields.values())
+
+
+def _cacheable(op: Operation) -> bool:
+    """May the serialized pipeline of ``op`` be kept for reuse? Not when a parameter is a secret."""
+    return _cacheable_params(op.params)
 
 
 def _error_text(record: Any) -> str:
@@ -132,7 +147,8 @@ def _root_cause(exc: BaseException) -> str:
 class PsrpSessionFactory:
     """Builds the sessions of one cluster from its transport settings (credentials read once)."""
 
-    # One thread pool for every node: bounded overall; each node also runs one call at a time.
+    # One thread pool for every session of the process (a fleet of clusters too): bounded overall; a call
+    # holds its thread while it waits on the network, so the bound is the calls that can be in flight.
     _executor: ThreadPoolExecutor | None = None
     _executor_lock = threading.Lock()
 
@@ -160,7 +176,7 @@ class PsrpSessionFactory:
     def executor(cls) -> ThreadPoolExecutor:
         with cls._executor_lock:
             if cls._executor is None:
-                cls._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hcitui-psrp")
+                cls._executor = ThreadPoolExecutor(max_workers=MAX_CALLS, thread_name_prefix="hcitui-psrp")
             return cls._executor
 
     def describe(self) -> str:
@@ -221,10 +237,9 @@ class PsrpSessionFactory:
 
 
 class _Connection:
-    """One RunspacePool generation. A call holds ``lock``; an abandoned connection is never reused."""
+    """One RunspacePool generation. One call at a time uses it; an abandoned connection is never reused."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.pool: Any = None
         self.abandoned = False
 
@@ -237,12 +252,22 @@ class _Connection:
                 pass
 
 
-class PsrpSession(BaseSession):
-    """A warm RunspacePool to one node, rebuilt after a failure.
+class _Call:
+    """One call's hold on a connection, so that cancelling the call abandons that connection only."""
 
-    Calls on one node run one at a time on its current connection. When a call outlives
-    its timeout, its connection is abandoned: the stuck worker thread keeps it until
-    pypsrp gives up, and the next call opens a fresh pool instead of queueing behind it.
+    def __init__(self) -> None:
+        self.conn: _Connection | None = None
+        self.cancelled = False
+
+
+class PsrpSession(BaseSession):
+    """Warm RunspacePools to one node, rebuilt after a failure.
+
+    Each call has a pool to itself: a free warm one, else a new one while the node has fewer than
+    ``POOLS_PER_NODE`` (the monitor reads the cluster-wide parts on one node at once), else it waits for
+    one to be free. Changes to one node never overlap: they run one at a time, whatever else is read.
+    When a call outlives its timeout, its connection is abandoned: the stuck worker thread keeps it
+    until pypsrp gives up, and the next call opens a fresh pool instead of queueing behind it.
     """
 
     def __init__(self, node: NodeConfig, factory: PsrpSessionFactory, *, read_only: bool,
@@ -251,35 +276,96 @@ class PsrpSession(BaseSession):
                          default_timeout=factory.cluster.timeouts.operation)
         self._config = node
         self._factory = factory
-        self._conn: _Connection | None = None
-        self._conn_lock = threading.Lock()
+        self._conns: list[_Connection] = []  # live: not abandoned, in use or free
+        self._free: list[_Connection] = []  # live and free, the most recently used last
+        self._cond = threading.Condition(threading.Lock())
+        self._changing = threading.Lock()  # held by the one change to this node that runs
         self._retry_after = 0.0
         self._failures = 0
 
     # ------------------------------------------------------------- connection
-    def _connection(self) -> _Connection:
-        with self._conn_lock:
-            if self._conn is None or self._conn.abandoned:
-                self._conn = _Connection()
-            return self._conn
+    @property
+    def _conn(self) -> _Connection | None:
+        """A live connection (the first opened), or None."""
+        with self._cond:
+            return self._conns[0] if self._conns else None
 
-    def _discard(self, conn: _Connection) -> None:
-        with self._conn_lock:
-            conn.abandoned = True
-            if self._conn is conn:
-                self._conn = None
+    def _acquire(self, call: _Call, timeout: float) -> _Connection:
+        """A free live connection, a new one (its pool not yet open), or the first to come free."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if call.cancelled:
+                    raise TimedOut(self.node, "hcitui", timeout)
+                while self._free:
+                    conn = self._free.pop()
+                    if not conn.abandoned:
+                        call.conn = conn
+                        return conn
+                if len(self._conns) < POOLS_PER_NODE:
+                    conn = _Connection()
+                    self._conns.append(conn)
+                    call.conn = conn
+                    return conn
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimedOut(self.node, "hcitui", timeout)
+                self._cond.wait(min(left, 1.0))
 
-    def _abandon_current(self) -> None:
-        with self._conn_lock:
-            if self._conn is not None:
-                self._conn.abandoned = True
-                self._conn = None
+    def _release(self, conn: _Connection) -> None:
+        with self._cond:
+            if not conn.abandoned and conn in self._conns:
+                self._free.append(conn)
+            self._cond.notify()
+        if conn.abandoned:
+            conn.close()  # a call cancelled meanwhile that pypsrp finished after all: never reused
+
+    def _discard(self, conn: _Connection, *, everything_free: bool = False) -> list[_Connection]:
+        """Abandon ``conn`` (and, ``everything_free``: every free connection, the node having restarted
+        or gone); returns the free ones abandoned, for the caller to close outside the lock."""
+        with self._cond:
+            dropped = [conn, *self._free] if everything_free else [conn]
+            if everything_free:
+                self._free.clear()
+            for item in dropped:
+                item.abandoned = True
+                if item in self._conns:
+                    self._conns.remove(item)
+            self._cond.notify_all()
+        return dropped[1:]
+
+    def _abandon(self, call: _Call) -> None:
+        with self._cond:
+            call.cancelled = True
+            conn = call.conn
+            if conn is not None:
+                conn.abandoned = True
+                if conn in self._conns:
+                    self._conns.remove(conn)
+            self._cond.notify_all()
 
     @property
     def warm(self) -> bool:
         """True while a RunspacePool is open and kept for the next call."""
-        conn = self._conn
-        return conn is not None and conn.pool is not None and not conn.abandoned
+        with self._cond:
+            return any(conn.pool is not None for conn in self._conns)
+
+    def warm_up(self) -> None:
+        """Open a pool now (blocking), unless one is open: the first call then finds it warm. A node that
+        does not answer is left for that call to report."""
+        call = _Call()
+        if self.warm:
+            return
+        conn = self._acquire(call, self._default_timeout or 60.0)
+        try:
+            if conn.pool is None:
+                conn.pool = self._open_pool(self._default_timeout or 60.0)
+        except Exception:  # noqa: BLE001
+            for free in self._discard(conn):
+                free.close()
+            conn.close()
+            return
+        self._release(conn)
 
     def _open_pool(self, timeout: float) -> Any:
         from pypsrp.powershell import RunspacePool
@@ -292,61 +378,81 @@ class PsrpSession(BaseSession):
         session = getattr(getattr(pool.connection, "transport", None), "session", None)
         if session is not None:
             session.trust_env = False
+        wire.install(pool)  # Basic over HTTPS: the pool's messages skip requests (see remote.wire)
         return pool
 
     # ------------------------------------------------------------------ calls
     async def _run(self, op: Operation, parameters: dict[str, Any], timeout: float) -> str | None:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._factory.executor(), self._run_blocking, op, parameters, timeout)
+        call = _Call()
+        future = loop.run_in_executor(self._factory.executor(), self._run_blocking, op, parameters, timeout, call)
         try:
             return await future
         except asyncio.CancelledError:
             # The outer timeout (or the caller) gave up on this call: never reuse its connection.
-            self._abandon_current()
+            self._abandon(call)
             raise
 
-    def _run_blocking(self, op: Operation, parameters: dict[str, Any], timeout: float) -> str | None:
+    def _run_blocking(self, op: Operation, parameters: dict[str, Any], timeout: float,
+                      call: _Call | None = None) -> str | None:
+        call = call or _Call()
+        if not op.mutates:
+            return self._attempts(op, parameters, timeout, call)
+        if not self._changing.acquire(timeout=timeout):
+            raise TimedOut(self.node, op.name, timeout)
         try:
-            return self._attempt(op, parameters, timeout)
+            if call.cancelled:  # given up on while it waited for the change before it: never sent late
+                raise TimedOut(self.node, op.name, timeout)
+            return self._attempts(op, parameters, timeout, call)
+        finally:
+            self._changing.release()
+
+    def _attempts(self, op: Operation, parameters: dict[str, Any], timeout: float, call: _Call) -> str | None:
+        try:
+            return self._attempt(op, parameters, timeout, call)
         except Rebooting:
             # The node restarted since the pool was opened: its shell is gone. A read is safe to
             # run again on a fresh pool; a change is reported, never silently repeated.
             if op.mutates:
                 raise
-            return self._attempt(op, parameters, timeout)
+            call.conn = None
+            return self._attempt(op, parameters, timeout, call)
 
-    def _attempt(self, op: Operation, parameters: dict[str, Any], timeout: float) -> str | None:
+    def _attempt(self, op: Operation, parameters: dict[str, Any], timeout: float, call: _Call) -> str | None:
         from pypsrp.powershell import PowerShell
 
         # A node that just failed to answer is not asked again until its backoff ends; failing
         # fast here does not count as a new failure (or the backoff would never end).
         wait = self._retry_after - time.monotonic()
-        if wait > 0 and self._conn is None:
+        if wait > 0 and not self.warm:
             raise Unreachable(self.node, op.name, f"did not answer; next attempt in {wait:.0f} s")
-        while True:  # hold the lock of a connection nobody has abandoned
-            conn = self._connection()
-            conn.lock.acquire()
-            if not conn.abandoned:
-                break
-            conn.lock.release()
+        conn = self._acquire(call, timeout)
         try:
             if conn.pool is None:
                 conn.pool = self._open_pool(timeout)
             shell = PowerShell(conn.pool)
-            shell.add_script(op.script)
-            for name, value in parameters.items():
-                shell.add_parameter(name, wire_value(value))
-            output = shell.invoke()
+            wired = {name: wire_value(value) for name, value in parameters.items()}
+
+            def fill() -> None:
+                shell.add_script(op.script)
+                for name, value in wired.items():
+                    shell.add_parameter(name, value)
+
+            # The CreatePipeline message is serialized once per script and values (see remote.wire).
+            wire.begin_invoke(shell, wire.pipeline_key(op.script, wired) if _cacheable(op) else None, fill)
+            output = shell.end_invoke()
         except BaseException as exc:
             error = classify(self.node, op.name, exc, timeout)
-            self._discard(conn)
+            # A node that restarted or went away took every pool with it: the free ones go too.
+            gone = isinstance(error, (Unreachable, TimedOut))
+            for free in self._discard(conn, everything_free=gone):
+                free.close()
             conn.close()
-            if isinstance(error, (Unreachable, TimedOut)) and not isinstance(error, Rebooting):
+            if gone and not isinstance(error, Rebooting):
                 self._failures += 1
                 self._retry_after = time.monotonic() + min(BACKOFF_MAX, 0.25 * 2 ** min(self._failures, 6))
             raise error from None
-        finally:
-            conn.lock.release()
+        self._release(conn)
         self._failures = 0
         self._retry_after = 0.0
         errors = [_error_text(r) for r in (shell.streams.error or [])]
@@ -360,14 +466,14 @@ class PsrpSession(BaseSession):
         await loop.run_in_executor(self._factory.executor(), self._close_blocking)
 
     def _close_blocking(self) -> None:
-        with self._conn_lock:
-            conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        conn.abandoned = True
-        # A call stuck on a hung node holds the lock; do not wait on it for ever at exit.
-        if conn.lock.acquire(timeout=5):
-            try:
-                conn.close()
-            finally:
-                conn.lock.release()
+        """Close every free pool now; one still in use is abandoned (its call closes it when pypsrp returns,
+        which a call stuck on a hung node may never do: it is not waited for)."""
+        with self._cond:
+            conns, free = list(self._conns), list(self._free)
+            self._conns.clear()
+            self._free.clear()
+            for conn in conns:
+                conn.abandoned = True
+            self._cond.notify_all()
+        for conn in free:
+            conn.close()

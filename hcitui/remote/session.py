@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 import getpass
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from hcitui.remote.errors import (
     RemoteError,
     ResultInvalid,
     TimedOut,
+    Unreachable,
 )
 
 AuditSink = Callable[[dict[str, Any]], None]
@@ -137,3 +140,79 @@ class BaseSession(abc.ABC):
         record.update(fields)
         record["operator"] = self._operator
         self._audit(record)
+
+
+class Opening:
+    """Sessions whose carrier is opened later, once, in a thread: the console paints first and only then
+    opens its connections (``hcitui --lab`` serves its lab then). ``open`` returns the real sessions by
+    node name; :meth:`start` begins (at most once); a call that comes first starts it and waits for it."""
+
+    def __init__(self, open_sessions: Callable[[], dict[str, Session]], *,
+                 after: Callable[[dict[str, Session]], None] | None = None) -> None:
+        self._open = open_sessions
+        self._after = after  # run in the same thread once the sessions exist (to warm their pools)
+        self._future: concurrent.futures.Future[dict[str, Session]] = concurrent.futures.Future()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._work, name="hcitui-open", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            sessions = self._open()
+        except BaseException as exc:  # noqa: BLE001  (every call made meanwhile is told why)
+            self._future.set_exception(exc)
+            return
+        self._future.set_result(sessions)
+        if self._after is not None:
+            try:
+                self._after(sessions)
+            except Exception:  # noqa: BLE001  (warming is a courtesy: the first call opens what is missing)
+                pass
+
+    async def session(self, node: str) -> Session:
+        self.start()
+        return (await asyncio.wrap_future(self._future))[node]
+
+    def opened(self) -> dict[str, Session] | None:
+        """The sessions, when they exist (None while opening, or when opening failed)."""
+        if not self._future.done() or self._future.exception() is not None:
+            return None
+        return self._future.result()
+
+    def wait(self, timeout: float) -> None:
+        """Wait (bounded) for an opening that started to finish; at exit, before its carrier stops."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
+class DeferredSession:
+    """One node's session while :class:`Opening` opens the real one: every call waits for it, then is
+    the real session's (read-only guard, timeout and audit included). An opening that failed is the
+    call's :class:`Unreachable`, in one sentence."""
+
+    def __init__(self, node: str, opening: Opening, *, read_only: bool) -> None:
+        self.node = node
+        self.read_only = read_only
+        self._opening = opening
+
+    async def invoke(self, op: Operation, params: Params | dict[str, Any] | None = None, *,
+                     timeout: float | None = None) -> Any:
+        try:
+            session = await self._opening.session(self.node)
+        except RemoteError:
+            raise
+        except Exception as exc:
+            raise Unreachable(self.node, op.name, f"the connection could not be opened: {exc}") from None
+        return await session.invoke(op, params, timeout=timeout)
+
+    async def close(self) -> None:
+        sessions = self._opening.opened()
+        if sessions is not None and self.node in sessions:
+            await sessions[self.node].close()

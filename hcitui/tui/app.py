@@ -67,7 +67,7 @@ class HciApp(App[int]):
             self.push_screen(ResumeModal(interrupted_steps(self.ctx.journal)))
         self._catch_hangup()
         # hcitui --lab serves its lab and opens the pools only once the menu is painted (cli/commands/console).
-        opener = getattr(self.ctx, "open_after_paint", None)
+        opener = self.ctx.open_after_paint
         if opener is not None:
             self.call_after_refresh(opener)
 

@@ -26,6 +26,9 @@ class Context:
     cleanup: list[Callable[[], None]] = field(default_factory=list)  # run after the sessions close
     poll: float = 2.0  # seconds between reads while a step waits (a reboot, a repair job)
     seen_stretched: bool = False  # a read showed two sites or Storage Replica (see :attr:`stretched`)
+    # What the console runs once its first screen is painted (hcitui --lab serves its lab and opens its pools
+    # then, so the menu shows at once); None: nothing waits for the paint.
+    open_after_paint: Callable[[], None] | None = None
 
     @property
     def name(self) -> str:
