@@ -381,6 +381,12 @@ async def test_a_run_stopped_here_raises_no_failure_panel(tmp_path):
         assert isinstance(app.screen, ConfirmStep)
         await pilot.press("y")
         await wait_until(pilot, lambda: not screen.watching and screen.busy is None)
+
+        def settled() -> bool:  # the run line and the footer follow the stop's end a frame or a read later
+            return ("stopped before the end" in text_of(screen.query_one("#cau-run", Static))
+                    and "x Stop" not in screenshot_lines(app)[-1])
+
+        await wait_until(pilot, settled, limit=20.0)
         assert "stopped before the end" in text_of(screen.query_one("#cau-run", Static))
         assert not screen.failure.shown  # the operator's stop is no failure to explain
         assert "x Stop" not in screenshot_lines(app)[-1] and "v Recover" not in screenshot_lines(app)[-1]

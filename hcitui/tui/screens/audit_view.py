@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from hcitui.core.journal import cluster_dir
-from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.screens.base import HciScreen, cursor_key
 from hcitui.tui.screens.checks import Clamped
 from hcitui.tui.widgets.preview import PowerShellPreview
 from hcitui.workflow import history
@@ -112,12 +112,8 @@ class AuditScreen(HciScreen):
 
     # ------------------------------------------------------------------- detail
     def selected(self) -> AuditEntry | None:
-        table = self.query_one("#audit-table", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # no cursor yet
+        key = cursor_key(self.query_one("#audit-table", DataTable))
+        if key is None:
             return None
         return next((e for e in self.entries if e.key == key), None)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
 from hcitui.remote import NodeEvent
 from hcitui.tui.messages import NodeRead, Progressed, handled
@@ -104,3 +104,13 @@ class HciScreen(JobGuard, Screen):
             return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
+
+
+def cursor_key(table: DataTable) -> str | None:
+    """The row key under ``table``'s cursor; None for an empty table or before the cursor exists."""
+    if not table.row_count:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:  # noqa: BLE001  (no cursor yet)
+        return None

@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from hcitui.core.journal import StepRecord, StepStatus, local_time
-from hcitui.tui.screens.base import HciScreen
+from hcitui.tui.screens.base import HciScreen, cursor_key
 from hcitui.tui.screens.checks import Clamped
 from hcitui.workflow import resume
 
@@ -141,12 +141,8 @@ class JournalScreen(HciScreen):
 
     # ------------------------------------------------------------------- detail
     def selected(self) -> StepRecord | None:
-        table = self.query_one("#journal-steps", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # no cursor yet
+        key = cursor_key(self.query_one("#journal-steps", DataTable))
+        if key is None:
             return None
         return next((r for r in self.ctx.journal.steps() if r.key == key), None)
 
