@@ -26,16 +26,30 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Command:
-    """One command of ``hcitui``: its name and help, its own options, what it runs and how.
-    ``run`` takes the parsed options, and the Context unless the command is OFFLINE.
-    ``mutates``: it changes the cluster (a read-only session refuses it before anything is sent)."""
+    """One command of ``hcitui``: its name, its own options, what it runs and how. ``run`` takes the
+    parsed options, and the Context unless the command is OFFLINE. Its help line and whether it changes
+    the cluster are said once, in :data:`hcitui.cli.commands.ENTRIES` (which ``--help`` reads without
+    importing any command module)."""
 
     name: str
-    help: str
     run: Callable[..., int]
     kind: Kind = Kind.HEADLESS
     options: Callable[[argparse.ArgumentParser], None] | None = None
-    mutates: bool = False
+
+    @property
+    def help(self) -> str:
+        from hcitui.cli.commands import BY_NAME
+
+        entry = BY_NAME.get(self.name)  # the console itself (name "") is no listed command
+        return entry.help if entry else ""
+
+    @property
+    def mutates(self) -> bool:
+        """It changes the cluster: a read-only session refuses it before anything is sent."""
+        from hcitui.cli.commands import BY_NAME
+
+        entry = BY_NAME.get(self.name)
+        return entry.mutates if entry else False
 
 
 def run(work: Coroutine[Any, Any, T]) -> T:

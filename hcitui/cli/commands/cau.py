@@ -187,12 +187,7 @@ def recover(args: argparse.Namespace, ctx: Context) -> int:
     return run_mutating(args, ctx, "cau-recover", cau.plan_recover(ctx), lambda progress: cau.recover(ctx, progress))
 
 
-PREFLIGHT = Command("cau-preflight", "phase 2: enable remoting on every node, then Test-CauSetup, Test-Cluster and "
-                                     "an Invoke-CauScan preview (--tests-only: the checks alone)",
-                    preflight, options=_preflight_options, mutates=True)
-RUN = Command("cau-run", "phase 5: start the CAU rolling upgrade (or --plugin windows-update) and print each node's "
-                         "status change until it ends; --no-wait returns once it started; reattaches to a run in "
-                         "progress", run_cau, options=_run_options, mutates=True)
-STOP = Command("cau-stop", "phase 5: stop the CAU run; it ends at its next safe point", stop, mutates=True)
-RECOVER = Command("cau-recover", "phase 5: clear a stale failed CAU run (Invoke-CauRun -ForceRecovery)", recover,
-                  mutates=True)
+PREFLIGHT = Command("cau-preflight", preflight, options=_preflight_options)
+RUN = Command("cau-run", run_cau, options=_run_options)
+STOP = Command("cau-stop", stop)
+RECOVER = Command("cau-recover", recover)

@@ -147,6 +147,5 @@ def _monitor_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds between refreshes, 1 to 3600 (default: the cluster's monitor_interval, 5)")
 
 
-CONSOLE = Command("", "open the console", console, Kind.CONSOLE)  # no command given: not a subcommand
-MONITOR = Command("monitor", "open the console on the Monitor, a dashboard that refreshes on its own (read-only)",
-                  monitor, Kind.CONSOLE, _monitor_options)
+CONSOLE = Command("", console, Kind.CONSOLE)  # no command given: not a subcommand
+MONITOR = Command("monitor", monitor, Kind.CONSOLE, _monitor_options)

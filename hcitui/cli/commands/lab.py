@@ -94,5 +94,5 @@ def _options(parser: argparse.ArgumentParser) -> None:
         knobs.add_argument(f"--{name}", action="append", metavar="NODE", default=[], help=f"NODE {what}")
 
 
-LAB = Command("lab", "'lab serve': serve the lab over WinRM (HTTPS, Basic) on 127.0.0.1 until interrupted", serve,
+LAB = Command("lab", serve,
               Kind.OFFLINE, _options)

@@ -136,14 +136,9 @@ def _words(metavar: str) -> Callable[[argparse.ArgumentParser], None]:
     return add
 
 
-PREREQ = Command("prereq", "phase 0: check nodes Up on 20349, Azure registration, CAU role, storage quiet, "
-                           "the ISO (read-only)", prereq)
-VERIFY = Command("verify", "phase 7: check nodes Up on 25398, CSVs online, SR replicating, storage quiet (read-only)",
-                 verify)
-OPS = Command("ops", "list the declared PowerShell operations, or 'ops show NAME' to print one", ops, Kind.OFFLINE,
+PREREQ = Command("prereq", prereq)
+VERIFY = Command("verify", verify)
+OPS = Command("ops", ops, Kind.OFFLINE,
               _words("show NAME"))
-CONFIG = Command("config", "'config example' prints a commented config; 'config check [PATH]' validates one",
-                 config, Kind.OFFLINE, _words("example | check [PATH]"))
-REPORT = Command("report", "the run history and last verification as Markdown or JSON, for a change record; "
-                           "reads the journal and audit log only (the cluster need not be reachable)",
-                 report, Kind.OFFLINE, _report_options)
+CONFIG = Command("config", config, Kind.OFFLINE, _words("example | check [PATH]"))
+REPORT = Command("report", report, Kind.OFFLINE, _report_options)

@@ -94,13 +94,7 @@ def recreate(args: argparse.Namespace, ctx: Context) -> int:
                         lambda progress: sr.recreate(ctx, progress))
 
 
-SNAPSHOT = Command("sr-snapshot", "phase 4: snapshot every SR partnership and group into the journal folder and "
-                                  "re-read it (reads the cluster only)", snapshot, options=_snapshot_options)
-DIFF = Command("sr-diff", "phase 6: compare the SR configuration with the snapshot; exit 0 same, 1 different "
-                          "(read-only)", diff)
-REMOVE = Command("sr-remove", "phase 4: remove every SR partnership, one at a time, each proved gone; refused "
-                              "without a re-read snapshot (sr-snapshot) that still describes them; needs --yes",
-                 remove, mutates=True)
-RECREATE = Command("sr-recreate", "phase 6: recreate the SR partnerships from the snapshot, one at a time, each "
-                                  "waiting for its initial sync; then the diff against the snapshot",
-                   recreate, mutates=True)
+SNAPSHOT = Command("sr-snapshot", snapshot, options=_snapshot_options)
+DIFF = Command("sr-diff", diff)
+REMOVE = Command("sr-remove", remove)
+RECREATE = Command("sr-recreate", recreate)

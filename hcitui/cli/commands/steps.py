@@ -146,22 +146,11 @@ def post_upgrade(args: argparse.Namespace, ctx: Context) -> int:
                         destructive=True)
 
 
-DRAIN = Command("drain", "phase 1: drain --node N (roles move off, node Paused); refused unless it is safe", drain,
-                mutates=True)
-RESUME = Command("resume", "phase 1: resume --node N with failback, then wait for storage", resume, mutates=True)
-RESTART = Command("restart", "phase 1: restart --node N: drain, restart, wait, resume, wait for storage", restart,
-                  mutates=True)
-MANUAL_UPGRADE = Command("manual-upgrade", "phase 5, without CAU: upgrade --node N by hand: drain, setup from the "
-                                           "staged folder, wait for 25398, resume, wait for storage",
-                         manual_upgrade, options=_manual_upgrade_options, mutates=True)
-POST_UPGRADE = Command("post-upgrade", "phase 8: raise the functional level, upgrade every storage pool, run "
-                                       "Test-Cluster; CANNOT BE UNDONE: refused without --yes",
-                       post_upgrade, mutates=True)
-ROLLING_RESTART = Command("rolling-restart", "phase 1: restart every node in turn, one at a time; stops at the "
-                                             "first failure; resumes where it stopped", rolling_restart, mutates=True)
-REGISTRY = Command("registry", "phase 1: set RefsEnableMetadataValidation and SkipSmallLocalAllocations to 0 on "
-                               "every node (--node N: one); effective after a restart; --remediate-refs: the ReFS "
-                               "1-then-0 toggle", registry_keys, options=_registry_options, mutates=True)
-ISO_STAGE = Command("iso-stage", "phase 3: copy the ISO from iso_source to nodes that lack it, extract it to "
-                                 "staging_path on every node (--node N: one), prove setup.exe and equal counts",
-                    iso_stage, mutates=True)
+DRAIN = Command("drain", drain)
+RESUME = Command("resume", resume)
+RESTART = Command("restart", restart)
+MANUAL_UPGRADE = Command("manual-upgrade", manual_upgrade, options=_manual_upgrade_options)
+POST_UPGRADE = Command("post-upgrade", post_upgrade)
+ROLLING_RESTART = Command("rolling-restart", rolling_restart)
+REGISTRY = Command("registry", registry_keys, options=_registry_options)
+ISO_STAGE = Command("iso-stage", iso_stage)
