@@ -63,6 +63,7 @@ Set-Content Set-ItemProperty Set-Service Set-WSManQuickConfig Sort-Object Split-
 Start-ScheduledTask Start-Sleep Stop-CauRun Stop-Cluster Suspend-BitLocker Suspend-ClusterNode Test-CauSetup
 Test-Cluster Test-Path Test-WSMan Unregister-ScheduledTask Update-ClusterFunctionalLevel Update-StoragePool
 Update-VMVersion Wait-Process Where-Object Write-Error Write-Output Write-Verbose Write-Warning Get-Module
+Enable-WindowsOptionalFeature Add-WindowsPackage Get-WindowsPackage Get-WinSystemLocale Get-WinUILanguageOverride Get-WinUserLanguageList Stop-ClusterResource Start-ClusterResource Suspend-ClusterResource Resume-ClusterResource Set-VirtualDisk Connect-VirtualDisk Disconnect-VirtualDisk Get-ClusterSharedVolume Restart-Computer Get-ClusterResource
 """.split()
 
 
