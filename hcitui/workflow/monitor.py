@@ -22,6 +22,8 @@ from hcitui.remote import NodeEvent, RemoteError
 from hcitui.workflow import observe as observe_mod
 from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
+from hcitui.workflow.sr.menu import NOT_APPLICABLE
+from hcitui.workflow.verify import cluster_parts, observe_checks
 
 CLUSTER_PARTS = ("nodes", "groups", "csv", "jobs", "sr_groups", "cau_run")
 NODE_PARTS = ("os",)
@@ -92,7 +94,8 @@ class Monitor:
             raise RuntimeError("a refresh is already running")
         self.running = True
         try:
-            state = await observe_mod.observe(self.ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event)
+            # The SR groups only on a stretched cluster (Context.stretched), as every checks step reads them.
+            state = await observe_checks(self.ctx, CLUSTER_PARTS, NODE_PARTS, on_event=on_event)
         except Exception as exc:
             self.failures += 1
             self.last_error = str(exc) or type(exc).__name__
@@ -112,7 +115,8 @@ class Monitor:
     def digest(self, state: ClusterState) -> Snapshot:
         """Turn what was read into text, and mark what changed since the previous digest."""
         now = self.clock()
-        problems = [f"{part}: {problem(getattr(state, part))}" for part in CLUSTER_PARTS
+        stretched = self.ctx.stretched
+        problems = [f"{part}: {problem(getattr(state, part))}" for part in cluster_parts(self.ctx, CLUSTER_PARTS)
                     if problem(getattr(state, part))]
         rows: dict[str, dict[str, str]] = {}
         for node in self.ctx.client.node_names:
@@ -126,7 +130,7 @@ class Monitor:
         snapshot = Snapshot(
             rows=rows,
             jobs=self._jobs(state),
-            sr_groups=self._sr_groups(state),
+            sr_groups=self._sr_groups(state) if stretched else [Line("sr", NOT_APPLICABLE)],
             cau=self._cau(state),
             problems=problems,
             read_at=state.read_at or datetime.now(UTC),

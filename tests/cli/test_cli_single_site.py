@@ -85,3 +85,12 @@ def test_lab_serve_sites_option():
     assert parse_args(["lab", "serve"]).sites is None  # then --lab-sites, 2
     with pytest.raises(SystemExit):
         parse_args(["lab", "serve", "--sites", "0"])
+
+
+@pytest.mark.parametrize("step", ["sr-snapshot", "sr-diff", "sr-remove", "sr-recreate"])
+def test_sr_commands_refuse_on_the_one_site_lab(capsys, state_home, step):
+    code = main(["--lab", "--lab-sites", "1", "--lab-nodes", "3", "--lab-reset", step, "--yes"])
+    _out, err = capsys.readouterr()
+    assert code == 1
+    assert "refused" in err and "Storage Replica does not apply: the cluster is not stretched" in err
+    assert "Traceback" not in err

@@ -198,3 +198,52 @@ async def test_menu_line_says_sr_does_not_apply(tmp_path):
         assert summaries.summarize(ctx).lines[Entry.SR].text == "no snapshot yet"
     finally:
         await ctx.close()
+
+
+# ------------------------------------------------------- SR steps and the monitor
+
+
+async def test_sr_steps_are_refused_on_a_cluster_that_is_not_stretched(tmp_path):
+    """Not only the screen hides them: each SR step itself refuses, before it looks for a snapshot, and
+    changes nothing (no mutating call reaches the cluster)."""
+    from hcitui.workflow import sr
+    from hcitui.workflow.sr.interlocks import NOT_STRETCHED
+    from hcitui.workflow.steps import Refused
+
+    ctx, _lab = single(tmp_path)
+    try:
+        for work in (sr.take_snapshot(ctx), sr.remove_partnerships(ctx), sr.recreate(ctx), sr.compare(ctx)):
+            try:
+                await work
+            except Refused as exc:
+                assert exc.reasons[0] == NOT_STRETCHED
+            else:
+                raise AssertionError("an SR step ran on a cluster that is not stretched")
+        assert not any(r["mutates"] for r in ctx.audit.records())
+        assert not (tmp_path / "clusters" / ctx.name / "sr-snapshots").exists()
+    finally:
+        await ctx.close()
+
+
+async def test_the_stretched_lab_still_takes_its_sr_snapshot(tmp_path):
+    from hcitui.workflow import sr
+
+    ctx, _lab = stretched(tmp_path)
+    try:
+        snapshot = await sr.take_snapshot(ctx)
+        assert len(snapshot.partnerships) == 2
+    finally:
+        await ctx.close()
+
+
+async def test_the_monitor_says_sr_does_not_apply_and_does_not_read_it(tmp_path):
+    from hcitui.workflow.monitor import Monitor
+
+    ctx, _lab = single(tmp_path)
+    try:
+        snapshot = await Monitor(ctx).refresh()
+        assert [line.text for line in snapshot.sr_groups] == [NOT_APPLICABLE]
+        assert not operations(ctx) & SR_READS
+        assert not snapshot.problems
+    finally:
+        await ctx.close()

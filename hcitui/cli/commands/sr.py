@@ -60,14 +60,13 @@ def _snapshot_options(parser: argparse.ArgumentParser) -> None:
 def diff(args: argparse.Namespace, ctx: Context) -> int:
     if args.dry_run:
         return _dry_run(ctx, "sr-diff")
-    try:
-        taken = sr.load_snapshot(ctx)
+    try:  # compare() refuses a cluster that is not stretched before it looks for a snapshot
+        differences = run(sr.compare(ctx))
     except sr.SnapshotError as exc:
         return output.fail(f"sr-diff: nothing to compare with: {exc.sentence}", ExitCode.USAGE)
-    try:
-        differences = run(sr.compare(ctx, taken))
     except StepFailed as exc:
         return output.fail(f"{exc.sentence} (not compared: treated as different)")
+    taken = sr.load_snapshot(ctx)
     if args.json:
         print(json.dumps({"same": not differences, "snapshot": str(sr.snapshot_info(ctx).path),
                           "differences": [{"partnership": d.partnership, "field": d.field, "snapshot": d.expected,

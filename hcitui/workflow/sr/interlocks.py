@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hcitui.core import model
 from hcitui.core.units import human_bytes
+from hcitui.workflow.context import Context
 from hcitui.workflow.observe import ClusterState, problem
 from hcitui.workflow.sr.diff import diff
 from hcitui.workflow.sr.snapshot import REPLICATING, SR_PARTS, SRSnapshot, groups_by_name, replicating
@@ -18,6 +19,19 @@ def sr_unreadable(state: ClusterState, parts: tuple[str, ...]) -> list[str]:
     labels = {"nodes": "cluster nodes", "sr_groups": "Storage Replica groups",
               "sr_partnerships": "Storage Replica partnerships"}
     return [f"{labels[part]}: {problem(getattr(state, part))}" for part in parts if problem(getattr(state, part))]
+
+
+NOT_STRETCHED = ("Storage Replica does not apply: the cluster is not stretched (the config puts no node in a "
+                 "second site, and the cluster shows no second Site fault domain and no SR group or partnership)")
+
+
+def not_stretched(ctx: Context, state: ClusterState, parts: tuple[str, ...]) -> list[str]:
+    """Why an SR step is refused on a cluster that is not stretched (``Context.stretched``, learning from this
+    read): the sentence, and which of ``parts`` could not be read (an unread part proves nothing). Empty when
+    the cluster is stretched."""
+    if ctx.note_read(state):
+        return []
+    return [NOT_STRETCHED, *sr_unreadable(state, parts)]
 
 
 def _nodes_up(state: ClusterState) -> list[str]:

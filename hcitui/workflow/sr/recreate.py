@@ -22,7 +22,7 @@ from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.observe import observe, problem
 from hcitui.workflow.sr.commands import recreate_params
 from hcitui.workflow.sr.diff import Difference, diff, differences_of
-from hcitui.workflow.sr.interlocks import recreate_blockers, sr_unreadable
+from hcitui.workflow.sr.interlocks import not_stretched, recreate_blockers, sr_unreadable
 from hcitui.workflow.sr.snapshot import (
     DIFF,
     PHASE_RECREATE,
@@ -159,8 +159,11 @@ def record_diff(ctx: Context, differences: list[Difference]) -> None:
 async def recreate(ctx: Context, progress: Progress = no_progress) -> list[Difference]:
     """Recreate every partnership of the snapshot, one at a time, then diff the whole against it."""
     step = "recreate SR partnerships"
-    snapshot = verified(ctx, step)
     state = await observe(ctx, SR_PARTS)
+    outside = not_stretched(ctx, state, SR_PARTS)
+    if outside:
+        raise Refused(step, outside)
+    snapshot = verified(ctx, step)
     reasons = recreate_blockers(state)
     if reasons:
         raise Refused(step, reasons)
@@ -176,9 +179,13 @@ async def recreate(ctx: Context, progress: Progress = no_progress) -> list[Diffe
 
 
 async def compare(ctx: Context, snapshot: SRSnapshot | None = None, *, record: bool = True) -> list[Difference]:
-    """Read the cluster and diff it against the (re-read) snapshot. Raises SnapshotError or StepFailed."""
-    snapshot = snapshot or load_snapshot(ctx)
+    """Read the cluster and diff it against the (re-read) snapshot. Raises SnapshotError or StepFailed; Refused on
+    a cluster that is not stretched."""
     state = await observe(ctx, ("sr_groups", "sr_partnerships"))
+    outside = not_stretched(ctx, state, ("sr_groups", "sr_partnerships"))
+    if outside:
+        raise Refused("SR diff", outside)
+    snapshot = snapshot or load_snapshot(ctx)
     reasons = sr_unreadable(state, ("sr_groups", "sr_partnerships"))
     if reasons:
         raise StepFailed("SR diff", "; ".join(reasons))

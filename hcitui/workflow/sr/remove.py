@@ -12,7 +12,7 @@ from hcitui.workflow.context import Context
 from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.observe import observe, problem
 from hcitui.workflow.sr.commands import remove_params
-from hcitui.workflow.sr.interlocks import removal_blockers
+from hcitui.workflow.sr.interlocks import not_stretched, removal_blockers
 from hcitui.workflow.sr.snapshot import PHASE_SNAPSHOT, REMOVE, SR_PARTS, live_key
 from hcitui.workflow.sr.store import snapshot_info, verified
 from hcitui.workflow.steps import Refused, StepFailed
@@ -30,8 +30,11 @@ def _failed(ctx: Context, progress: Progress, step: str, label: str, why: str,
 async def remove_partnerships(ctx: Context, progress: Progress = no_progress) -> list[str]:
     """Remove every live partnership the re-read snapshot describes, one at a time, each proved gone."""
     step = "remove SR partnerships"
-    snapshot = verified(ctx, step)
     state = await observe(ctx, SR_PARTS)
+    outside = not_stretched(ctx, state, SR_PARTS)
+    if outside:
+        raise Refused(step, outside)
+    snapshot = verified(ctx, step)
     reasons = removal_blockers(snapshot, state)
     if reasons:
         raise Refused(step, reasons)

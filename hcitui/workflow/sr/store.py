@@ -19,7 +19,7 @@ from hcitui.core.journal import StepStatus, cluster_dir
 from hcitui.workflow.context import Context
 from hcitui.workflow.events import Progress, ProgressEvent, Stage, no_progress
 from hcitui.workflow.observe import observe
-from hcitui.workflow.sr.interlocks import sr_unreadable
+from hcitui.workflow.sr.interlocks import not_stretched, sr_unreadable
 from hcitui.workflow.sr.snapshot import (
     PHASE_SNAPSHOT,
     REREAD,
@@ -151,6 +151,9 @@ async def take_snapshot(ctx: Context, progress: Progress = no_progress, *, rerea
     step = "SR snapshot"
     progress(ProgressEvent(ctx.name, "reading Get-SRGroup and Get-SRPartnership"))
     state = await observe(ctx, ("sr_groups", "sr_partnerships"))
+    outside = not_stretched(ctx, state, ("sr_groups", "sr_partnerships"))
+    if outside:
+        raise Refused(step, outside)
     reasons = sr_unreadable(state, ("sr_groups", "sr_partnerships"))
     if reasons:
         raise StepFailed(step, "; ".join(reasons))
