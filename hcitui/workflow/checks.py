@@ -31,6 +31,7 @@ class CheckResult:
     remediation: str | None = None  # what the operator can do about it, when there is something
     gate: bool = False  # a gate on the rolling upgrade (workflow/gates.py): the run refuses while it fails
     remedy: Remedy | None = None  # the action hcitui offers for it, when it has one (a key, a command)
+    severity: str | None = None  # the environment checker's severity: "critical" (blocks) or "warning" (does not)
 
     @property
     def ok(self) -> bool:
@@ -40,6 +41,8 @@ class CheckResult:
         out = {"name": self.name, "node": self.node, "status": self.status.value, "reason": self.reason}
         if self.remediation:
             out["remediation"] = self.remediation
+        if self.severity:
+            out["severity"] = self.severity
         return out
 
 
