@@ -29,6 +29,12 @@ HOST_NAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 NETBIOS_MAX = 15
 
 
+def update_kb(file_name: str) -> str | None:
+    """The KB number an update package's file name carries ("KB5048654"), or None."""
+    match = re.search(r"kb(\d{6,8})", file_name, re.IGNORECASE)
+    return f"KB{match.group(1)}" if match else None
+
+
 class ConfigError(HciError):
     """A config that cannot be used; ``problems`` holds one sentence per problem."""
 
@@ -248,6 +254,13 @@ class ClusterConfig(_Strict):
     iso_path: str | None = Field(None, min_length=3, description="The 23H2 ISO, as a path on the nodes")
     staging_path: str = Field(r"C:\SetupFiles\AzureLocal-23H2", min_length=3)
     iso_source: Path | None = Field(None, description="The 23H2 ISO on this machine, copied to nodes that lack it")
+    # Fast offline update (workflow/offline): the cumulative update and any servicing stack update, files on
+    # this machine (.msu or .cab, each name carrying its KB number), installed in this order; and the folder
+    # they are staged to on every node.
+    update_packages: list[Path] = Field(default_factory=list, max_length=16,
+                                        description="Update packages (.msu/.cab) on this machine, in install order")
+    update_staging_path: str = Field(r"C:\SetupFiles\Updates", min_length=3,
+                                     description="Where the update packages are staged on every node")
     timeouts: Timeouts = Field(default_factory=Timeouts)
     read_only: bool = False
     concurrency: int = Field(16, ge=1, le=32)
@@ -268,7 +281,7 @@ class ClusterConfig(_Strict):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("iso_path", "staging_path")
+    @field_validator("iso_path", "staging_path", "update_staging_path")
     @classmethod
     def _windows_path(cls, value: str | None) -> str | None:
         if value is None:
@@ -289,6 +302,26 @@ class ClusterConfig(_Strict):
             raise ValueError(f"{str(value)!r} is not an existing file on this machine; iso_source must name "
                              "the 23H2 ISO here, which the ISO staging copies to the nodes that lack it")
         return path
+
+    @field_validator("update_packages")
+    @classmethod
+    def _update_package_files(cls, value: list[Path]) -> list[Path]:
+        out, seen = [], set()
+        for item in value:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise ValueError(f"{str(item)!r} is not an existing file on this machine; update_packages names "
+                                 "the update files here, which the fast offline update stages on every node")
+            if path.suffix.lower() not in (".msu", ".cab"):
+                raise ValueError(f"{path.name!r} is not a .msu or .cab package")
+            if not update_kb(path.name):
+                raise ValueError(f"{path.name!r} carries no KB number in its name (as the Microsoft Update "
+                                 "Catalog names them, e.g. windows10.0-kb5048654-x64.msu)")
+            if path.name.lower() in seen:
+                raise ValueError(f"{path.name!r} is listed twice (the packages share one folder on the nodes)")
+            seen.add(path.name.lower())
+            out.append(path)
+        return out
 
     @model_validator(mode="after")
     def _unique_nodes(self) -> ClusterConfig:
@@ -459,6 +492,10 @@ read_only = false                   # true: this cluster can only be watched (--
 iso_path = 'C:\ISO\AzureLocal-2509-25398.iso'   # the 23H2 ISO, as a path on each node
 staging_path = 'C:\SetupFiles\AzureLocal-23H2'  # where the ISO contents go: the same path on every node
 # iso_source = "/srv/iso/AzureLocal-2509-25398.iso"  # the ISO on this machine: copied to nodes that lack it
+# Fast offline update (hcitui offline-update): the update files on this machine, in install order (a servicing
+# stack update first, when there is one), and the folder they are staged to on every node.
+# update_packages = ["/srv/updates/windows10.0-kb5048654-x64.msu"]
+# update_staging_path = 'C:\SetupFiles\Updates'
 concurrency = 16                    # at most this many nodes are worked on at once
 monitor_interval = 5                # seconds between the monitor's refreshes (1 to 3600)
 audit_max_mb = 10                   # the audit log rotates a file at this size (MB, 0.01 to 10240)

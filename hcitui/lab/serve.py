@@ -47,6 +47,16 @@ def lab_iso_source(lab: Lab) -> Path | None:
     return path
 
 
+def lab_update_packages(lab: Lab) -> list[Path]:
+    """The lab's stand-in update package on this machine (the fast offline update's), next to the lab's state;
+    made once, as the ISO's stand-in is. None staged on the nodes: the fresh lab starts without it."""
+    if lab.path is None:
+        return []
+    from hcitui.lab.offline import make_update_package
+
+    return [make_update_package(Path(lab.path).parent)]
+
+
 def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_file: Path | None = None,
                        password_command: str | None = None, *, coordinator: bool = True) -> ClusterConfig:
     """The lab as a cluster config; ``coordinator``: with its CAU coordinator (``LAB-MGMT``, outside the
@@ -63,6 +73,7 @@ def lab_cluster_config(lab: Lab, addresses: dict[str, str] | None = None, ca_fil
         iso_path=lab.state.iso_path,
         staging_path=lab.state.staging_path,
         iso_source=lab_iso_source(lab),
+        update_packages=lab_update_packages(lab),
         # Its transport is the lab's (Basic over HTTPS): the lab's WinRM takes nothing else.
         coordinator=CoordinatorConfig(host=COORDINATOR, address=addresses.get(COORDINATOR)) if coordinator else None,
     )
@@ -156,6 +167,7 @@ def served_config_text(served: ServedLab) -> str:
         f"iso_path = {q(c.iso_path or '')}",
         f"staging_path = {q(c.staging_path)}",
         *([f"iso_source = {q(str(c.iso_source))}"] if c.iso_source else []),
+        *([f"update_packages = [{', '.join(q(str(p)) for p in c.update_packages)}]"] if c.update_packages else []),
         "",
         "[clusters.transport]",
         'scheme = "https"',

@@ -110,4 +110,26 @@ $Destination = $Path
 {_STAGING_JSON}""",
 )
 
-ISO_OPS = [write_file_chunk, stage_iso, get_staging_info]
+get_file_hash = Operation(
+    name="get_file_hash",
+    summary="A file's length and SHA256 on the node (Get-Item, Get-FileHash): the proof of a copied file",
+    params=StagingPathParams,
+    result=model.FileHash,
+    mutates=False,
+    timeout=600,
+    script=rf"""
+param([Parameter(Mandatory)][string]$Path)
+{STOP}
+$item = Get-Item -LiteralPath $Path -Force -ErrorAction Ignore
+if (-not $item -or $item.PSIsContainer) {{
+    ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{ Path = $Path; Exists = $false; Length = $null; Hash = $null }})
+    return
+}}
+$hash = Get-FileHash -LiteralPath $Path -Algorithm SHA256
+ConvertTo-Json -Compress -InputObject ([pscustomobject]@{{
+    Path = $Path; Exists = $true; Length = [int64]$item.Length; Hash = [string]$hash.Hash
+}})
+""",
+)
+
+ISO_OPS = [write_file_chunk, stage_iso, get_staging_info, get_file_hash]

@@ -51,15 +51,19 @@ class Source:
 
 def read_source(ctx: Context) -> tuple[Source | None, str | None]:
     """The configured source ISO, or why it cannot be used (None, None when none is configured)."""
-    path = ctx.cluster.iso_source
+    return source_of(ctx.cluster.iso_source, "the source ISO")
+
+
+def source_of(path: Path | None, what: str) -> tuple[Source | None, str | None]:
+    """A file on this machine to copy (the ISO, an update package), or why it cannot be used."""
     if path is None:
         return None, None
     try:
         stat = Path(path).stat()
     except OSError as exc:
-        return None, f"the source ISO {path} cannot be read on this machine ({exc.strerror or exc})"
+        return None, f"{what} {path} cannot be read on this machine ({exc.strerror or exc})"
     if stat.st_size == 0:
-        return None, f"the source ISO {path} is empty"
+        return None, f"{what} {path} is empty"
     return Source(Path(path), stat.st_size, stat.st_mtime_ns), None
 
 
@@ -323,16 +327,17 @@ class _Pace:
 
 
 async def _copy_one(ctx: Context, node: str, source: Source, length: int | None, progress: Progress,
-                    final: bool, pace: _Pace) -> str:
-    """Copy ``source`` to the node's iso_path in chunks; resume where the journal allows; verify the length.
-    ``final``: the copy is the node's whole part (copy_iso), not the first half of staging it."""
-    iso_path = ctx.cluster.iso_path or ""
-    record = ctx.journal.step(PHASE, COPY, node)
+                    final: bool, pace: _Pace, *, dest: str | None = None, phase: int = PHASE, step: str = COPY) -> str:
+    """Copy ``source`` to the node's iso_path (or ``dest``) in chunks; resume where the journal allows (its
+    record ``phase``/``step`` of the node); verify the length. ``final``: the copy is the node's whole part
+    (copy_iso), not the first half of staging it. The one copier: the fast offline update's packages too."""
+    iso_path = dest or ctx.cluster.iso_path or ""
+    record = ctx.journal.step(phase, step, node)
     data = record.data if record else {}
     same_source = data.get("source_size") == source.size and data.get("source_mtime_ns") == source.mtime_ns
     known_ends = {data.get("offset"), data.get("sending_to")} - {None, 0}
     offset = length if same_source and length and length < source.size and length in known_ends else 0
-    ctx.journal.set_step(PHASE, COPY, node, StepStatus.RUNNING,
+    ctx.journal.set_step(phase, step, node, StepStatus.RUNNING,
                          f"copying from byte {offset}" + (" (resumed)" if offset else ""),
                          data={"source": str(source.path), "source_size": source.size,
                                "source_mtime_ns": source.mtime_ns, "offset": offset, "sending_to": None},
@@ -343,11 +348,11 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
         while offset < source.size:
             chunk = await asyncio.to_thread(_read_chunk, source.path, offset, iso_ops.CHUNK_BYTES)
             if not chunk:
-                raise _NodeFailed(f"the source ISO {source.path} ended at {offset} bytes, not {source.size}: "
+                raise _NodeFailed(f"the source {source.path} ended at {offset} bytes, not {source.size}: "
                                   "it changed during the copy")
             end = offset + len(chunk)
             # Before sending: a chunk the node got but we never heard back about still resumes right.
-            ctx.journal.set_step(PHASE, COPY, node, StepStatus.RUNNING, f"copying: {offset} of {source.size} bytes",
+            ctx.journal.set_step(phase, step, node, StepStatus.RUNNING, f"copying: {offset} of {source.size} bytes",
                                  data={"offset": offset, "sending_to": end})
             info = await ctx.client.invoke(node, iso_ops.write_file_chunk,
                                            {"path": iso_path, "offset": offset,
@@ -357,20 +362,20 @@ async def _copy_one(ctx: Context, node: str, source: Source, length: int | None,
             offset = end
             progress(pace.event(node, "copying", offset))
     except asyncio.CancelledError:
-        ctx.journal.set_step(PHASE, COPY, node, StepStatus.FAILED,
+        ctx.journal.set_step(phase, step, node, StepStatus.FAILED,
                              f"interrupted at byte {offset} of {source.size}: copy again to resume")
         raise
-    ctx.journal.set_step(PHASE, COPY, node, StepStatus.RUNNING, "verifying the length",
+    ctx.journal.set_step(phase, step, node, StepStatus.RUNNING, "verifying the length",
                          data={"offset": offset, "sending_to": None})
-    now, problem = read_source(ctx)
+    now, problem = source_of(source.path, "the source")
     if now != source:
-        raise _NodeFailed(problem or f"the source ISO {source.path} changed during the copy: copy again")
+        raise _NodeFailed(problem or f"the source {source.path} changed during the copy: copy again")
     info = await ctx.client.invoke(node, reads.get_path_info, {"path": iso_path},
                                    timeout=ctx.cluster.timeouts.operation)
     if not info.exists or info.length != source.size:
         raise _NodeFailed(f"after the copy {iso_path} is {info.length if info.exists else 'missing'}"
                           f"{' bytes' if info.exists else ''}, not {source.size} bytes")
-    ctx.journal.set_step(PHASE, COPY, node, StepStatus.DONE, f"copied and verified: {source.size} bytes")
+    ctx.journal.set_step(phase, step, node, StepStatus.DONE, f"copied and verified: {source.size} bytes")
     progress(pace.event(node, f"copied: {human_bytes(source.size)}, length verified", source.size,
                         Stage.DONE if final else Stage.WORKING))
     return "copied"
@@ -568,3 +573,9 @@ def journal_summary(journal: Journal, nodes: list[str]) -> str:
     elif interrupted:
         text += f", copy to {interrupted[0]} unfinished"
     return text
+
+
+# The one chunked, resumable copier, for the other steps that copy files (the fast offline update's packages).
+copy_file = _copy_one
+Pace = _Pace
+NodeFailed = _NodeFailed
