@@ -47,23 +47,25 @@ ALL_SETS = "__AllParameterSets"
 # declared script or the CAU runner calls is added by scripts_commands().
 CMDLETS = """
 Add-CauClusterRole Add-Content Confirm-SecureBootUEFI Convert-Path ConvertFrom-Json ConvertTo-Json Copy-Item
-Disable-CauClusterRole Dismount-DiskImage Enable-CauClusterRole Enable-PSRemoting ForEach-Object Format-List
-Get-Acl Get-AzureStackHCI Get-BitLockerVolume Get-BpaResult Get-CauClusterRole Get-CauReport Get-CauRun
-Get-ChildItem Get-CimAssociatedInstance Get-CimInstance Get-Cluster Get-ClusterGroup Get-ClusterNode
-Get-ClusterParameter Get-ClusterResource Get-ClusterSharedVolume Get-ClusterSharedVolumeState Get-ComputerInfo
-Get-Content Get-Culture Get-Date Get-Disk Get-FileHash Get-HotFix Get-Item Get-ItemProperty Get-Partition
-Get-PhysicalDisk Get-Process Get-PSSessionConfiguration Get-ScheduledTask Get-ScheduledTaskInfo Get-Service
-Get-SRGroup Get-SRPartnership Get-StorageJob Get-StoragePool Get-StorageSubSystem Get-Tpm Get-VirtualDisk Get-VM
-Get-VMHostSupportedVersion Get-Volume Get-WindowsFeature Get-WindowsOptionalFeature Get-WinEvent Group-Object
-Install-WindowsFeature Invoke-CauRun Invoke-CauScan Join-Path Measure-Object Mount-DiskImage Move-Item New-Item
-New-ItemProperty New-ScheduledTaskAction New-ScheduledTaskPrincipal New-ScheduledTaskSettingsSet
-New-ScheduledTaskTrigger New-SRPartnership Out-File Out-Null Out-String Register-ScheduledTask Remove-Item
-Remove-SRPartnership Rename-Item Resolve-Path Resume-BitLocker Resume-ClusterNode Select-Object Select-String
-Set-Content Set-ItemProperty Set-Service Set-WSManQuickConfig Sort-Object Split-Path Start-Cluster Start-Process
-Start-ScheduledTask Start-Sleep Stop-CauRun Stop-Cluster Suspend-BitLocker Suspend-ClusterNode Test-CauSetup
-Test-Cluster Test-Path Test-WSMan Unregister-ScheduledTask Update-ClusterFunctionalLevel Update-StoragePool
-Update-VMVersion Wait-Process Where-Object Write-Error Write-Output Write-Verbose Write-Warning Get-Module
-Enable-WindowsOptionalFeature Add-WindowsPackage Get-WindowsPackage Get-WinSystemLocale Get-WinUILanguageOverride Get-WinUserLanguageList Stop-ClusterResource Start-ClusterResource Suspend-ClusterResource Resume-ClusterResource Set-VirtualDisk Connect-VirtualDisk Disconnect-VirtualDisk Get-ClusterSharedVolume Restart-Computer Get-ClusterResource
+Disable-CauClusterRole Dismount-DiskImage Enable-CauClusterRole Enable-PSRemoting ForEach-Object Format-List Get-Acl
+Get-AzureStackHCI Get-BitLockerVolume Get-BpaResult Get-CauClusterRole Get-CauReport Get-CauRun Get-ChildItem
+Get-CimAssociatedInstance Get-CimInstance Get-Cluster Get-ClusterGroup Get-ClusterNode Get-ClusterParameter
+Get-ClusterResource Get-ClusterSharedVolume Get-ClusterSharedVolumeState Get-ComputerInfo Get-Content Get-Culture
+Get-Date Get-Disk Get-FileHash Get-HotFix Get-Item Get-ItemProperty Get-Partition Get-PhysicalDisk Get-Process
+Get-PSSessionConfiguration Get-ScheduledTask Get-ScheduledTaskInfo Get-Service Get-SRGroup Get-SRPartnership
+Get-StorageJob Get-StoragePool Get-StorageSubSystem Get-Tpm Get-VirtualDisk Get-VM Get-VMHostSupportedVersion
+Get-Volume Get-WindowsFeature Get-WindowsOptionalFeature Get-WinEvent Group-Object Install-WindowsFeature
+Invoke-CauRun Invoke-CauScan Join-Path Measure-Object Mount-DiskImage Move-Item New-Item New-ItemProperty
+New-ScheduledTaskAction New-ScheduledTaskPrincipal New-ScheduledTaskSettingsSet New-ScheduledTaskTrigger
+New-SRPartnership Out-File Out-Null Out-String Register-ScheduledTask Remove-Item Remove-SRPartnership Rename-Item
+Resolve-Path Resume-BitLocker Resume-ClusterNode Select-Object Select-String Set-Content Set-ItemProperty
+Set-Service Set-WSManQuickConfig Sort-Object Split-Path Start-Cluster Start-Process Start-ScheduledTask Start-Sleep
+Stop-CauRun Stop-Cluster Suspend-BitLocker Suspend-ClusterNode Test-CauSetup Test-Cluster Test-Path Test-WSMan
+Unregister-ScheduledTask Update-ClusterFunctionalLevel Update-StoragePool Update-VMVersion Wait-Process Where-Object
+Write-Error Write-Output Write-Verbose Write-Warning Get-Module Enable-WindowsOptionalFeature Add-WindowsPackage
+Get-WindowsPackage Get-WinSystemLocale Get-WinUILanguageOverride Get-WinUserLanguageList Stop-ClusterResource
+Start-ClusterResource Suspend-ClusterResource Resume-ClusterResource Set-VirtualDisk Connect-VirtualDisk
+Disconnect-VirtualDisk Get-ClusterSharedVolume Restart-Computer Get-ClusterResource
 """.split()
 
 
