@@ -55,6 +55,13 @@ def example_values(lab: Lab | None = None) -> dict[str, object]:
         "Plugin": "WindowsUpdate",
         # The CAU coordinator's preflight: which nodes it must reach over WinRM
         "NodeNames": ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"],
+        # Readiness remedies (ps/remedies.py): a Windows feature, and the BitLocker system volume
+        "Names": ["NetworkATC"],
+        "MountPoint": "C:",
+        # The fast offline update (ps/offline.py): the cluster service's start type, a staged package
+        "StartupType": "Disabled",
+        "PackagePath": "C:\\SetupFiles\\Updates\\windows10.0-kb5048654-x64.msu",
+        "HotFixId": "KB5048654",
     }
 
 

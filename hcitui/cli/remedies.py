@@ -18,6 +18,9 @@ COMMANDS: dict[Action, str] = {
     Action.ROLLING_RESTART: "hcitui rolling-restart",  # goes on where it stopped
     Action.SR_SNAPSHOT: "hcitui sr-snapshot",
     Action.SR_REREAD: "hcitui sr-snapshot --reread",
+    Action.FEATURES_INSTALL: "hcitui features-install",
+    Action.BITLOCKER_SUSPEND: "hcitui bitlocker-suspend",
+    Action.OFFLINE_UPDATE: "hcitui offline-update --yes",
 }
 
 

@@ -36,6 +36,9 @@ class Action(StrEnum):
     ROLLING_RESTART = "restart every node in turn"
     SR_SNAPSHOT = "take a new Storage Replica snapshot"
     SR_REREAD = "re-read the Storage Replica snapshot"
+    FEATURES_INSTALL = "install the required Windows features"
+    BITLOCKER_SUSPEND = "suspend BitLocker"
+    OFFLINE_UPDATE = "run the fast offline update again (it goes on where it stopped)"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from hcitui.lab.state import (
     ISO_TOTAL_BYTES,
     NEW_BUILD,
     NEW_UBR,
+    SMALL_FILE_BYTES,
     Faults,
     LabNode,
     LabState,
@@ -78,6 +79,8 @@ CoordinatorHandler = Callable[["Lab", dict[str, Any]], Any]
 COORDINATOR_HANDLERS: dict[str, CoordinatorHandler] = {}
 TimerHandler = Callable[["Lab", Timer], None]
 TIMERS: dict[str, TimerHandler] = {}
+# Called at the end of every node's boot: False keeps the node's cluster service from starting.
+BOOT_HOOKS: list[Callable[[Lab, LabNode], bool]] = []
 
 
 def handles(name: str) -> Callable[[Handler], Handler]:
@@ -285,6 +288,18 @@ class Lab:
             node.build, node.ubr, node.display_version = NEW_BUILD, NEW_UBR, "23H2"
         node.refs_effective = node.refs_metadata_validation
         node.skip_effective = node.skip_small_local_allocations
+        # Features whose install said RestartNeeded are in force from this boot (hcitui.lab.readiness).
+        for feature in node.restart_pending_features:
+            if node.features.get(feature) == "InstallPending":
+                node.features[feature] = "Installed"
+            if node.optional_features.get(feature) == "EnablePending":
+                node.optional_features[feature] = "Enabled"
+        node.restart_pending_features = []
+        # What else a boot brings (BOOT_HOOKS, e.g. hcitui.lab.offline: updates in force, the cluster service
+        # left Disabled); a hook that says no keeps the node out of the cluster (its cluster service not started).
+        if not all([hook(self, node) for hook in BOOT_HOOKS]):
+            node.cluster_state = "Down"
+            return
         node.cluster_state = "Joining"
         self.schedule(self.state.timings.cluster_join, "cluster_join", node.name, after=timer.at,
                       was_paused=timer.data.get("was_paused"))
@@ -393,7 +408,8 @@ def _get_csv_state(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
         for n in lab.state.nodes.values():
             if n.cluster_state not in ("Up", "Paused"):
                 continue
-            state = "Unavailable" if csv.unavailable else ("FileSystemRedirected" if csv.refs else "Direct")
+            offline = csv.unavailable or csv.name in lab.state.offline_csvs  # ReFS trap, or taken offline
+            state = "Unavailable" if offline else ("FileSystemRedirected" if csv.refs else "Direct")
             rows.append({
                 "Name": csv.name, "VolumeName": f"C:\\ClusterStorage\\{csv.friendly}",
                 "VolumeFriendlyName": csv.friendly, "Node": n.name, "StateInfo": state,
@@ -421,8 +437,11 @@ def _get_storage_jobs(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 def _get_virtual_disks(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
     rows = []
+    detached = {c.friendly for c in lab.state.csvs if c.name in lab.state.offline_csvs}
     for disk in lab.state.disks:
-        if lab.site_degraded(disk.site):
+        if disk.friendly_name in detached:  # its CSV resource is offline (the fast offline update)
+            health, status = "Healthy", ["Detached"]
+        elif lab.site_degraded(disk.site):
             health, status = "Warning", ["Degraded"]
         elif lab.site_repairing(disk.site):
             health, status = "Warning", ["InService"]
@@ -435,10 +454,11 @@ def _get_virtual_disks(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
 @handles("get_storage_pools")
 def _get_storage_pools(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
     lab.require_cluster_service(node)
+    settling = lab.now < lab.state.pool_settling_until  # just after the cluster started (hcitui.lab.offline)
     return [{
         "FriendlyName": p.friendly_name, "IsPrimordial": False,
-        "HealthStatus": "Warning" if lab.site_degraded(p.site) else "Healthy",
-        "OperationalStatus": ["Degraded"] if lab.site_degraded(p.site) else ["OK"], "Version": p.version,
+        "HealthStatus": "Warning" if lab.site_degraded(p.site) or settling else "Healthy",
+        "OperationalStatus": ["Degraded"] if lab.site_degraded(p.site) or settling else ["OK"], "Version": p.version,
     } for p in lab.state.pools]
 
 
@@ -658,6 +678,10 @@ def _write_file_chunk(lab: Lab, node: LabNode, params: dict[str, Any]) -> Any:
         raise LabPowerShellError(f"'{path}' is {current} bytes long, not {offset}: the copy must resume at its end.")
     lab.changed()
     node.files[key] = current + len(data)
+    # A small file's content is kept, so Get-FileHash can prove it (the update packages); not the ISO's.
+    kept = node.small_files.pop(key, "") if offset else ""
+    if node.files[key] <= SMALL_FILE_BYTES and (offset == 0 or kept):
+        node.small_files[key] = base64.b64encode(base64.b64decode(kept) + data).decode("ascii")
     return {"Path": path, "Exists": True, "IsContainer": False, "Length": node.files[key]}
 
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from hcitui.core.model.readiness import REQUIRED_OPTIONAL_FEATURES, REQUIRED_WINDOWS_FEATURES
+
 GIB = 1024**3
 TIB = 1024**4
 
@@ -57,6 +59,10 @@ class Faults(BaseModel):
     setup_fail_code: int = 0xC1900208
     # Nodes where setup and the task's runner die before an exit code is recorded (the node never restarts).
     setup_dies: list[str] = Field(default_factory=list)
+    # Solution-upgrade readiness: sections of get_node_readiness that fail on a node, as "NODE:Section"
+    # ("LAB-A1:Tpm"; sections: Os, Features, OptionalFeatures, BitLocker, DeviceGuard, Language, Tpm, AksModules,
+    # MocServices), as a missing module fails them on a real node.
+    readiness_unreadable: list[str] = Field(default_factory=list)
 
 
 class Timer(BaseModel):
@@ -66,6 +72,7 @@ class Timer(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+SMALL_FILE_BYTES = 2 * 1024 * 1024  # files up to this size keep their content in the lab (Get-FileHash)
 ISO_SIZE = 8 * 1024 * 1024  # the lab's stand-in for the 2509 ISO (a real one is ~6 GiB)
 ISO_FILE_COUNT = 1187  # what the ISO holds once extracted
 ISO_TOTAL_BYTES = 6_174_015_488
@@ -87,6 +94,50 @@ class LabSetupTask(BaseModel):
     runner_started: float | None = None
     exit_code: int | None = None  # setup's exit code as the runner records it (a signed Int32)
     finished: float | None = None
+
+
+# Solution-upgrade readiness (the environment checker's checks, seed 001 "Step 2: prepare for the solution update"):
+# every node starts with seed 001's Windows features installed and its optional features enabled.
+# What installing one needs in the lab: these come into force only at the node's next boot (RestartNeeded Yes).
+# UNCONFIRMED which of seed 001's features need a restart on a real node (seed 001 says only "Some of them do
+# require a restart"); the lab takes the Microsoft Defender Antivirus feature as one (Microsoft's "reinstall
+# Microsoft Defender Antivirus on Windows Server" guidance restarts the server after Install-WindowsFeature).
+RESTART_FEATURES = ("Windows-Defender", "Microsoft-Hyper-V", "Microsoft-Hyper-V-Online", "BitLocker")
+
+
+class LabBitLocker(BaseModel):
+    """One BitLocker volume of a node (Get-BitLockerVolume)."""
+
+    volume_status: str = "FullyEncrypted"
+    protection_status: str = "On"  # On, Off (Suspend-BitLocker turns protection Off)
+    volume_type: str = "OperatingSystem"
+    suspended_reboots: int | None = None  # None: not suspended; 0: suspended until Resume-BitLocker
+
+
+class LabTpm(BaseModel):
+    """Get-Tpm's nine properties the environment checker warns on (seed 001's TPM Warning table)."""
+
+    tpm_present: bool = True
+    tpm_ready: bool = True
+    tpm_enabled: bool = True
+    tpm_activated: bool = True
+    owner_clear_disabled: bool = False
+    managed_auth_level: str = "Full"
+    auto_provisioning: str = "Enabled"
+    locked_out: bool = False
+    lockout_count: int = 0
+
+
+def _installed_features() -> dict[str, str]:
+    return {name: "Installed" for name in REQUIRED_WINDOWS_FEATURES}
+
+
+def _enabled_optional_features() -> dict[str, str]:
+    return {name: "Enabled" for name in REQUIRED_OPTIONAL_FEATURES}
+
+
+def _bitlocker_on() -> dict[str, LabBitLocker]:
+    return {"C:": LabBitLocker()}
 
 
 class LabNode(BaseModel):
@@ -115,6 +166,25 @@ class LabNode(BaseModel):
     staged: dict[str, StagedMedia] = Field(default_factory=dict)  # staging folder -> what was extracted there
     setup_task: LabSetupTask | None = None  # the manual upgrade's scheduled task (hcitui.lab.upgrade)
     setup_errors: list[str] = Field(default_factory=list)  # setuperr.log in $WINDOWS.~BT\Sources\Panther
+    # Solution-upgrade readiness (hcitui.lab.readiness answers the reads and the remedies).
+    features: dict[str, str] = Field(default_factory=_installed_features)  # Get-WindowsFeature Name -> InstallState
+    optional_features: dict[str, str] = Field(default_factory=_enabled_optional_features)  # FeatureName -> State
+    bitlocker: dict[str, LabBitLocker] = Field(default_factory=_bitlocker_on)  # mount point ("C:") -> volume
+    wdac_enforcement: int = 0  # Win32_DeviceGuard CodeIntegrityPolicyEnforcementStatus: 0 off, 1 audit, 2 enforced
+    system_locale: str = "en-US"  # Get-WinSystemLocale Name
+    ui_language: str = "en-US"  # the OS install language (Win32_OperatingSystem OSLanguage; Get-Culture)
+    tpm: LabTpm = Field(default_factory=LabTpm)
+    aks_modules: list[str] = Field(default_factory=list)  # AKS hybrid leftovers: AksHci, Moc (Get-Module)
+    moc_services: dict[str, str] = Field(default_factory=dict)  # MOC service name -> Status (Get-Service)
+    # Features installed whose install said RestartNeeded: Installed/Enabled at the node's next boot.
+    restart_pending_features: list[str] = Field(default_factory=list)
+    # Fast offline update (hcitui.lab.offline): the cluster service's start type (a node that boots with it
+    # Disabled stays out of the cluster), the update packages by KB ("InstallPending" until the next boot, then
+    # "Installed"; Get-HotFix lists only those), and the content of small files copied to the node (base64, up
+    # to SMALL_FILE_BYTES) so Get-FileHash can answer for them.
+    cluster_service_start: str = "Automatic"
+    updates: dict[str, str] = Field(default_factory=dict)
+    small_files: dict[str, str] = Field(default_factory=dict)
 
 
 class LabGroup(BaseModel):
@@ -144,6 +214,9 @@ class LabPool(BaseModel):
     friendly_name: str
     site: str
     version: str = "Windows Server 2022"
+    # Solution-upgrade readiness: Get-StoragePool Size and AllocatedSize (room for the 250 GB infrastructure volume).
+    size: int = 16 * TIB
+    allocated_size: int = 9 * TIB
 
 
 class LabReplica(BaseModel):
@@ -244,6 +317,14 @@ class LabState(BaseModel):
     cau_self_updating: bool = True  # the role's self-updating mode (the manual path disables it)
     cau: LabCau = Field(default_factory=LabCau)  # remoting and the CAU runs (hcitui.lab.cau)
     functional_level: int = 11  # 22H2; every node on 23H2 supports 12
+    # Fast offline update (hcitui.lab.offline): the cluster stopped (Stop-Cluster), the CSV resources taken
+    # offline, the groups that were Online when it stopped (they come back when it starts), the VMs whose
+    # storage went offline with the CSVs (back when the CSVs are online again), the pool unhealthy after a start.
+    cluster_stopped: bool = False
+    offline_csvs: list[str] = Field(default_factory=list)
+    groups_before_stop: list[str] = Field(default_factory=list)
+    vms_without_storage: list[str] = Field(default_factory=list)
+    pool_settling_until: float = 0.0
     iso_path: str = r"C:\ISO\AzureLocal-2509-25398.iso"
     staging_path: str = r"C:\SetupFiles\AzureLocal-23H2"
 
@@ -287,6 +368,19 @@ def node_names(count: int, sites: int = 2) -> list[str]:
     return [f"LAB-A{i}" for i in range(1, half + 1)] + [f"LAB-B{i}" for i in range(1, half + 1)]
 
 
+def _readiness_faults(nodes: dict[str, LabNode], names: list[str]) -> None:
+    """The designed readiness failures of a fresh lab (single-site and stretched alike): BitLocker protection On
+    on every node's C: (LabNode's default; critical), on the second node the Windows feature NetworkATC missing
+    (Available: installed without a restart; the optional feature of the same name follows it) and the optional
+    feature Windows-Defender Disabled (its install needs a restart: RESTART_FEATURES), and on the first node a TPM
+    LockoutCount of 2 (a warning only). Everything else passes."""
+    second = nodes[names[1]]
+    second.features["NetworkATC"] = "Available"
+    second.optional_features["NetworkATC"] = "Disabled"
+    second.optional_features["Windows-Defender"] = "Disabled"
+    nodes[names[0]].tpm.lockout_count = 2
+
+
 def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | None = "last",
               sites: int = 2) -> LabState:
     """A fresh cluster on 22H2. Two sites (the default): stretched, CSVs per site, VMs, two SR partnerships.
@@ -309,6 +403,7 @@ def build_lab(node_count: int = 4, *, now: float = 0.0, iso_missing_on: str | No
     # The ISO is missing on one node: the operator must notice and copy it (RUNBOOK 5).
     if iso_missing_on == "last":
         nodes[names[-1]].files.pop(state_iso)
+    _readiness_faults(nodes, names)
 
     groups = [
         LabGroup(name="Cluster Group", group_type="Cluster", owner=site_a[0]),
@@ -404,6 +499,7 @@ def _build_single(node_count: int, *, now: float, iso_missing_on: str | None) ->
              for index, name in enumerate(names, start=1)}
     if iso_missing_on == "last":
         nodes[names[-1]].files.pop(state_iso)
+    _readiness_faults(nodes, names)
     groups = [
         LabGroup(name="Cluster Group", group_type="Cluster", owner=names[0]),
         LabGroup(name="Available Storage", group_type="AvailableStorage", owner=names[-1]),

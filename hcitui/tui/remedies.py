@@ -19,6 +19,9 @@ KEYS: dict[Action, tuple[str, str]] = {
     Action.ROLLING_RESTART: ("3) Node drain and restart", "o"),
     Action.SR_SNAPSHOT: ("6) Storage Replica", "s"),
     Action.SR_REREAD: ("6) Storage Replica", "v"),
+    Action.FEATURES_INSTALL: ("12) Readiness", "f"),
+    Action.BITLOCKER_SUSPEND: ("12) Readiness", "b"),
+    Action.OFFLINE_UPDATE: ("13) Offline update", "g"),
 }
 
 

@@ -37,10 +37,13 @@ PHASES: dict[int, str] = {
     6: "SR recreate",
     7: "Verification",
     8: "Post-upgrade",
+    9: "Solution-upgrade readiness",  # after the RUNBOOK's phases: seed 001 "Step 2: prepare for the solution update"
+    10: "Fast offline update",  # seed 004: the whole cluster down, every node updated at once
 }
 
 _MAINTENANCE, _CAU, _SR, _VERIFY = ("hcitui.workflow.maintenance", "hcitui.workflow.cau", "hcitui.workflow.sr",
                                     "hcitui.workflow.verify")
+_SOLUTION = "hcitui.workflow.solution"
 
 # Every step hcitui re-verifies by itself, phase by phase: step name -> the module whose @register declares
 # how. This list is the registry: reverifiers() imports exactly these modules (an import that fails fails
@@ -52,6 +55,9 @@ REVERIFIABLE: dict[int, dict[str, str]] = {
     5: {"manual-upgrade": _MAINTENANCE, "cau-run": _CAU, "cau-stop": _CAU, "cau-recover": _CAU},
     6: {"sr-recreate": _SR},
     7: {"verification": _VERIFY},
+    9: {"features-install": _SOLUTION, "features": _SOLUTION, "bitlocker-suspend": _SOLUTION,
+        "bitlocker-resume": _SOLUTION},
+    10: {"offline-update": "hcitui.workflow.offline"},
 }
 _DECLARED: dict[str, str] = {step: module for steps in REVERIFIABLE.values() for step, module in steps.items()}
 

@@ -149,7 +149,7 @@ SETUP = {
         "DestinationRGName": "SiteB-Replica01-RG"}),
 }
 # Parameters that differ from the shared examples for one operation (Name is a VM here).
-PARAMS = {"update_vm_version": {"Name": "VM-A01"}}
+PARAMS = {"update_vm_version": {"Name": "VM-A01"}, "get_file_hash": {"Path": "C:\\Temp\\small.bin"}}
 # CAU: the rolling upgrade from the folder _staged fills; remoting enabled before (the first time drops WinRM).
 CAU_UPGRADE = {"Plugin": "RollingUpgrade", "MediaPath": "C:\\SetupFiles\\AzureLocal-23H2"}
 PARAMS.update(start_cau_run=CAU_UPGRADE, get_cau_scan=CAU_UPGRADE)
@@ -173,6 +173,11 @@ SETUP.update(
     get_cau_scan=_staged,
     stop_cau_run=lambda lab: lab.execute("LAB-A1", "start_cau_run", {"Plugin": "WindowsUpdate"}),
     recover_cau_run=_cau_failed,
+    # The fast offline update: a package staged on the node; a small file whose content the lab keeps
+    install_update_package=lambda lab: lab.execute("LAB-A1", "write_file_chunk", {
+        "Path": "C:\\SetupFiles\\Updates\\windows10.0-kb5048654-x64.msu", "Offset": 0, "Data": "aGNpdHVp"}),
+    get_file_hash=lambda lab: lab.execute("LAB-A1", "write_file_chunk", {
+        "Path": "C:\\Temp\\small.bin", "Offset": 0, "Data": "aGNpdHVp"}),
 )
 
 

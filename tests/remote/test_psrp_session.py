@@ -64,9 +64,13 @@ async def test_every_read_through_our_session(served, tmp_path, name):
     if name == "get_storage_jobs":  # a quiet lab has none: give it a repair job to read
         served.lab.state.storage_jobs.append(
             LabStorageJob(name="Repair", site="SiteA", started=time.time(), duration=600, bytes_total=10**9))
+    params = params_for(op, served.lab)
+    if name == "get_file_hash":  # the lab keeps the content of small files only: hash one it holds
+        params["Path"] = "C:\\Temp\\small.bin"
+        served.lab.execute("LAB-A1", "write_file_chunk", {"Path": params["Path"], "Offset": 0, "Data": "aGNpdHVp"})
     ctx = make_ctx(served, tmp_path, read_only=True)
     try:
-        value = await bounded(ctx.client.invoke("LAB-A1", op, params_for(op, served.lab)))
+        value = await bounded(ctx.client.invoke("LAB-A1", op, params))
     finally:
         await ctx.close()
     # The declared result type came back through JSON over the wire.

@@ -49,10 +49,10 @@ async def test_menu_read_only_badge(tmp_path):
 async def test_menu_rejects_unknown_number_and_accepts_enter(tmp_path):
     app, _ctx, _lab = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("1", "2")  # "1" waits (1, 10, 11 exist); there is no 12
+        await pilot.press("1", "4")  # "1" waits (1, 10 to 13 exist); there is no 14
         await pilot.pause()
         assert isinstance(app.screen, MenuScreen)
-        assert "There is no option 12" in text_of(app.screen.query_one("#menu-message", Static))
+        assert "There is no option 14" in text_of(app.screen.query_one("#menu-message", Static))
         await pilot.press("backspace", "enter")  # nothing typed: stays
         assert isinstance(app.screen, MenuScreen)
 

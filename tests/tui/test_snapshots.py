@@ -23,7 +23,7 @@ FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 SCREENS = {  # what the operator types at the menu -> the picture's name
     "": "menu", "1": "prerequisites", "2": "registry", "3": "maintenance", "4": "iso", "5": "cau",
     "6": "storage-replica", "7": "verification", "8": "post-upgrade", "9": "monitor", "10": "audit",
-    "11": "journal", "?": "help",
+    "11": "journal", "12": "readiness", "13": "offline-update", "?": "help",
 }
 
 

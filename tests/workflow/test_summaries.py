@@ -299,9 +299,12 @@ def test_summarize_gives_every_entry_a_line_and_the_first_step(tmp_path):
     assert overview.lines[Entry.MONITOR].state is State.INFO and "every 5 s" in overview.lines[Entry.MONITOR].text
     assert overview.lines[Entry.JOURNAL].text == "no step recorded yet"
     assert overview.lines[Entry.AUDIT].text == "nothing logged yet"
+    # The solution upgrade's readiness does not apply to a stretched cluster (the lab's): a fact, not a step.
+    assert overview.lines[Entry.READINESS] == summaries.Summary("does not apply: stretched cluster", State.INFO)
     assert all(line.state is State.NOT_STARTED for entry, line in overview.lines.items()
-               if entry in summaries.PHASES)
+               if entry in summaries.PHASES and entry is not Entry.READINESS)
     assert overview.next is not None and (overview.next.entry, overview.next.phase) == (Entry.PREREQUISITES, 0)
     assert overview.next.phase_name == "Prerequisites"
     # The phases each entry serves are the runbook's, in order.
-    assert [p for phases in summaries.PHASES.values() for p in phases] == [0, 1, 1, 3, 2, 5, 4, 6, 7, 8]
+    # After them: 9, the solution update's readiness (12) Readiness), 10, the fast offline update.
+    assert [p for phases in summaries.PHASES.values() for p in phases] == [0, 1, 1, 3, 2, 5, 4, 6, 7, 8, 9, 10]

@@ -37,6 +37,8 @@ ENTRIES: tuple[Entry, ...] = (
           "quiet, the ISO (read-only)"),
     Entry("verify", "reads", "VERIFY", "phase 7: check nodes Up on 25398, CSVs online, SR replicating, storage "
           "quiet (read-only)"),
+    Entry("readiness", "readiness", "READINESS", "after phase 8: the solution-upgrade readiness checks of the "
+          "environment checker, read with plain cmdlets (read-only)"),
     Entry("sr-snapshot", "sr", "SNAPSHOT", "phase 4: snapshot every SR partnership and group into the journal "
           "folder and re-read it (reads the cluster only)"),
     Entry("sr-diff", "sr", "DIFF", "phase 6: compare the SR configuration with the snapshot; exit 0 same, 1 "
@@ -50,6 +52,13 @@ ENTRIES: tuple[Entry, ...] = (
           "setup from the staged folder, wait for 25398, resume, wait for storage", True),
     Entry("post-upgrade", "steps", "POST_UPGRADE", "phase 8: raise the functional level, upgrade every storage "
           "pool, run Test-Cluster; CANNOT BE UNDONE: refused without --yes", True),
+    Entry("features-install", "solution", "FEATURES_INSTALL", "after phase 8: install the Windows and optional "
+          "features the solution update requires, node by node, drained; restarts a node only when a feature "
+          "needs it; resumes where it stopped", True),
+    Entry("bitlocker-suspend", "solution", "BITLOCKER_SUSPEND", "after phase 8: suspend BitLocker on every "
+          "protected volume (-RebootCount 0) so a restart during the solution update needs no recovery key", True),
+    Entry("bitlocker-resume", "solution", "BITLOCKER_RESUME", "after the solution update: resume BitLocker on "
+          "every suspended volume", True),
     Entry("rolling-restart", "steps", "ROLLING_RESTART", "phase 1: restart every node in turn, one at a time; "
           "stops at the first failure; resumes where it stopped", True),
     Entry("registry", "steps", "REGISTRY", "phase 1: set RefsEnableMetadataValidation and "
@@ -69,6 +78,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("cau-stop", "cau", "STOP", "phase 5: stop the CAU run; it ends at its next safe point", True),
     Entry("cau-recover", "cau", "RECOVER", "phase 5: clear a stale failed CAU run (Invoke-CauRun "
           "-ForceRecovery)", True),
+    Entry("offline-update", "offline", "OFFLINE_UPDATE", "fast offline update: stop the cluster, update every node "
+          "at once, start it; ALL WORKLOADS GO DOWN: refused without --yes", True),
     Entry("ops", "reads", "OPS", "list the declared PowerShell operations, or 'ops show NAME' to print one"),
     Entry("config", "reads", "CONFIG", "'config example' prints a commented config; 'config check [PATH]' "
           "validates one"),

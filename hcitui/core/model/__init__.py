@@ -46,6 +46,38 @@ from hcitui.core.model.host import (
     VmSummary,
     VmVersion,
 )
+from hcitui.core.model.offline import (
+    CLUSTER_SERVICE,
+    SERVICE_AUTOMATIC,
+    SERVICE_DISABLED,
+    ClusterService,
+    CsvResource,
+    FileHash,
+    OfflineNode,
+    PackageInstall,
+    Volume,
+)
+from hcitui.core.model.readiness import (
+    AKS_MODULES,
+    INFRASTRUCTURE_VOLUME_BYTES,
+    INFRASTRUCTURE_VOLUME_NAME,
+    MOC_SERVICES,
+    NETWORK_ATC,
+    REQUIRED_OPTIONAL_FEATURES,
+    REQUIRED_WINDOWS_FEATURES,
+    BitLockerVolume,
+    ClusterReadiness,
+    DeviceGuard,
+    Language,
+    ModuleInfo,
+    NodeReadiness,
+    OptionalFeature,
+    PoolSpace,
+    ServiceInfo,
+    Tpm,
+    WindowsFeature,
+)
+from hcitui.core.model.remedies import BitLockerVolumeState, FeatureInstall, OptionalFeatureEnable
 from hcitui.core.model.sr import (
     INITIAL_SYNC_STATES,
     REPLICATING_STATES,
@@ -83,6 +115,7 @@ from hcitui.core.model.upgrade import (
 __all__ = [
     "INITIAL_SYNC_STATES", "REPLICATING_STATES", "SETUP_EXIT_CODES", "SETUP_LOG_FOLDER", "SETUP_SUCCESS_CODES",
     "UPGRADE_FROM_BUILD", "UPGRADE_TO_BUILD",
+    "BitLockerVolumeState", "FeatureInstall", "OptionalFeatureEnable",
     "AzureRegistration", "CauClusterRole", "CauNodeResult", "CauNodeResultStatus", "CauNodeStatus", "CauReport",
     "CauRun", "CauRunStarted", "CauRunState", "CauScanUpdate", "CauSetupResult", "ClusterGroup", "ClusterNode",
     "ClusterValidation", "CoordinatorReach", "CoordinatorState", "CsvState", "CsvStateInfo", "DrainStatus",
@@ -92,4 +125,12 @@ __all__ = [
     "SRReplica", "SecureBoot", "SecureBootState", "SetupStarted", "StagingInfo", "StorageJob", "StorageJobState",
     "StoragePool", "VirtualDisk", "VmSummary", "VmVersion",
     "open_enum", "setup_exit_hex", "setup_exit_meaning",
+    # Solution-upgrade readiness
+    "AKS_MODULES", "INFRASTRUCTURE_VOLUME_BYTES", "INFRASTRUCTURE_VOLUME_NAME", "MOC_SERVICES", "NETWORK_ATC",
+    "REQUIRED_OPTIONAL_FEATURES", "REQUIRED_WINDOWS_FEATURES",
+    "BitLockerVolume", "ClusterReadiness", "DeviceGuard", "Language", "ModuleInfo", "NodeReadiness", "OptionalFeature",
+    "PoolSpace", "ServiceInfo", "Tpm", "WindowsFeature",
+    # Fast offline update
+    "CLUSTER_SERVICE", "SERVICE_AUTOMATIC", "SERVICE_DISABLED",
+    "ClusterService", "CsvResource", "FileHash", "OfflineNode", "PackageInstall", "Volume",
 ]

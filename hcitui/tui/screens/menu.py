@@ -41,8 +41,10 @@ def menu_entries() -> list[MenuEntry]:
     from hcitui.tui.screens.journal_view import JournalScreen
     from hcitui.tui.screens.maintenance import MaintenanceScreen
     from hcitui.tui.screens.monitor import MonitorScreen
+    from hcitui.tui.screens.offline import OfflineUpdateScreen
     from hcitui.tui.screens.post import PostUpgradeScreen
     from hcitui.tui.screens.prereq import PrereqScreen
+    from hcitui.tui.screens.readiness import ReadinessScreen
     from hcitui.tui.screens.registry import RegistryScreen
     from hcitui.tui.screens.sr import SRScreen
     from hcitui.tui.screens.verify import VerifyScreen
@@ -59,6 +61,8 @@ def menu_entries() -> list[MenuEntry]:
         MenuEntry(9, "Monitor", MonitorScreen, Entry.MONITOR),
         MenuEntry(10, "Audit log", AuditScreen, Entry.AUDIT),
         MenuEntry(11, "Journal", JournalScreen, Entry.JOURNAL),
+        MenuEntry(12, "Readiness", ReadinessScreen, Entry.READINESS),
+        MenuEntry(13, "Offline update", OfflineUpdateScreen, Entry.OFFLINE),
     ]
 
 
@@ -107,20 +111,25 @@ def next_line(entries: list[MenuEntry], recommendation: Recommendation | None) -
 
 class MenuScreen(HciScreen):
     TITLE_TEXT = "Main menu"
-    # 80x24 holds the heading, the column heads, every item, Exit, the next step, the prompt and a message;
+    # 80x24 holds the header, the heading (3), the column heads, every item (13) and Exit, a blank line, the next
+    # step, the prompt, a message and the footer: 24 lines, so no margin under the heading, no blank before Exit;
     # each line is cut with an ellipsis at the screen's width, never wrapped, so the prompt never moves off.
     DEFAULT_CSS = """
     MenuScreen #menu-page { height: 1fr; padding: 0 1; }
-    MenuScreen #menu-heading { margin: 0 0 1 1; }
+    MenuScreen #menu-heading { margin: 0 0 0 1; }
     MenuScreen #menu-page > Static { text-wrap: nowrap; text-overflow: ellipsis; }
     MenuScreen #menu-next, MenuScreen #menu-prompt, MenuScreen #menu-message { margin-left: 1; }
     """
     ABOUT = ("Type an option's number. A number no other option starts with opens at once; "
-             "otherwise press Enter. Backspace corrects, Esc clears. Phase: the runbook phase(s) an option serves "
-             "(0 prerequisites, 1 registry keys and restarts, 2 CAU preflight, 3 ISO staging, 4 SR snapshot, "
-             "5 OS upgrade, 6 SR recreate, 7 verification, 8 post-upgrade). '>' and the Next line: the step "
-             "recommended next, from the journal, and why. 'stale': the cluster changed after that result was "
-             "taken; run it again.")
+             "otherwise press Enter (1 needs Enter: 10 and up start with it). Backspace corrects, Esc "
+             "clears. Phase: the runbook phase(s) an option serves (0 prerequisites, 1 registry keys and restarts, "
+             "2 CAU preflight, 3 ISO staging, 4 SR snapshot, 5 OS upgrade, 6 SR recreate, 7 verification, "
+             "8 post-upgrade; 9 after them, preparing the solution update on a cluster that is not stretched: "
+             "12) Readiness checks it, installs the missing features and suspends BitLocker; 10 the fast offline "
+             "update, 13), outside the upgrade: every node updated at once in a maintenance window, with "
+             "downtime). '>' and the Next "
+             "line: the step recommended next, from the journal, and why. 'stale': the cluster changed after that "
+             "result was taken; run it again.")
     BINDINGS = [
         Binding("q", "app.quit", "Quit"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
@@ -166,7 +175,6 @@ class MenuScreen(HciScreen):
         for entry in self.entries:
             lines.append_text(item_line(entry, overview.lines[entry.entry], marked=entry.entry is marked))
             lines.append("\n")
-        lines.append("\n")
         lines.append(f" {EXIT_NUMBER:>2}) Exit", style="bold")
         self.query_one("#menu-items", Static).update(lines)
         self.query_one("#menu-next", Static).update(next_line(self.entries, overview.next))

@@ -45,8 +45,10 @@ from hcitui.workflow.summaries.lines import (
     journal_line,
     maintenance_line,
     monitor_line,
+    offline_line,
     post_line,
     prerequisites_line,
+    readiness_line,
     registry_line,
     sr_line,
     summarize,
@@ -57,6 +59,7 @@ from hcitui.workflow.summaries.walk import recommend, upgrade_begun, upgraded
 __all__ = [
     "CHANGES", "PHASES", "STALE_NOTE", "Change", "Entry", "Facts", "Overview", "Recommendation", "State", "Summary",
     "audit_line", "cau_line", "changed_since", "entry_of", "iso_line", "journal_line", "maintenance_line",
-    "monitor_line", "pending_reboot", "post_line", "preflight_stale", "prerequisites_line", "recommend",
+    "monitor_line", "offline_line", "pending_reboot", "post_line", "preflight_stale", "prerequisites_line",
+    "readiness_line", "recommend",
     "registry_line", "sr_line", "step_words", "summarize", "upgrade_begun", "upgraded", "verification_line",
 ]

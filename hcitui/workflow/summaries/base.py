@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from hcitui.core.journal import Journal, StepRecord, StepStatus, local_time
-from hcitui.workflow import maintenance, post, prereq, registry, staging, verify
+from hcitui.workflow import maintenance, offline, post, prereq, readiness, registry, solution, staging, verify
 from hcitui.workflow.cau import options as cau_options
 from hcitui.workflow.context import Context
 from hcitui.workflow.resume import phase_name
@@ -30,6 +30,8 @@ class Entry(StrEnum):
     MONITOR = "monitor"
     AUDIT = "audit log"
     JOURNAL = "journal"
+    READINESS = "solution-upgrade readiness"
+    OFFLINE = "fast offline update"
 
 
 class State(StrEnum):
@@ -74,6 +76,8 @@ PHASES: dict[Entry, tuple[int, ...]] = {
     Entry.SR: (4, 6),
     Entry.VERIFICATION: (7,),
     Entry.POST: (8,),
+    Entry.READINESS: (readiness.PHASE,),
+    Entry.OFFLINE: (offline.PHASE,),
 }
 
 PHASE_REGISTRY, PHASE_MAINTENANCE, PHASE_ISO = registry.PHASE, maintenance.PHASE, staging.PHASE
@@ -103,11 +107,17 @@ CHANGES: dict[tuple[int, str], str] = {
     (post.PHASE, post.LEVEL): "functional level update",
     (post.PHASE, post.POOLS): "pool upgrade",
     (post.PHASE, post.VMS): "VM version update",
+    (solution.PHASE, solution.FEATURES_RUN): "features install",
+    (solution.PHASE, solution.FEATURES): "features install",
+    (solution.PHASE, solution.BITLOCKER_SUSPEND): "BitLocker suspend",
+    (solution.PHASE, solution.BITLOCKER_RESUME): "BitLocker resume",
+    (offline.PHASE, offline.STEP): "fast offline update",
 }
 
 # Which entry shows a journal step (for an interrupted or running step, "go back there").
 _ENTRY_OF_PHASE: dict[int, Entry] = {0: Entry.PREREQUISITES, 1: Entry.MAINTENANCE, 2: Entry.CAU, 3: Entry.ISO,
-                                     4: Entry.SR, 5: Entry.CAU, 6: Entry.SR, 7: Entry.VERIFICATION, 8: Entry.POST}
+                                     4: Entry.SR, 5: Entry.CAU, 6: Entry.SR, 7: Entry.VERIFICATION, 8: Entry.POST,
+                                     readiness.PHASE: Entry.READINESS, offline.PHASE: Entry.OFFLINE}
 _ENTRY_OF_STEP: dict[tuple[int, str], Entry] = {
     (PHASE_REGISTRY, registry.STEP): Entry.REGISTRY,
     (PHASE_REGISTRY, registry.REMEDIATION): Entry.REGISTRY,
@@ -121,6 +131,7 @@ _WORDS: dict[tuple[int, str], str] = {
     (PHASE_RECREATE, sr_names.DIFF): "SR diff",
     (verify.PHASE, "verification"): "verification",
     (post.PHASE, post.VALIDATION): "Test-Cluster",
+    (readiness.PHASE, readiness.STEP): "readiness checks",
 }
 
 

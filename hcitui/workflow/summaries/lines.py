@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hcitui.core.journal import Journal, StepRecord, StepStatus
-from hcitui.workflow import maintenance, post, prereq, registry, sr, staging, verify
+from hcitui.workflow import maintenance, offline, post, prereq, readiness, registry, sr, staging, verify
 from hcitui.workflow.cau import options as cau_options
 from hcitui.workflow.cau import summary as cau_summary
 from hcitui.workflow.context import Context
@@ -71,6 +71,16 @@ def verification_line(facts: Facts) -> Summary:
     # storage jobs, disks), which every change can move.
     record = facts.record(verify.PHASE, "verification")
     return _simple_line(record, changed_since(facts.journal, result_time(record)))
+
+
+def readiness_line(facts: Facts) -> Summary:
+    # Stale: any change to the cluster after it was taken (a feature installed, BitLocker suspended, a node
+    # restarted...): it reads every node's features, BitLocker, OS and the cluster's level and pool. On a
+    # stretched cluster the solution upgrade does not apply: a fact, neither to do nor failed.
+    if not facts.stretched:
+        record = facts.record(readiness.PHASE, readiness.STEP)
+        return _simple_line(record, changed_since(facts.journal, result_time(record)))
+    return Summary("does not apply: stretched cluster", State.INFO)
 
 
 def _latest(records: list[StepRecord | None]) -> datetime | None:
@@ -193,6 +203,17 @@ def post_line(facts: Facts) -> Summary:
     return Summary(", ".join(parts) if parts else "started; nothing done yet", state, at)
 
 
+def offline_line(ctx: Context, facts: Facts) -> Summary:
+    # Never stale: an update is an event with its own closing checks; an open window is the loudest state.
+    record = facts.record(offline.PHASE, offline.STEP)
+    text = offline.journal_summary(ctx)
+    if record is None or not record.runs:
+        return Summary(text, State.NOT_STARTED)
+    state = {StepStatus.DONE: State.DONE, StepStatus.FAILED: State.FAILED, StepStatus.RUNNING: State.IN_PROGRESS,
+             StepStatus.UNKNOWN: State.INTERRUPTED}.get(record.status, State.NOT_STARTED)
+    return Summary(text, state, when(result_time(record)))
+
+
 def monitor_line(ctx: Context) -> Summary:
     return Summary(f"read-only, refreshes every {ctx.cluster.monitor_interval:g} s", State.INFO)
 
@@ -251,5 +272,7 @@ def summarize(ctx: Context, now: datetime | None = None) -> Overview:
         Entry.MONITOR: monitor_line(ctx),
         Entry.AUDIT: audit_line(ctx),
         Entry.JOURNAL: journal_line(ctx.journal),
+        Entry.READINESS: readiness_line(facts),
+        Entry.OFFLINE: offline_line(ctx, facts),
     }
     return Overview(lines, recommend(facts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hcitui.core import model
 from hcitui.core.journal import StepRecord, StepStatus
-from hcitui.workflow import maintenance, post, prereq, registry, staging, verify
+from hcitui.workflow import maintenance, post, prereq, readiness, registry, staging, verify
 from hcitui.workflow.cau import options as cau_options
 from hcitui.workflow.sr import snapshot as sr_names
 from hcitui.workflow.summaries.base import (
@@ -170,9 +170,9 @@ def _after_upgrade(facts: Facts) -> Recommendation | None:
         return Recommendation(Entry.VERIFICATION, 7, "the upgrade is done; verify the cluster")
     if ver.status is not StepStatus.DONE:
         return Recommendation(Entry.VERIFICATION, 7, "it did not pass: fix what fails, verify again")
-    # Phase 8's own changes come after the verification by design: only an earlier phase's change sends the
+    # Phase 8's (and 9's) own changes come after the verification by design: only an earlier phase's change sends the
     # operator back to it here (the line shows it stale either way; the end asks for one more).
-    change = changed_since(facts.journal, result_time(ver), keep=lambda r: r.phase != post.PHASE)
+    change = changed_since(facts.journal, result_time(ver), keep=lambda r: r.phase not in (post.PHASE, readiness.PHASE))
     if change is not None:
         return Recommendation(Entry.VERIFICATION, 7, f"verify again: the cluster changed since ({change.words})")
     level, pools, validation = (facts.record(post.PHASE, s) for s in (post.LEVEL, post.POOLS, post.VALIDATION))
@@ -182,9 +182,30 @@ def _after_upgrade(facts: Facts) -> Recommendation | None:
         return Recommendation(Entry.POST, 8, "the level is raised; upgrade the storage pools")
     if validation is None or validation.status is not StepStatus.DONE:
         return Recommendation(Entry.POST, 8, "the pools are upgraded; run Test-Cluster")
-    change = changed_since(facts.journal, result_time(ver))
+    # The solution update's preparation (phase 9) changes the cluster after the verification by design.
+    change = changed_since(facts.journal, result_time(ver), keep=lambda r: r.phase != readiness.PHASE)
     if change is not None:
         return Recommendation(Entry.VERIFICATION, 7, "post-upgrade is done; verify the end state once more")
+    return _readiness(facts)
+
+
+def _readiness(facts: Facts) -> Recommendation | None:
+    """Phase 9, after the OS upgrade and post-upgrade: the solution update's readiness (seed 001, "Step 2"),
+    on a cluster it applies to (not stretched)."""
+    if facts.stretched:
+        return None
+    record = facts.record(readiness.PHASE, readiness.STEP)
+    if record is None or not record.runs:
+        return Recommendation(Entry.READINESS, readiness.PHASE,
+                              "post-upgrade is done; check the solution upgrade's readiness (read-only)")
+    change = changed_since(facts.journal, result_time(record))
+    if change is not None:
+        return Recommendation(Entry.READINESS, readiness.PHASE,
+                              f"check again: the cluster changed since ({change.words})")
+    if record.status is not StepStatus.DONE:
+        return Recommendation(Entry.READINESS, readiness.PHASE,
+                              "not passed: fix what fails (f installs the features, b suspends BitLocker), "
+                              "check again")
     return None
 
 
