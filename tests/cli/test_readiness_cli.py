@@ -15,7 +15,7 @@ from hcitui.core.audit import AuditLog
 from hcitui.lab import Lab
 from hcitui.ps import OPERATIONS
 from hcitui.workflow import readiness as rd
-from tests.support import FakeClock
+from support import FakeClock
 
 SINGLE = ["--lab", "--lab-sites", "1"]
 
