@@ -99,11 +99,12 @@ async def test_a_stretched_cluster_says_first_that_it_does_not_apply(tmp_path):
         lines = screen_lines(app)
         assert lines[1].strip().startswith("Does not apply: stretched cluster.")
         assert any(line.strip().startswith("DOES NOT APPLY") for line in lines)
-        await pilot.press("f")
-        await settle(pilot)
-        await pilot.press("y")
-        await wait_idle(pilot, screen)
-        assert "does not apply to a stretched cluster" in "\n".join(screen_lines(app))
+        for key in ("f", "b"):  # refused at once: no preview to confirm, nothing sent
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is screen
+            assert f"{key} refused, nothing sent: no solution upgrade on a stretched cluster." in \
+                " ".join(line.strip() for line in screen_lines(app))
         assert mutating_calls(ctx) == []
 
 

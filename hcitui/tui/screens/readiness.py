@@ -169,7 +169,16 @@ class ReadinessScreen(ChecksScreen, SteppingScreen):
                 found[node] = exc.message
         return found
 
+    def _not_here(self, what: str) -> bool:
+        """On a stretched cluster there is nothing to prepare: say so at once, before any preview."""
+        if self.ctx.stretched:
+            self.say(f"{what} refused, nothing sent: no solution upgrade on a stretched cluster.")
+            return True
+        return False
+
     def action_features(self) -> None:
+        if self._not_here("f"):
+            return
         nodes = self.ctx.client.node_names
         self.confirm(solution.plan_features(self.ctx, nodes, self._missing(nodes)), "features install",
                      lambda: solution.install_features(self.ctx, None, self.progress))
@@ -181,6 +190,8 @@ class ReadinessScreen(ChecksScreen, SteppingScreen):
                      f"BitLocker {direction.verb}", lambda: work(self.ctx, None, self.progress))
 
     def action_suspend(self) -> None:
+        if self._not_here("b"):
+            return
         self._bitlocker(solution.SUSPEND)
 
     def action_resume(self) -> None:
