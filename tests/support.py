@@ -1,12 +1,38 @@
 """What tests at every layer share that is not a fixture: a fake clock, example parameter values,
-the earlier phases done quickly. Fixtures live in the conftest files."""
+the earlier phases done quickly, the lab reached in-process. Fixtures live in the conftest files."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 from hcitui.lab import Lab
 from hcitui.lab.state import _volume_path
 
 START = 1_700_000_000.0
+
+
+def lab_in_process(monkeypatch, timings: Mapping[str, float] | None = None, poll: float | None = None,
+                   prepare: Callable[[Lab], object] | None = None) -> None:
+    """Every ``--lab`` context this test opens reaches the lab in-process (the same workflow and scripts, no
+    WinRM endpoints to start), with ``timings`` set on the lab (each command's lab starts with its own),
+    ``prepare`` run on it, and ``poll`` as the context's polling interval, when given."""
+    from hcitui.cli import context as wiring
+
+    original = wiring.context_for_lab
+
+    def pinned(lab, **kwargs):
+        kwargs["transport"] = "inprocess"
+        for name, seconds in (timings or {}).items():
+            assert hasattr(lab.state.timings, name), f"the lab has no timing {name!r}"
+            setattr(lab.state.timings, name, seconds)
+        if prepare is not None:
+            prepare(lab)
+        ctx = original(lab, **kwargs)
+        if poll is not None:
+            ctx.poll = poll
+        return ctx
+
+    monkeypatch.setattr(wiring, "context_for_lab", pinned)
 
 
 class FakeClock:

@@ -7,7 +7,6 @@ The in-process tests pin ``--lab`` to the in-process lab transport: they test th
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from hcitui.cli import context as wiring
 from hcitui.cli.main import main
 from hcitui.core.config import EXAMPLE
 from hcitui.workflow import verify
+from support import lab_in_process as in_process
 
 PROJECT = Path(__file__).resolve().parents[2]
 LAB_NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -28,15 +28,7 @@ LAB_NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 
 @pytest.fixture(autouse=True)
 def lab_in_process(monkeypatch):
-    original = wiring.context_for_lab
-    if "transport" not in inspect.signature(original).parameters:
-        return  # --lab is in-process already
-
-    def in_process(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        return original(lab, **kwargs)
-
-    monkeypatch.setattr(wiring, "context_for_lab", in_process)
+    in_process(monkeypatch)
 
 
 def audit_lines(state_home: Path) -> list[dict]:

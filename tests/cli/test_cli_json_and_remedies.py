@@ -3,22 +3,18 @@ commands (the in-process lab)."""
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
 
-from hcitui.cli import context as wiring
 from hcitui.cli.main import main
 from hcitui.core.errors import ExitCode
+from support import lab_in_process as in_process
 
 
 @pytest.fixture(autouse=True)
 def lab_in_process(monkeypatch):
-    original = wiring.context_for_lab
-    if "transport" in inspect.signature(original).parameters:
-        monkeypatch.setattr(wiring, "context_for_lab",
-                            lambda lab, **kw: original(lab, **{**kw, "transport": "inprocess"}))
+    in_process(monkeypatch)
 
 
 def test_cau_preflight_checks_as_json_like_verify(capsys):

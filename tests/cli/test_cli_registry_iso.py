@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -12,16 +11,14 @@ from hcitui.cli import context as wiring
 from hcitui.cli.main import main
 from hcitui.lab.state import ISO_SIZE
 from hcitui.ps.iso import CHUNK_BYTES
+from support import lab_in_process
 
 LAB_NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
 
 
 @pytest.fixture(autouse=True)
 def fast_lab_in_process(monkeypatch):
-    original_context = wiring.context_for_lab
-    if "transport" in inspect.signature(original_context).parameters:
-        monkeypatch.setattr(wiring, "context_for_lab",
-                            lambda lab, **kw: original_context(lab, **{**kw, "transport": "inprocess"}))
+    lab_in_process(monkeypatch)
     original_open = wiring.open_lab
 
     def fast_open(*args, **kwargs):

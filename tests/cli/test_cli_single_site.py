@@ -3,31 +3,22 @@ Its verification and prerequisites carry no Storage Replica check, and read no S
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
 
-from hcitui.cli import context as wiring
 from hcitui.cli.main import main
 from hcitui.cli.parser import parse_args
 from hcitui.core.audit import AuditLog
 from hcitui.workflow import prereq, verify
+from support import lab_in_process as in_process
 
 NODES = ["LAB-N1", "LAB-N2", "LAB-N3"]
 
 
 @pytest.fixture(autouse=True)
 def lab_in_process(monkeypatch):
-    original = wiring.context_for_lab
-    if "transport" not in inspect.signature(original).parameters:
-        return
-
-    def in_process(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        return original(lab, **kwargs)
-
-    monkeypatch.setattr(wiring, "context_for_lab", in_process)
+    in_process(monkeypatch)
 
 
 def run_json(capsys, argv):

@@ -3,7 +3,6 @@ to end on a fresh lab, the whole way from a failing readiness to a passing one t
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
@@ -13,6 +12,7 @@ from hcitui.cli.commands import BY_NAME
 from hcitui.cli.main import main
 from hcitui.core.audit import AuditLog
 from hcitui.lab import Lab
+from support import lab_in_process as in_process
 
 SINGLE = ["--lab", "--lab-sites", "1"]
 FAST = {"reboot": 0.3, "cluster_join": 0.2, "repair": 0.3, "drain_step": 0.02, "os_install": 0.3,
@@ -21,19 +21,7 @@ FAST = {"reboot": 0.3, "cluster_join": 0.2, "repair": 0.3, "drain_step": 0.02, "
 
 @pytest.fixture(autouse=True)
 def lab_in_process(monkeypatch):
-    original = wiring.context_for_lab
-    if "transport" not in inspect.signature(original).parameters:
-        return
-
-    def in_process(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        for name, seconds in FAST.items():  # timings belong to a run: each command's lab starts with its own
-            setattr(lab.state.timings, name, seconds)
-        ctx = original(lab, **kwargs)
-        ctx.poll = 0.05
-        return ctx
-
-    monkeypatch.setattr(wiring, "context_for_lab", in_process)
+    in_process(monkeypatch, FAST, poll=0.05)  # timings belong to a run: each command's lab starts with its own
 
 
 def fresh_lab(state_home) -> Lab:

@@ -3,7 +3,6 @@ designed failures, then a lab brought to readiness) and on the stretched lab (it
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
@@ -16,21 +15,14 @@ from hcitui.lab import Lab
 from hcitui.ps import OPERATIONS
 from hcitui.workflow import readiness as rd
 from support import FakeClock
+from support import lab_in_process as in_process
 
 SINGLE = ["--lab", "--lab-sites", "1"]
 
 
 @pytest.fixture(autouse=True)
 def lab_in_process(monkeypatch):
-    original = wiring.context_for_lab
-    if "transport" not in inspect.signature(original).parameters:
-        return
-
-    def in_process(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        return original(lab, **kwargs)
-
-    monkeypatch.setattr(wiring, "context_for_lab", in_process)
+    in_process(monkeypatch)
 
 
 def run_json(capsys, argv):

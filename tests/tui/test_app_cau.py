@@ -23,7 +23,7 @@ from hcitui.tui.screens.cau import CauOptions, CauScreen
 from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.workflow.events import ProgressEvent, Stage
-from support import FakeClock, earlier_phases, earlier_phases_headless
+from support import FakeClock, earlier_phases, earlier_phases_headless, lab_in_process
 from tuikit import FAST_RESTARTS, NODES, SIZE, apply_timings, make_app, registry_values_set, text_of
 
 STAGES = ["Scanning", "Staging", "Suspending", "Installing", "Restarting", "Resuming", "Succeeded"]
@@ -427,16 +427,7 @@ async def test_sixteen_nodes_fit_with_the_run_line_and_the_verdict_in_view(tmp_p
 
 @pytest.fixture
 def in_process(monkeypatch, tmp_path, state_home):
-    original = wiring.context_for_lab
-
-    def pinned(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        apply_timings(lab, TIMINGS)
-        ctx = original(lab, **kwargs)
-        ctx.poll = 0.05
-        return ctx
-
-    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+    lab_in_process(monkeypatch, TIMINGS, poll=0.05)
     lab = wiring.open_lab(state_home, 4)
     ready(lab)
     lab.save()

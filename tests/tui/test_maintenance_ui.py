@@ -16,11 +16,10 @@ from hcitui.tui.widgets.node_table import NodeTable
 from hcitui.tui.widgets.override import OverrideReason
 from hcitui.workflow import eta
 from hcitui.workflow.events import ProgressEvent, Stage
-from support import earlier_phases
+from support import earlier_phases, lab_in_process
 from tuikit import (
     FAST_RESTARTS,
     SIZE,
-    apply_timings,
     make_app,
     open_screen,
     registry_values_set,
@@ -226,16 +225,7 @@ async def test_16_nodes_at_80x24_keep_the_summary_the_progress_and_the_cursor_in
 
 @pytest.fixture
 def in_process(monkeypatch, tmp_path):
-    original = wiring.context_for_lab
-
-    def pinned(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        apply_timings(lab, FAST_RESTARTS)
-        ctx = original(lab, **kwargs)
-        ctx.poll = 0.05
-        return ctx
-
-    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+    lab_in_process(monkeypatch, FAST_RESTARTS, poll=0.05)
 
 
 @pytest.fixture

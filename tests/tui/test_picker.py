@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from hcitui.cli import context as wiring
@@ -13,6 +11,7 @@ from hcitui.tui import app as app_mod
 from hcitui.tui import picker as picker_mod
 from hcitui.tui.picker import ClusterPicker
 from hcitui.tui.screens.monitor import MonitorScreen
+from support import lab_in_process as in_process
 
 
 def config_text(names: list[str]) -> str:
@@ -99,10 +98,7 @@ def test_headless_steps_still_require_cluster(monkeypatch, tmp_path, capsys):
 
 @pytest.fixture
 def lab_in_process(monkeypatch):
-    original = wiring.context_for_lab
-    if "transport" in inspect.signature(original).parameters:
-        monkeypatch.setattr(wiring, "context_for_lab",
-                            lambda lab, **kw: original(lab, **{**kw, "transport": "inprocess"}))
+    in_process(monkeypatch)
 
 
 def test_monitor_command_opens_read_only_on_the_monitor(monkeypatch, lab_in_process):

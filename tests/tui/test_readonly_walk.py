@@ -9,18 +9,17 @@ Headless, every mutating step is refused in read-only mode with exit status 1 an
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
 from textual.screen import ModalScreen
 from textual.system_commands import SystemCommandsProvider
 
-from hcitui.cli import context as wiring
 from hcitui.cli import main as cli
 from hcitui.tui.screens.base import HciScreen
 from hcitui.tui.screens.menu import MenuScreen, menu_entries
 from hcitui.tui.widgets.palette import ScreenCommands, screen_commands
+from support import lab_in_process as in_process
 from tuikit import SIZE, make_app, settle
 
 LEAVING = {"app.quit", "quit", "back", "app.back"}  # keys that leave the screen (tested elsewhere)
@@ -148,10 +147,7 @@ def test_every_mutating_step_is_registered_and_refused_read_only(capsys, tmp_pat
     # The read-only steps are not in the set (a typo would make the test below vacuous).
     assert not steps & {"verify", "prereq", "monitor", "report", "ops", "config", "lab"}
 
-    original = wiring.context_for_lab
-    if "transport" in inspect.signature(original).parameters:
-        monkeypatch.setattr(wiring, "context_for_lab",
-                            lambda lab, **kw: original(lab, **{**kw, "transport": "inprocess"}))
+    in_process(monkeypatch)
     lab_file = state_home / "lab" / "LAB-STRETCH.json"
     cli.main(["--lab", "report"])  # creates nothing; then make the lab exist
     assert cli.main(["--lab", "--read-only", "verify"]) in (0, 1)

@@ -22,6 +22,7 @@ from hcitui.ps import cau as cau_ops
 from hcitui.remote import ClusterClient, NodeInfo, OperationFailed, RemoteError, Unreachable
 from hcitui.workflow import cau
 from hcitui.workflow.checks import CheckResult
+from support import lab_in_process
 
 GUARD = 90
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -322,16 +323,7 @@ def test_the_served_config_names_the_coordinator_and_parses(tmp_path):
 
 @pytest.fixture
 def in_process(monkeypatch, state_home):
-    original = wiring.context_for_lab
-
-    def pinned(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        fast(lab)
-        ctx = original(lab, **kwargs)
-        ctx.poll = 0.05
-        return ctx
-
-    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+    lab_in_process(monkeypatch, poll=0.05, prepare=fast)
     lab = wiring.open_lab(state_home, 4)
     ready(lab)
     lab.save()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from hcitui import ps
-from hcitui.cli import context as wiring
 from hcitui.cli.context import LAB_CLUSTER, context_for_lab, open_lab
 from hcitui.cli.main import main
 from hcitui.core import model
@@ -35,6 +33,7 @@ from hcitui.workflow.prereq import (
     evaluate,
 )
 from hcitui.workflow.verify import CheckResult, Status
+from support import lab_in_process as in_process
 
 NODES = ["HCI-A1", "HCI-A2", "HCI-B1", "HCI-B2"]
 ISO = r"C:\ISO\AzureLocal-2509-25398.iso"
@@ -455,15 +454,7 @@ async def test_lab_without_iso_path_warns_and_reads_no_path(tmp_path, monkeypatc
 @pytest.fixture
 def lab_in_process(monkeypatch):
     """--lab in process (as tests/test_cli.py does): these tests are about the step, not the carrier."""
-    original = wiring.context_for_lab
-    if "transport" not in inspect.signature(original).parameters:
-        return
-
-    def in_process(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        return original(lab, **kwargs)
-
-    monkeypatch.setattr(wiring, "context_for_lab", in_process)
+    in_process(monkeypatch)
 
 
 def audit_lines(state_home: Path) -> list[dict]:

@@ -25,6 +25,7 @@ from hcitui.workflow import eta, sr
 from hcitui.workflow.events import ProgressEvent, Stage
 from hcitui.workflow.observe import ClusterState
 from hcitui.workflow.steps import Refused, StepFailed
+from support import lab_in_process
 
 GUARD = 60
 GIB = 1024**3
@@ -546,16 +547,7 @@ async def test_refusals_carry_their_remedy_not_a_key(lab_ctx):
 
 @pytest.fixture
 def in_process(monkeypatch):
-    original = wiring.context_for_lab
-
-    def pinned(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        lab.state.timings.sr_initial_sync = 0.5
-        ctx = original(lab, **kwargs)
-        ctx.poll = 0.05
-        return ctx
-
-    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+    lab_in_process(monkeypatch, {"sr_initial_sync": 0.5}, poll=0.05)
 
 
 def audit(state_home) -> list[dict]:

@@ -16,7 +16,7 @@ from hcitui.tui.widgets.confirm import ConfirmStep
 from hcitui.workflow import maintenance, post, verify
 from hcitui.workflow.events import Stage
 from hcitui.workflow.steps import Refused
-from support import earlier_phases
+from support import earlier_phases, lab_in_process
 
 GUARD = 60
 NODES = ["LAB-A1", "LAB-A2", "LAB-B1", "LAB-B2"]
@@ -151,17 +151,7 @@ async def test_vm_versions_update_shut_down_vms_and_report_running_ones(lab_ctx)
 
 @pytest.fixture
 def in_process(monkeypatch):
-    original = wiring.context_for_lab
-
-    def pinned(lab, **kwargs):
-        kwargs["transport"] = "inprocess"
-        fast(lab)
-        all_upgraded(lab)
-        ctx = original(lab, **kwargs)
-        ctx.poll = 0.05
-        return ctx
-
-    monkeypatch.setattr(wiring, "context_for_lab", pinned)
+    lab_in_process(monkeypatch, poll=0.05, prepare=lambda lab: (fast(lab), all_upgraded(lab)))
 
 
 def test_headless_post_upgrade_needs_yes_then_runs(in_process, capsys):
